@@ -1,0 +1,13 @@
+"""purenet: a multilayer perceptron from scratch.
+
+``purenet.reference`` is the textbook (plain lists and ``math``); ``Network``
+trains with it (``backend="python"``) or with the bit-identical C engine
+(``backend="c"``, built with cffi).  Importing purenet needs only the standard
+library.
+"""
+
+from .dataset import Dataset, DataError
+from .network import Network, ModelFileError, load
+
+__all__ = ["Network", "load", "Dataset", "DataError", "ModelFileError"]
+__version__ = "0.1.0"

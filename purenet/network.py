@@ -1,0 +1,312 @@
+"""Network: what every engine shares — sizes, parameters, seeding, the SGD loop,
+evaluation and model files.
+
+The arithmetic of a mini-batch is done by an *engine*:
+
+* ``backend="python"``: :class:`purenet.reference.ReferenceEngine`, the textbook;
+* ``backend="c"``: :class:`purenet.cengine.CEngine`, the same maths in C.
+
+Everything that decides *which* numbers an engine sees lives here: the seeded
+initial weights, the per-epoch shuffle and the slicing into mini-batches.  So
+two engines given the same seed see the same samples in the same order, and
+differ only in how fast they do the arithmetic.
+
+An engine has: ``set_params(weights, biases)``, ``get_params()``,
+``feedforward(x)``, ``train_batches(data, batches, lr)`` (update_mini_batch for
+each list of sample indices, in order) and ``outputs(data, start, stop)``.
+"""
+
+import json
+import math
+import os
+import random
+import tempfile
+import time
+
+from .dataset import Dataset, DataError, argmax, as_dataset
+from .reference import ReferenceEngine
+
+FORMAT_NAME = "purenet"
+FORMAT_VERSION = 1
+BACKENDS = ("python", "c")
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read: the message names the file and the problem."""
+
+
+def make_engine(backend, sizes, weights, biases, threads=1):
+    """The engine for a backend name ("python" or "c")."""
+    if backend == "python":
+        return ReferenceEngine(sizes, weights, biases)
+    if backend == "c":
+        from .cengine import CEngine     # imported only when asked for: needs cffi
+        return CEngine(sizes, weights, biases, threads=threads)
+    raise ValueError("unknown backend %r: use one of %s" % (backend, ", ".join(BACKENDS)))
+
+
+def _check_sizes(sizes):
+    try:
+        sizes = [int(s) for s in sizes]
+    except (TypeError, ValueError):
+        raise ValueError("sizes must be a list of positive integers, got %r" % (sizes,))
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError("sizes needs at least two layers of at least one neuron, got %r"
+                         % (sizes,))
+    return sizes
+
+
+def _check_params(sizes, weights, biases):
+    """Raise ValueError unless weights/biases have the shapes sizes asks for."""
+    layers = len(sizes) - 1
+    if len(weights) != layers or len(biases) != layers:
+        raise ValueError("expected %d weight matrices and %d bias vectors for sizes %s, got %d and %d"
+                         % (layers, layers, sizes, len(weights), len(biases)))
+    for l in range(layers):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        if len(weights[l]) != n_out or any(len(row) != n_in for row in weights[l]):
+            raise ValueError("weights[%d] must be %d rows of %d values (layer %d -> %d)"
+                             % (l, n_out, n_in, l, l + 1))
+        if len(biases[l]) != n_out:
+            raise ValueError("biases[%d] must have %d values, got %d"
+                             % (l, n_out, len(biases[l])))
+
+
+class Network:
+    """A fully connected sigmoid network trained by mini-batch gradient descent.
+
+    ``Network([784, 100, 10])``: 784 inputs, a hidden layer of 100, 10 outputs.
+
+    Attributes (as in Nielsen's network.py):
+
+    * ``sizes``: neurons per layer;
+    * ``weights[l][j][k]``: weight from neuron k of layer l to neuron j of layer l+1;
+    * ``biases[l][j]``: bias of neuron j of layer l+1.
+
+    Reading ``weights``/``biases`` gives the current values whatever the engine;
+    assigning lists of the right shapes sets them.  Initial weights and biases
+    are drawn from N(0, 1) by ``random.Random(seed)``, which also draws every
+    shuffle of :meth:`fit`.
+    """
+
+    def __init__(self, sizes, seed=None, backend="python", threads=1):
+        self.sizes = _check_sizes(sizes)
+        if backend not in BACKENDS:
+            raise ValueError("unknown backend %r: use one of %s" % (backend, ", ".join(BACKENDS)))
+        if seed is None:
+            seed = random.SystemRandom().randrange(2 ** 32)
+        self.seed = seed
+        self.rng = random.Random(seed)
+        # b ~ N(0, 1), then w ~ N(0, 1), layer by layer (Nielsen's order).
+        biases = [[self.rng.gauss(0.0, 1.0) for _ in range(n)] for n in self.sizes[1:]]
+        weights = [[[self.rng.gauss(0.0, 1.0) for _ in range(n_in)] for _ in range(n_out)]
+                   for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        self.backend = backend
+        self.engine = make_engine(backend, self.sizes, weights, biases, threads=threads)
+        self.history = []            # one dict per trained epoch
+        self.meta = {"seed": seed}
+
+    # --- parameters -------------------------------------------------------
+
+    @property
+    def weights(self):
+        return self.engine.get_params()[0]
+
+    @weights.setter
+    def weights(self, value):
+        biases = self.biases
+        _check_params(self.sizes, value, biases)
+        self.engine.set_params(value, biases)
+
+    @property
+    def biases(self):
+        return self.engine.get_params()[1]
+
+    @biases.setter
+    def biases(self, value):
+        weights = self.weights
+        _check_params(self.sizes, weights, value)
+        self.engine.set_params(weights, value)
+
+    def set_params(self, weights, biases):
+        """Set both weights and biases (shapes checked)."""
+        _check_params(self.sizes, weights, biases)
+        self.engine.set_params(weights, biases)
+
+    # --- using the network ---------------------------------------------------
+
+    def feedforward(self, x):
+        """Output activations aᴸ for the input vector x."""
+        if len(x) != self.sizes[0]:
+            raise ValueError("input has %d values, the network takes %d" % (len(x), self.sizes[0]))
+        return self.engine.feedforward(x)
+
+    def predict(self, x):
+        """The class the network picks for x: the index of its largest output."""
+        return argmax(self.feedforward(x))
+
+    def _data(self, data, what):
+        data = as_dataset(data, n_out=self.sizes[-1], name=what)
+        if data.n_in != self.sizes[0]:
+            raise DataError("%s has %d inputs per sample but the network takes %d: use --sizes %d,...,%d"
+                            % (what, data.n_in, self.sizes[0], data.n_in, self.sizes[-1]))
+        if data.n_out != self.sizes[-1]:
+            raise DataError("%s has %d classes/targets but the network has %d outputs"
+                            % (what, data.n_out, self.sizes[-1]))
+        return data
+
+    def outputs(self, data):
+        """Output activations for every sample of data (a list of lists)."""
+        data = self._data(data, "data")
+        return self.engine.outputs(data, 0, data.n)
+
+    def predictions(self, data):
+        """The predicted class of every sample of data."""
+        return [argmax(o) for o in self.outputs(data)]
+
+    def evaluate(self, data):
+        """Number of samples whose predicted class (argmax of the output) is right.
+
+        data: a Dataset, or (x, y) pairs where y is a label or a one-hot vector.
+        """
+        data = self._data(data, "test data")
+        outs = self.engine.outputs(data, 0, data.n)
+        return sum(1 for i, o in enumerate(outs) if argmax(o) == data.label(i))
+
+    # --- learning ------------------------------------------------------------
+
+    def fit(self, training_data, epochs, batch_size=10, lr=3.0, test=None,
+            callback=None, progress=None):
+        """Stochastic gradient descent: for each epoch, shuffle, slice into
+        mini-batches of ``batch_size`` and take one gradient step per batch.
+
+        training_data: a Dataset or (x, y) pairs with one-hot/target vectors y.
+        test: optional data evaluated after each epoch.
+        callback(record): called after each epoch with a dict (epoch, seconds,
+        samples_per_s, and hits/n_test/accuracy when test is given).
+        progress(done, total): called within an epoch as batches complete.
+        Returns the list of per-epoch records.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ValueError("epochs must be a whole number >= 0, got %r" % (epochs,))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError("batch size must be a whole number >= 1, got %r" % (batch_size,))
+        lr = float(lr)
+        if not (lr > 0.0 and math.isfinite(lr)):
+            raise ValueError("learning rate must be a finite number > 0, got %r" % (lr,))
+        train = self._data(training_data, "training data")
+        if train.n == 0:
+            raise DataError("training data has no samples")
+        test = self._data(test, "test data") if test is not None else None
+        records = []
+        for epoch in range(1, epochs + 1):
+            order = list(range(train.n))
+            self.rng.shuffle(order)                               # one shuffle per epoch
+            batches = [order[i:i + batch_size] for i in range(0, train.n, batch_size)]
+            start = time.perf_counter()
+            chunk = max(1, min(len(batches), 60000 // (batch_size * 20) or 1))
+            for c in range(0, len(batches), chunk):
+                self.engine.train_batches(train, batches[c:c + chunk], lr)
+                if progress is not None:
+                    progress(min((c + chunk) * batch_size, train.n), train.n)
+            seconds = time.perf_counter() - start
+            record = {"epoch": len(self.history) + 1, "seconds": seconds,
+                      "samples_per_s": train.n / seconds if seconds > 0 else float("inf")}
+            if test is not None:
+                t0 = time.perf_counter()
+                hits = self.evaluate(test)
+                record.update(hits=hits, n_test=test.n, accuracy=hits / test.n if test.n else 0.0,
+                              eval_seconds=time.perf_counter() - t0)
+            self.history.append(record)
+            records.append(record)
+            if callback is not None:
+                callback(record)
+        self.meta.update(batch_size=batch_size, lr=lr, epochs=len(self.history),
+                         train_samples=train.n, backend=self.backend)
+        return records
+
+    # --- model files ---------------------------------------------------------
+
+    def save(self, path, meta=None):
+        """Write the network to a JSON model file (atomically: temp file + rename)."""
+        weights, biases = self.engine.get_params()
+        info = dict(self.meta)
+        info.update(meta or {})
+        info["history"] = self.history
+        doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "sizes": self.sizes,
+               "activation": "sigmoid", "cost": "quadratic",
+               "weights": weights, "biases": biases, "meta": info}
+        try:
+            text = json.dumps(doc, allow_nan=False)    # repr of floats: round-trips exactly
+        except ValueError:
+            raise ValueError("cannot save: the network's parameters contain NaN or infinity "
+                             "(training diverged; try a smaller --lr)")
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".purenet-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.write("\n")
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def load(path, backend="python", threads=1):
+    """Read a model file written by :meth:`Network.save` (JSON; nothing is executed)."""
+    path = os.fspath(path)
+
+    def fail(problem):
+        raise ModelFileError("%s: %s" % (path, problem))
+
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as e:
+        fail("cannot read: %s" % (e.strerror or e))
+    except (ValueError, UnicodeDecodeError) as e:
+        fail("not a purenet model file (invalid JSON: %s)" % e)
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+        fail("not a purenet model file (no \"format\": \"purenet\")")
+    if doc.get("version") != FORMAT_VERSION:
+        fail("model format version %r is not supported (this purenet reads version %d)"
+             % (doc.get("version"), FORMAT_VERSION))
+    if doc.get("activation") != "sigmoid" or doc.get("cost") != "quadratic":
+        fail("activation %r / cost %r not supported (only sigmoid / quadratic)"
+             % (doc.get("activation"), doc.get("cost")))
+    sizes = doc.get("sizes")
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)):
+        fail("\"sizes\" must be a list of at least two positive integers")
+    weights, biases = doc.get("weights"), doc.get("biases")
+    if not isinstance(weights, list) or not isinstance(biases, list):
+        fail("\"weights\" and \"biases\" must be lists")
+    try:
+        _check_params(sizes, weights, biases)
+    except (ValueError, TypeError) as e:
+        fail(str(e) if isinstance(e, ValueError) else "weights/biases have the wrong structure")
+    for l in range(len(weights)):
+        if not all(isinstance(row, list) and all(_is_number(v) for v in row) for row in weights[l]):
+            fail("weights[%d] holds something that is not a finite number" % l)
+        if not all(_is_number(v) for v in biases[l]):
+            fail("biases[%d] holds something that is not a finite number" % l)
+    meta = doc.get("meta", {})
+    if not isinstance(meta, dict):
+        fail("\"meta\" must be an object")
+    seed = meta.get("seed")
+    net = Network(sizes, seed=seed if isinstance(seed, int) else 0, backend=backend, threads=threads)
+    net.set_params([[[float(v) for v in row] for row in w] for w in weights],
+                   [[float(v) for v in b] for b in biases])
+    net.meta = dict(meta)
+    net.history = list(meta.get("history", [])) if isinstance(meta.get("history"), list) else []
+    net.meta.pop("history", None)
+    return net

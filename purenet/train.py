@@ -1,0 +1,233 @@
+"""Train a handwritten-digit classifier: ``python -m purenet.train [--backend c]``.
+
+Defaults are the seed's: a 784-100-10 sigmoid network, quadratic cost,
+mini-batches of 10, learning rate 3.0, 30 epochs on MNIST.
+"""
+
+import argparse
+import math
+import os
+import sys
+import time
+
+PROG = "purenet-train"
+
+
+class UsageError(Exception):
+    """A bad option value: reported in one line, exit code 2."""
+
+
+def positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be at least 1, got %d" % v)
+    return v
+
+
+def count(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more, got %d" % v)
+    return v
+
+
+def learning_rate(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text)
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError("must be a finite number > 0, got %s" % text)
+    return v
+
+
+def layer_sizes(text):
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a comma-separated list of whole numbers "
+                                         "(e.g. 784,100,10)" % text)
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("%r needs at least two layers of at least one neuron "
+                                         "(e.g. 784,100,10)" % text)
+    return sizes
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line naming the problem (not the whole usage), exit code 2."""
+        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
+
+
+def build_parser():
+    p = Parser(
+        prog=PROG, description="Train a sigmoid network on handwritten digits (MNIST).")
+    p.add_argument("--backend", choices=["python", "c"], default="python",
+                   help="python: the readable reference; c: the C engine (default: python)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="threads for the C engine (default 1)")
+    p.add_argument("--sizes", type=layer_sizes, default=None,
+                   help="neurons per layer, input first (default 784,100,10; "
+                        "the input size must match the data)")
+    p.add_argument("--epochs", type=count, default=30, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=positive_int, default=10,
+                   help="mini-batch size (default 10)")
+    p.add_argument("--lr", type=learning_rate, default=3.0, help="learning rate η (default 3.0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for the initial weights and every shuffle (default 0)")
+    p.add_argument("--limit", type=count, default=None, metavar="N",
+                   help="train on the first N training samples")
+    p.add_argument("--test-limit", type=count, default=None, metavar="N",
+                   help="evaluate on the first N test samples")
+    p.add_argument("--dataset", choices=["mnist", "digits"], default="mnist",
+                   help="mnist (default) or scikit-learn's bundled 8x8 digits")
+    p.add_argument("--source", choices=["files", "openml"], default="files",
+                   help="MNIST from the IDX files (default) or OpenML via scikit-learn")
+    p.add_argument("--data-dir", default=None,
+                   help="directory with the four MNIST IDX files (else $PURENET_DATA, "
+                        "else the data/mnist cache)")
+    p.add_argument("--no-download", action="store_true",
+                   help="never download missing MNIST files")
+    p.add_argument("--save", default=None, metavar="PATH", help="write the trained model here (JSON)")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    return p
+
+
+class Progress:
+    """A line on stderr that updates within an epoch (only on a terminal)."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.epoch = 0
+        self.start = time.perf_counter()
+
+    def begin(self, epoch):
+        self.epoch, self.start = epoch, time.perf_counter()
+
+    def __call__(self, done, total):
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        rate = done / max(time.perf_counter() - self.start, 1e-9)
+        sys.stderr.write("\r  epoch %d [%s%s] %d/%d  %.0f samples/s " % (
+            self.epoch, "#" * filled, "." * (width - filled), done, total, rate))
+        sys.stderr.flush()
+
+    def clear(self):
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+            sys.stderr.flush()
+
+
+def run(args, out=sys.stdout):
+    from . import data as datamod
+    from .dataset import DataError
+    from .network import Network
+
+    say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=out, flush=True))
+
+    if args.source == "openml" and args.dataset != "mnist":
+        raise UsageError("--source openml is only for --dataset mnist")
+    if args.backend == "c":
+        try:
+            Network([1, 1], seed=0, backend="c")       # is the C engine built?
+        except ImportError as e:
+            raise UsageError(str(e))
+    if args.save:
+        folder = os.path.dirname(os.path.abspath(args.save))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise UsageError("--save %s: the folder %s does not exist or is not writable"
+                             % (args.save, folder))
+
+    t_start = time.perf_counter()
+    train, test = datamod.load_dataset(args.dataset, source=args.source, data_dir=args.data_dir,
+                                       download=not args.no_download,
+                                       progress=not args.quiet and sys.stderr.isatty())
+    train, test = train.head(args.limit), test.head(args.test_limit)
+    if train.n == 0:
+        raise UsageError("--limit 0 leaves no training samples")
+    sizes = args.sizes or [train.n_in, 100, train.n_out]
+    if sizes[0] != train.n_in:
+        raise UsageError("--sizes starts with %d inputs but %s images have %d pixels: use --sizes %s"
+                         % (sizes[0], args.dataset, train.n_in,
+                            ",".join(map(str, [train.n_in] + sizes[1:]))))
+    if sizes[-1] != train.n_out:
+        raise UsageError("--sizes ends with %d outputs but %s has %d classes: use --sizes %s"
+                         % (sizes[-1], args.dataset, train.n_out,
+                            ",".join(map(str, sizes[:-1] + [train.n_out]))))
+    load_seconds = time.perf_counter() - t_start
+
+    net = Network(sizes, seed=args.seed, backend=args.backend, threads=args.threads)
+    say("purenet: %s network, %s backend%s, %d training / %d test samples (%s), "
+        "batch %d, lr %g, %d epochs, seed %d (data loaded in %.1f s)"
+        % ("-".join(map(str, sizes)), args.backend,
+           " (%d threads)" % args.threads if args.backend == "c" and args.threads > 1 else "",
+           train.n, test.n, args.dataset, args.batch_size, args.lr, args.epochs, args.seed,
+           load_seconds))
+    progress = Progress(not args.quiet)
+    results = []
+
+    def report(rec):
+        progress.clear()
+        results.append(rec)
+        if test.n:
+            say("Epoch %2d: %5d / %d = %6.2f%%   train %6.2f s  %9.0f samples/s"
+                % (rec["epoch"], rec["hits"], rec["n_test"], 100.0 * rec["accuracy"],
+                   rec["seconds"], rec["samples_per_s"]))
+        else:
+            say("Epoch %2d: (no test samples)  train %6.2f s  %9.0f samples/s"
+                % (rec["epoch"], rec["seconds"], rec["samples_per_s"]))
+        progress.begin(rec["epoch"] + 1)
+
+    progress.begin(1)
+    net.fit(train, args.epochs, batch_size=args.batch_size, lr=args.lr,
+            test=test if test.n else None, callback=report, progress=progress)
+    progress.clear()
+    total = time.perf_counter() - t_start
+    if results and test.n:
+        best = max(results, key=lambda r: r["hits"])
+        final = results[-1]
+        print("Best: %.2f%% (epoch %d)   final: %.2f%%   total time %.1f s"
+              % (100.0 * best["accuracy"], best["epoch"], 100.0 * final["accuracy"], total),
+              file=out, flush=True)
+    else:
+        hits = net.evaluate(test) if test.n else 0
+        print("Final: %s   total time %.1f s"
+              % ("%d / %d" % (hits, test.n) if test.n else "no test samples", total),
+              file=out, flush=True)
+    if args.save:
+        net.save(args.save, meta={"dataset": args.dataset, "source": args.source})
+        say("saved the model to %s" % args.save)
+    return net, results
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from .dataset import DataError
+    from .network import ModelFileError
+    try:
+        run(args)
+    except UsageError as e:
+        print("%s: error: %s" % (PROG, e), file=sys.stderr)
+        return 2
+    except (DataError, ModelFileError) as e:
+        print("%s: error: %s" % (PROG, e), file=sys.stderr)
+        return 1
+    except OSError as e:
+        print("%s: error: %s" % (PROG, e), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("%s: interrupted" % PROG, file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

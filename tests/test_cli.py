@@ -1,0 +1,109 @@
+"""The command line, end to end: python -m purenet.train."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, mnist_dir, needs_mnist
+
+
+def run(*args, env=None, timeout=300):
+    e = dict(os.environ)
+    e.pop("PURENET_DATA", None)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "purenet.train"] + list(args), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def test_trains_and_saves_on_a_tiny_dataset(tiny_mnist, tmp_path):
+    model = tmp_path / "net.json"
+    out = run("--data-dir", tiny_mnist, "--sizes", "784,12,10", "--epochs", "3",
+              "--batch-size", "5", "--lr", "1.0", "--seed", "4", "--save", str(model))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("purenet: 784-12-10 network, python backend, 60 training / 20 test")
+    epochs = [l for l in lines if l.startswith("Epoch")]
+    assert len(epochs) == 3
+    assert "/ 20 =" in epochs[0] and "samples/s" in epochs[0]
+    assert any(l.startswith("Best: ") and "final: " in l and "total time" in l for l in lines)
+    doc = json.loads(model.read_text())
+    assert doc["sizes"] == [784, 12, 10] and doc["meta"]["seed"] == 4
+    assert doc["meta"]["epochs"] == 3 and len(doc["meta"]["history"]) == 3
+
+
+def test_same_seed_same_output(tiny_mnist):
+    a = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "2", "--quiet")
+    b = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "2", "--quiet")
+    assert a.returncode == b.returncode == 0
+    assert a.stdout.split("total time")[0] == b.stdout.split("total time")[0]
+    assert a.stdout.count("\n") == 1        # --quiet: the summary line only
+
+
+def test_limits(tiny_mnist):
+    out = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "1",
+              "--limit", "15", "--test-limit", "7")
+    assert out.returncode == 0, out.stderr
+    assert "15 training / 7 test" in out.stdout and "/ 7 =" in out.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--lr", "0"], "--lr: must be a finite number > 0"),
+    (["--lr", "-1"], "--lr: must be a finite number > 0"),
+    (["--batch-size", "0"], "--batch-size: must be at least 1"),
+    (["--backend", "gpu"], "invalid choice: 'gpu'"),
+    (["--sizes", "784"], "needs at least two layers"),
+    (["--sizes", "784,x,10"], "not a comma-separated list"),
+    (["--sizes", "100,10"], "--sizes starts with 100 inputs but mnist images have 784 pixels"),
+    (["--sizes", "784,30,7"], "ends with 7 outputs but mnist has 10 classes"),
+    (["--epochs", "-2"], "--epochs: must be 0 or more"),
+])
+def test_invalid_values_exit_2_with_one_line(tiny_mnist, args, message):
+    out = run("--data-dir", tiny_mnist, *args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_data_says_where_to_put_it(tmp_path):
+    out = run("--data-dir", str(tmp_path / "empty"), "--no-download")
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    for name in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        assert name in out.stderr
+    assert str(tmp_path / "empty") in out.stderr
+
+
+def test_save_into_missing_folder_fails_before_training(tiny_mnist, tmp_path):
+    out = run("--data-dir", tiny_mnist, "--save", str(tmp_path / "no" / "m.json"))
+    assert out.returncode == 2 and "does not exist" in out.stderr
+    assert "Epoch" not in out.stdout
+
+
+def test_corrupt_data_is_one_clear_line(tiny_mnist):
+    path = os.path.join(tiny_mnist, "t10k-images-idx3-ubyte.gz")
+    with open(path, "wb") as f:
+        f.write(b"\x00\x00\x08\x03garbage")
+    out = run("--data-dir", tiny_mnist, "--no-download")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "t10k-images-idx3-ubyte.gz" in out.stderr
+
+
+def test_installed_module_entry_point(tiny_mnist):
+    out = subprocess.run([sys.executable, "-m", "purenet", "--data-dir", tiny_mnist,
+                          "--epochs", "0", "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Final: ")
+
+
+@needs_mnist
+def test_real_mnist_small_run():
+    out = run("--data-dir", mnist_dir(), "--sizes", "784,30,10", "--limit", "1000",
+              "--test-limit", "500", "--epochs", "2")
+    assert out.returncode == 0, out.stderr
+    assert "1000 training / 500 test samples (mnist)" in out.stdout
+    final = float(out.stdout.split("final: ")[1].split("%")[0])
+    assert final > 30.0              # chance is 10%

@@ -1,0 +1,622 @@
+"""Tests for purenet.data: IDX reading, MNIST lookup/download, sklearn sources.
+
+No test needs the network: downloads come from a local http.server on 127.0.0.1
+serving files the test writes, and every file is written into tmp_path.
+"""
+
+import contextlib
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import socket
+import struct
+import sys
+import threading
+import types
+
+import pytest
+
+from purenet import data
+from purenet.data import DataError
+from purenet.dataset import Dataset
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAMES = [name for _, name in data.MNIST_FILES]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def idx_bytes(dims, payload, dtype=0x08, magic=None):
+    head = magic if magic is not None else bytes([0, 0, dtype, len(dims)])
+    return head + struct.pack(">%dI" % len(dims), *dims) + bytes(payload)
+
+
+def write(path, content, gz=False):
+    path = str(path)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(content, mtime=0) if gz else content)
+    return path
+
+
+def tiny_mnist(n_train=6, n_test=4, rows=2, cols=3, shift=0):
+    """The four MNIST files' contents for a tiny fake MNIST (name -> uncompressed bytes)."""
+    out = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        pixels = bytes((7 * i + shift) % 256 for i in range(n * rows * cols))
+        labels = bytes((i + shift) % 10 for i in range(n))
+        out["%s-images-idx3-ubyte.gz" % prefix] = idx_bytes((n, rows, cols), pixels)
+        out["%s-labels-idx1-ubyte.gz" % prefix] = idx_bytes((n,), labels)
+    return out
+
+
+def write_mnist(directory, gz=True, **kw):
+    os.makedirs(str(directory), exist_ok=True)
+    for name, content in tiny_mnist(**kw).items():
+        write(os.path.join(str(directory), name if gz else name[:-3]), content, gz=gz)
+    return str(directory)
+
+
+def message(excinfo):
+    return str(excinfo.value)
+
+
+def one_line(excinfo):
+    msg = message(excinfo)
+    assert "\n" not in msg, msg
+    return msg
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No $PURENET_DATA, a default cache inside tmp_path, no proxies."""
+    monkeypatch.delenv("PURENET_DATA", raising=False)
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    cache = tmp_path / "default-cache"
+    monkeypatch.setattr(data, "default_cache_dir", lambda: str(cache))
+    return cache
+
+
+# --------------------------------------------------------------------------- IDX
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip(tmp_path, gz):
+    pixels = bytes(range(24))
+    p = write(tmp_path / "img", idx_bytes((2, 3, 4), pixels), gz=gz)
+    assert data.read_idx(p) == ((2, 3, 4), pixels)
+    assert data.read_images(p) == (2, 3, 4, pixels)
+    q = write(tmp_path / "lab", idx_bytes((5,), b"\x00\x01\x09\x03\x04"), gz=gz)
+    assert data.read_labels(q) == (5, b"\x00\x01\x09\x03\x04")
+
+
+def test_gzip_detected_by_magic_not_name(tmp_path):
+    content = idx_bytes((3,), b"\x01\x02\x03")
+    raw_named_gz = write(tmp_path / "labels.gz", content)
+    gz_named_raw = write(tmp_path / "labels.idx", content, gz=True)
+    assert data.read_labels(raw_named_gz) == (3, b"\x01\x02\x03")
+    assert data.read_labels(gz_named_raw) == (3, b"\x01\x02\x03")
+
+
+def test_general_ubyte_idx_and_empty_payload(tmp_path):
+    p = write(tmp_path / "two", idx_bytes((2, 2), b"abcd"))
+    assert data.read_idx(p) == ((2, 2), b"abcd")
+    q = write(tmp_path / "none", idx_bytes((0, 28, 28), b""))
+    assert data.read_images(q) == (0, 28, 28, b"")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_truncated_payload(tmp_path, gz):
+    p = write(tmp_path / "train-images-idx3-ubyte.gz",
+              idx_bytes((3, 28, 28), bytes(1000)), gz=gz)
+    with pytest.raises(DataError) as e:
+        data.read_images(p)
+    msg = one_line(e)
+    assert msg == "%s: truncated: header says 3x28x28 = 2352 pixel bytes, file has 1000" % p
+
+
+def test_truncated_header(tmp_path):
+    p = write(tmp_path / "f", b"\x00\x00\x08\x03\x00\x00\x00\x02\x00")
+    with pytest.raises(DataError) as e:
+        data.read_idx(p)
+    assert one_line(e).startswith(p + ": truncated header")
+    q = write(tmp_path / "empty", b"")
+    with pytest.raises(DataError) as e:
+        data.read_idx(q)
+    assert one_line(e).startswith(q + ": empty file")
+
+
+def test_truncated_labels_say_label_bytes(tmp_path):
+    p = write(tmp_path / "l", idx_bytes((10,), bytes(4)), gz=True)
+    with pytest.raises(DataError) as e:
+        data.read_labels(p)
+    assert "10 = 10 label bytes, file has 4" in one_line(e)
+
+
+def test_wrong_magic(tmp_path):
+    p = write(tmp_path / "png", b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(DataError) as e:
+        data.read_idx(p)
+    msg = one_line(e)
+    assert msg.startswith(p + ": not an IDX file: magic 0x89504E47")
+
+
+def test_wrong_type_code(tmp_path):
+    p = write(tmp_path / "floats", idx_bytes((2,), bytes(8), dtype=0x0D), gz=True)
+    with pytest.raises(DataError) as e:
+        data.read_idx(p)
+    msg = one_line(e)
+    assert msg.startswith(p + ": unsupported IDX data type 0x0D (float32)")
+
+
+def test_zero_dimensions(tmp_path):
+    p = write(tmp_path / "z", b"\x00\x00\x08\x00\x05")
+    with pytest.raises(DataError) as e:
+        data.read_idx(p)
+    assert "0 dimensions" in one_line(e)
+
+
+def test_images_vs_labels_kind(tmp_path):
+    lab = write(tmp_path / "lab", idx_bytes((2,), b"\x01\x02"))
+    img = write(tmp_path / "img", idx_bytes((1, 1, 2), b"\x01\x02"))
+    with pytest.raises(DataError) as e:
+        data.read_images(lab)
+    assert one_line(e).startswith(lab + ": not an image file")
+    with pytest.raises(DataError) as e:
+        data.read_labels(img)
+    assert one_line(e).startswith(img + ": not a label file")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_trailing_bytes(tmp_path, gz):
+    p = write(tmp_path / "t", idx_bytes((2, 2, 2), bytes(8)) + b"junk!", gz=gz)
+    with pytest.raises(DataError) as e:
+        data.read_images(p)
+    msg = one_line(e)
+    assert msg.startswith(p + ": 5 bytes of trailing garbage after the 2x2x2 = 8 pixel bytes")
+
+
+def test_corrupt_gzip(tmp_path):
+    good = gzip.compress(idx_bytes((50, 4, 4), bytes(range(256)) * 3 + bytes(32)), mtime=0)
+    cases = {
+        "cut": good[:len(good) // 2],                                  # stream ends early
+        "crc": good[:-8] + bytes([good[-8] ^ 0xFF]) + good[-7:],      # CRC32 mismatch
+        "garbage": b"\x1f\x8b" + b"this is not deflate data at all",  # bad gzip header
+    }
+    for name, content in cases.items():
+        p = write(tmp_path / name, content)
+        with pytest.raises(DataError) as e:
+            data.read_idx(p)
+        msg = one_line(e)
+        assert msg.startswith(p + ": corrupt gzip stream"), msg
+
+
+def test_missing_file(tmp_path):
+    p = str(tmp_path / "nope.gz")
+    with pytest.raises(DataError) as e:
+        data.read_idx(p)
+    assert one_line(e) == p + ": no such file"
+
+
+def test_huge_header_claim_does_not_allocate(tmp_path):
+    # A corrupt header that claims 4 GB * 4 GB must fail fast, not try to allocate it.
+    p = write(tmp_path / "big", idx_bytes((0xFFFFFFFF, 0xFFFFFFFF), bytes(10)), gz=True)
+    with pytest.raises(DataError) as e:
+        data.read_idx(p)
+    assert "truncated" in one_line(e) and "file has 10" in message(e)
+
+
+# --------------------------------------------------------------------------- MNIST files
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_load_mnist_files(tmp_path, gz):
+    d = write_mnist(tmp_path / "m", gz=gz)
+    train, test = data.load_mnist_files(d)
+    assert isinstance(train, Dataset) and isinstance(test, Dataset)
+    assert (train.n, test.n, train.n_in, train.n_out) == (6, 4, 6, 10)
+    assert (train.name, test.name) == ("mnist-train", "mnist-test")
+    assert type(train.pixels) is bytes and type(train.labels) is bytes
+    assert train.divisor == 255.0
+    files = tiny_mnist()
+    assert train.pixels == files["train-images-idx3-ubyte.gz"][16:]
+    assert test.labels == files["t10k-labels-idx1-ubyte.gz"][8:]
+    assert train.x(1) == [p / 255.0 for p in train.pixels[6:12]]
+
+
+def test_count_mismatch_names_both_files(tmp_path):
+    d = write_mnist(tmp_path / "m")
+    labels = os.path.join(d, "t10k-labels-idx1-ubyte.gz")
+    write(labels, idx_bytes((3,), b"\x01\x02\x03"), gz=True)
+    with pytest.raises(DataError) as e:
+        data.load_mnist_files(d)
+    msg = one_line(e)
+    images = os.path.join(d, "t10k-images-idx3-ubyte.gz")
+    assert msg == "%s has 4 images but %s has 3 labels" % (images, labels)
+
+
+def test_label_out_of_range(tmp_path):
+    d = write_mnist(tmp_path / "m")
+    labels = os.path.join(d, "train-labels-idx1-ubyte.gz")
+    write(labels, idx_bytes((6,), b"\x01\x02\x03\x0c\x00\x01"), gz=True)
+    with pytest.raises(DataError) as e:
+        data.load_mnist_files(d)
+    assert one_line(e) == labels + ": label 12 at index 3 is out of range 0..9"
+
+
+def test_missing_mnist_file_named(tmp_path):
+    d = write_mnist(tmp_path / "m")
+    os.remove(os.path.join(d, "t10k-labels-idx1-ubyte.gz"))
+    with pytest.raises(DataError) as e:
+        data.load_mnist_files(d)
+    assert "t10k-labels-idx1-ubyte.gz" in one_line(e) and d in message(e)
+
+
+# --------------------------------------------------------------------------- lookup
+
+def test_find_mnist_order(tmp_path, monkeypatch, isolated):
+    explicit, env, default = tmp_path / "explicit", tmp_path / "env", isolated
+    assert data.find_mnist() is None
+    assert data.find_mnist(str(explicit)) is None
+
+    write_mnist(default)
+    assert data.find_mnist() == str(default)
+    assert data.find_mnist(str(explicit)) == str(default)
+
+    write_mnist(env)
+    monkeypatch.setenv("PURENET_DATA", str(env))
+    assert data.find_mnist() == str(env)
+    assert data.mnist_dirs() == [str(env), str(default)]
+
+    write_mnist(explicit)
+    assert data.find_mnist(str(explicit)) == str(explicit)
+    assert data.mnist_dirs(str(explicit)) == [str(explicit), str(env), str(default)]
+
+    # A directory with only some of the files is passed over.
+    os.remove(str(explicit / "train-images-idx3-ubyte.gz"))
+    assert data.find_mnist(str(explicit)) == str(env)
+
+
+def test_load_mnist_reads_found_files_as_they_are(tmp_path, isolated):
+    # Not the official bytes: no checksum is applied to files the user provides.
+    d = write_mnist(tmp_path / "mine", gz=False)
+    train, test = data.load_mnist(d, download=False)
+    assert (train.n, test.n) == (6, 4)
+
+
+def test_default_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    checkout = tmp_path / "checkout"
+    (checkout / "data").mkdir(parents=True)
+    monkeypatch.setattr(data, "_CHECKOUT_ROOT", str(checkout))
+    # data/ without the checkout's README: an installed package, so the user cache.
+    assert data.default_cache_dir() == str(tmp_path / "xdg" / "purenet" / "mnist")
+    (checkout / "data" / "README.md").write_text("cache\n")
+    assert data.default_cache_dir() == str(checkout / "data" / "mnist")
+    monkeypatch.setattr(data, "_CHECKOUT_ROOT", str(tmp_path / "site-packages"))
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.default_cache_dir() == str(tmp_path / "home" / ".cache" / "purenet" / "mnist")
+
+
+def test_this_checkout_caches_in_data_mnist():
+    if not os.access(os.path.join(REPO, "data"), os.W_OK):
+        pytest.skip("data/ is not writable in this checkout")
+    assert data.default_cache_dir() == os.path.join(REPO, "data", "mnist")
+
+
+# --------------------------------------------------------------------------- download
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory):
+    handler = functools.partial(_Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d/" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def unused_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def serve_tiny_mnist(root, monkeypatch):
+    """Write gzipped tiny MNIST into root and make its hashes the known ones."""
+    write_mnist(root)
+    sums = {}
+    for name in NAMES:
+        with open(str(root / name), "rb") as f:
+            sums[name] = hashlib.sha256(f.read()).hexdigest()
+    monkeypatch.setattr(data, "MNIST_SHA256", sums)
+    return sums
+
+
+def test_download_success_with_fallback_mirror(tmp_path, monkeypatch, isolated, capsys):
+    served = tmp_path / "served"
+    serve_tiny_mnist(served, monkeypatch)
+    target = tmp_path / "target"
+    (tmp_path / "empty-mirror").mkdir()   # a mirror that answers 404: the next one is tried
+    with serve(tmp_path / "empty-mirror") as bad, serve(served) as good:
+        train, test = data.load_mnist(str(target), progress=True, mirrors=[bad, good])
+    assert (train.n, test.n) == (6, 4)
+    assert sorted(os.listdir(str(target))) == sorted(NAMES)   # no temp files left
+    for name in NAMES:
+        assert (target / name).read_bytes() == (served / name).read_bytes()
+    err = capsys.readouterr().err
+    assert "\rdownloading train-images-idx3-ubyte.gz" in err and "100%" in err
+
+
+def test_download_only_missing_into_env_dir(tmp_path, monkeypatch, isolated):
+    served = tmp_path / "served"
+    serve_tiny_mnist(served, monkeypatch)
+    env = tmp_path / "env"
+    write_mnist(env)
+    os.remove(str(env / "t10k-images-idx3-ubyte.gz"))
+    # The kept files are the user's: make them differ from the served ones.
+    write(env / "train-labels-idx1-ubyte.gz",
+          tiny_mnist(shift=1)["train-labels-idx1-ubyte.gz"], gz=True)
+    monkeypatch.setenv("PURENET_DATA", str(env))
+    with serve(served) as url:
+        train, test = data.load_mnist(mirrors=[url])
+    assert test.n == 4 and train.labels == bytes((i + 1) % 10 for i in range(6))
+    assert sorted(os.listdir(str(env))) == sorted(NAMES)
+    assert not os.path.exists(str(isolated))   # nothing written to the default cache
+
+
+def test_download_default_cache(tmp_path, monkeypatch, isolated):
+    served = tmp_path / "served"
+    serve_tiny_mnist(served, monkeypatch)
+    with serve(served) as url:
+        train, _ = data.load_mnist(mirrors=[url])
+    assert train.n == 6 and sorted(os.listdir(str(isolated))) == sorted(NAMES)
+
+
+def test_download_hash_mismatch_leaves_nothing(tmp_path, monkeypatch, isolated):
+    served = tmp_path / "served"
+    serve_tiny_mnist(served, monkeypatch)
+    write(served / "train-images-idx3-ubyte.gz", b"tampered")   # served, but wrong bytes
+    target = tmp_path / "target"
+    with serve(served) as url:
+        with pytest.raises(DataError) as e:
+            data.load_mnist(str(target), mirrors=[url])
+    msg = message(e)
+    first = msg.splitlines()[0]
+    assert "train-images-idx3-ubyte.gz" in first and "sha256 mismatch" in first
+    assert "offline" not in first
+    assert str(target) in first
+    assert not os.path.exists(str(target / "train-images-idx3-ubyte.gz"))
+    assert [f for f in os.listdir(str(target)) if f.startswith(".") or "part" in f] == []
+
+
+def test_download_offline(tmp_path, isolated):
+    target = tmp_path / "target"
+    dead = "http://127.0.0.1:%d/mnist/" % unused_port()
+    with pytest.raises(DataError) as e:
+        data.load_mnist(str(target), mirrors=[dead, dead])
+    msg = message(e)
+    first = msg.splitlines()[0]
+    assert first.startswith("MNIST: could not download train-images-idx3-ubyte.gz into "
+                            + str(target))
+    assert "refused" in first.lower() and "(offline?)" in first
+    for name in NAMES:
+        assert name in msg
+    assert "in %s:" % target in msg and "PURENET_DATA" in msg
+    assert os.listdir(str(target)) == []
+
+
+def test_download_disabled(tmp_path, isolated):
+    target = tmp_path / "target"
+    with pytest.raises(DataError) as e:
+        data.load_mnist(str(target), download=False)
+    msg = message(e)
+    assert msg.splitlines()[0].startswith("MNIST files not found in " + str(target))
+    for name in NAMES:
+        assert name in msg
+    assert not os.path.exists(str(target))
+
+
+def test_known_official_hashes():
+    assert data.MNIST_SHA256 == {
+        "train-images-idx3-ubyte.gz":
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz":
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz":
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz":
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    }
+    assert all(m.startswith("https://") for m in data.MIRRORS)
+
+
+# --------------------------------------------------------------------------- real MNIST
+
+def real_mnist_dir():
+    for d in (os.environ.get("PURENET_DATA"), os.path.join(REPO, "..", "shared", "data", "mnist")):
+        if d and not data._missing(d):
+            return d
+    return None
+
+
+def test_real_mnist():
+    d = real_mnist_dir()
+    if d is None:
+        pytest.skip("MNIST files absent: set PURENET_DATA to a directory with the four "
+                    "MNIST files (or provide ../shared/data/mnist)")
+    # Read as they are: the shared train-images file is a rebuild whose sha256 differs
+    # from the official one, so a checksum here would reject it.
+    train, test = data.load_mnist(d, download=False)
+    assert (train.n, test.n, train.n_in, train.n_out) == (60000, 10000, 784, 10)
+    assert len(train.pixels) == 60000 * 784 and type(train.pixels) is bytes
+    train_hist = [train.labels.count(k) for k in range(10)]
+    test_hist = [test.labels.count(k) for k in range(10)]
+    assert sum(train_hist) == 60000 and sum(test_hist) == 10000
+    assert train_hist == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert test_hist == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert train.labels[0] == 5 and test.labels[0] == 7
+    assert b"\xff" in train.pixels and b"\x00" in train.pixels and train.divisor == 255.0
+
+
+# --------------------------------------------------------------------------- scikit-learn
+
+def _have(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+HAVE_SKLEARN = _have("sklearn")
+HAVE_NUMPY = _have("numpy")
+
+
+def test_missing_sklearn_message(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(DataError) as e:
+        data.load_openml()
+    assert one_line(e) == ("--source openml needs scikit-learn: pip install "
+                           "'purenet[sklearn]' (or use the default IDX files)")
+    with pytest.raises(DataError) as e:
+        data.load_digits()
+    assert "needs scikit-learn: pip install 'purenet[sklearn]'" in one_line(e)
+    with pytest.raises(DataError) as e:
+        data.load_dataset("mnist", "openml")
+    assert "needs scikit-learn" in one_line(e)
+
+
+def test_module_does_not_import_sklearn():
+    import subprocess
+    code = ("import sys, purenet.data; "
+            "print(any(m.split('.')[0] in ('sklearn', 'numpy') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def fake_sklearn(monkeypatch, fetch_openml=None, load_digits=None):
+    pkg = types.ModuleType("sklearn")
+    mod = types.ModuleType("sklearn.datasets")
+    if fetch_openml:
+        mod.fetch_openml = fetch_openml
+    if load_digits:
+        mod.load_digits = load_digits
+    pkg.datasets = mod
+    monkeypatch.setitem(sys.modules, "sklearn", pkg)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", mod)
+
+
+@pytest.mark.skipif(not HAVE_NUMPY, reason="numpy absent: the openml conversion needs it")
+def test_openml_split_with_fake_fetch(monkeypatch):
+    import numpy as np
+    calls = []
+
+    def fetch_openml(name, version=None, as_frame=True, return_X_y=False, parser="liac-arff",
+                     data_home=None):
+        calls.append((name, version, as_frame, return_X_y, parser))
+        X = np.resize(np.arange(256, dtype=np.uint8), (70000, 784))
+        y = np.resize(np.array(list("0123456789"), dtype=object), 70000)
+        return X, y
+
+    fake_sklearn(monkeypatch, fetch_openml=fetch_openml)
+    train, test = data.load_dataset("mnist", source="openml")
+    assert calls == [("mnist_784", 1, False, True, "auto")]
+    assert (train.n, test.n, train.n_in, train.name, test.name) == (
+        60000, 10000, 784, "mnist-train", "mnist-test")
+    assert train.pixels[:3] == b"\x00\x01\x02" and train.divisor == 255.0
+    assert test.pixels[:1] == bytes([(60000 * 784) % 256])
+    assert train.labels[:3] == b"\x00\x01\x02" and test.labels[0] == 0
+
+
+@pytest.mark.skipif(not HAVE_NUMPY, reason="numpy absent: the digits conversion needs it")
+def test_digits_split_with_fake_sklearn(monkeypatch):
+    import numpy as np
+
+    def load_digits():
+        n = 1797
+        return types.SimpleNamespace(
+            data=(np.arange(n * 64) % 17).astype(np.float64).reshape(n, 64),
+            target=np.arange(n) % 10)
+
+    fake_sklearn(monkeypatch, load_digits=load_digits)
+    train, test = data.load_dataset("digits")
+    assert (train.n, test.n, train.n_in, train.n_out) == (1500, 297, 64, 10)
+    assert train.divisor == 16.0 and max(train.pixels) == 16
+    assert test.labels[0] == 1500 % 10 and train.name == "digits-train"
+
+
+@pytest.mark.skipif(not HAVE_SKLEARN, reason="scikit-learn not installed: "
+                    "pip install 'purenet[sklearn]' to test its bundled digits")
+def test_real_digits():
+    train, test = data.load_digits()
+    assert (train.n, test.n, train.n_in, train.n_out) == (1500, 297, 64, 10)
+    assert (train.name, test.name) == ("digits-train", "digits-test")
+    assert train.divisor == 16.0 and max(train.pixels) == 16 and min(train.pixels) == 0
+    assert train.labels[:10] == bytes(range(10))   # the bundled set starts 0, 1, ..., 9
+
+
+# --------------------------------------------------------------------------- dispatch
+
+def test_load_dataset_dispatch_and_errors(tmp_path, isolated):
+    d = write_mnist(tmp_path / "m")
+    train, test = data.load_dataset("mnist", "files", data_dir=d, download=False)
+    assert (train.n, test.n) == (6, 4)
+    with pytest.raises(DataError) as e:
+        data.load_dataset("cifar10")
+    assert one_line(e) == "unknown dataset 'cifar10': choose one of mnist, digits"
+    with pytest.raises(DataError) as e:
+        data.load_dataset("mnist", "ftp")
+    assert one_line(e) == "unknown source 'ftp': choose one of files, openml"
+    with pytest.raises(DataError) as e:
+        data.load_dataset("digits", "openml")
+    assert "only for mnist" in one_line(e)
+
+
+class _CutShort(http.server.BaseHTTPRequestHandler):
+    """Promises 100000 bytes, sends 10, hangs up: a connection lost mid-download."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b"\x1f\x8b" + bytes(8))
+        self.wfile.flush()
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+def test_download_cut_short_leaves_nothing(tmp_path, isolated):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutShort)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    target = tmp_path / "target"
+    try:
+        with pytest.raises(DataError) as e:
+            data.download_mnist(str(target), ["t10k-labels-idx1-ubyte.gz"],
+                                mirrors=["http://127.0.0.1:%d/" % server.server_address[1]])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert "t10k-labels-idx1-ubyte.gz" in message(e).splitlines()[0]
+    assert os.listdir(str(target)) == []

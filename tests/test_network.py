@@ -1,0 +1,219 @@
+"""Network: seeding, parameters, fit/evaluate, model files, the stdlib promise."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+import purenet
+from purenet import Network, Dataset, DataError, ModelFileError
+from conftest import ROOT, mnist_dir, needs_mnist
+
+
+def pairs_for(sizes, n=40, seed=0):
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        x = [rnd.random() if rnd.random() < 0.5 else 0.0 for _ in range(sizes[0])]
+        label = rnd.randrange(sizes[-1])
+        y = [1.0 if j == label else 0.0 for j in range(sizes[-1])]
+        out.append((x, y))
+    return out
+
+
+def test_initial_weights_are_seeded_gaussians():
+    a, b = Network([5, 4, 3], seed=42), Network([5, 4, 3], seed=42)
+    assert a.weights == b.weights and a.biases == b.biases
+    assert Network([5, 4, 3], seed=43).weights != a.weights
+    flat = [v for w in Network([784, 100, 10], seed=0).weights for row in w for v in row]
+    mean = sum(flat) / len(flat)
+    var = sum((v - mean) ** 2 for v in flat) / len(flat)
+    assert abs(mean) < 0.02 and abs(var - 1.0) < 0.02       # N(0, 1)
+
+
+def test_same_seed_same_training_different_seed_different():
+    data = pairs_for([6, 5, 3])
+    nets = [Network([6, 5, 3], seed=s) for s in (1, 1, 2)]
+    for n in nets:
+        n.fit(data, epochs=3, batch_size=7, lr=1.5)
+    assert nets[0].weights == nets[1].weights and nets[0].biases == nets[1].biases
+    assert nets[0].weights != nets[2].weights
+
+
+def test_the_shuffle_decides_the_result():
+    # Same initial weights, but the second network's shuffles come from another stream.
+    data = pairs_for([6, 5, 3])
+    a, b = Network([6, 5, 3], seed=1), Network([6, 5, 3], seed=1)
+    b.rng.seed(99)
+    a.fit(data, 1, 5, 1.0)
+    b.fit(data, 1, 5, 1.0)
+    assert a.weights != b.weights
+
+
+def test_weights_and_biases_can_be_read_and_set():
+    net = Network([2, 3, 1], seed=0)
+    w = [[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], [[1.0, -1.0, 0.5]]]
+    b = [[0.0, 0.1, 0.2], [0.3]]
+    net.weights = w
+    net.biases = b
+    assert net.weights == w and net.biases == b
+    assert net.weights[1][0][2] == 0.5
+    with pytest.raises(ValueError, match=r"weights\[0\] must be 3 rows of 2"):
+        net.weights = [[[0.1, 0.2]], [[1.0, 2.0, 3.0]]]
+    with pytest.raises(ValueError, match=r"biases\[1\] must have 1 values"):
+        net.biases = [[0.0, 0.0, 0.0], [0.0, 0.0]]
+    assert net.weights == w                      # a rejected assignment changes nothing
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="at least two layers"):
+        Network([3])
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        Network([2, 2], backend="gpu")
+    net = Network([2, 2, 2], seed=0)
+    data = pairs_for([2, 2, 2], n=5)
+    with pytest.raises(ValueError, match="batch size"):
+        net.fit(data, 1, batch_size=0)
+    with pytest.raises(ValueError, match="learning rate"):
+        net.fit(data, 1, lr=0.0)
+    with pytest.raises(ValueError, match="learning rate"):
+        net.fit(data, 1, lr=float("nan"))
+    with pytest.raises(DataError, match="3 inputs per sample but the network takes 2"):
+        net.fit(pairs_for([3, 2, 2], n=5), 1)
+    with pytest.raises(ValueError, match="input has 3 values"):
+        net.feedforward([1.0, 2.0, 3.0])
+
+
+def test_evaluate_takes_labels_or_one_hot():
+    net = Network([4, 5, 3], seed=0)
+    data = pairs_for([4, 5, 3], n=30)
+    with_labels = [(x, y.index(1.0)) for x, y in data]
+    hits = net.evaluate(data)
+    assert hits == net.evaluate(with_labels)
+    assert hits == sum(net.predict(x) == y.index(1.0) for x, y in data)
+    assert 0 <= hits <= 30
+
+
+def test_fit_reports_each_epoch():
+    data = pairs_for([4, 5, 3], n=30)
+    seen = []
+    recs = Network([4, 5, 3], seed=0).fit(data, 3, 4, 1.0, test=data, callback=seen.append)
+    assert [r["epoch"] for r in recs] == [1, 2, 3] and seen == recs
+    assert all(r["n_test"] == 30 and 0 <= r["hits"] <= 30 and r["seconds"] >= 0 for r in recs)
+
+
+def test_pairs_and_compact_dataset_train_identically():
+    data = pairs_for([5, 4, 3], n=25)
+    ds = Dataset.from_pairs(data)
+    a, b = Network([5, 4, 3], seed=3), Network([5, 4, 3], seed=3)
+    a.fit(data, 2, 4, 2.0)
+    b.fit(ds, 2, 4, 2.0)
+    assert a.weights == b.weights and a.biases == b.biases
+
+
+def test_pixel_dataset_reads_pixels_divided_by_255():
+    ds = Dataset(3, 2, pixels=bytes([0, 128, 255, 1, 2, 3]), labels=bytes([1, 0]))
+    assert ds.x(0) == [0.0, 128 / 255.0, 1.0] and ds.y(0) == [0.0, 1.0] and ds.label(1) == 0
+    with pytest.raises(DataError, match="2 inputs but 3 labels"):
+        Dataset(3, 2, pixels=bytes(6), labels=bytes(3))
+    with pytest.raises(DataError, match="label 5 does not fit 2 output"):
+        Dataset(3, 2, pixels=bytes(6), labels=bytes([0, 5]))
+
+
+# --- model files --------------------------------------------------------------------
+
+def test_save_then_load_is_bit_identical(tmp_path):
+    net = Network([7, 6, 4, 3], seed=5)
+    net.fit(pairs_for([7, 6, 4, 3]), 2, 5, 3.0)
+    path = tmp_path / "model.json"
+    net.save(path)
+    back = purenet.load(path)
+    assert back.sizes == net.sizes
+    assert back.weights == net.weights and back.biases == net.biases
+    for l in range(3):                             # == is not fooled by 0.0 vs -0.0
+        for j, row in enumerate(net.weights[l]):
+            for k, v in enumerate(row):
+                assert math.copysign(1, v) == math.copysign(1, back.weights[l][j][k])
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "purenet" and doc["version"] == 1
+    assert doc["activation"] == "sigmoid" and doc["cost"] == "quadratic"
+    assert doc["meta"]["seed"] == 5 and doc["meta"]["epochs"] == 2
+    assert [f.name for f in tmp_path.iterdir()] == ["model.json"]     # no temp file left
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda d: d.update(format="other"), "not a purenet model file"),
+    (lambda d: d.update(version=99), "version 99 is not supported"),
+    (lambda d: d.update(sizes=[3, "x"]), "sizes"),
+    (lambda d: d.update(activation="relu"), "not supported"),
+    (lambda d: d["weights"][0].pop(), r"weights\[0\] must be 2 rows"),
+    (lambda d: d["weights"][0][0].__setitem__(0, "1.0"), "not a finite number"),
+    (lambda d: d["biases"][1].__setitem__(0, True), "not a finite number"),
+    (lambda d: d["biases"].pop(), "expected 2 weight matrices and 2 bias vectors"),
+])
+def test_load_rejects_bad_files(tmp_path, mutate, message):
+    path = tmp_path / "m.json"
+    Network([3, 2, 1], seed=0).save(path)
+    doc = json.loads(path.read_text())
+    mutate(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match=message):
+        purenet.load(path)
+
+
+def test_load_rejects_non_json_and_missing(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_bytes(b"\x80\x04garbage")
+    with pytest.raises(ModelFileError, match="bad.json: not a purenet model file"):
+        purenet.load(p)
+    with pytest.raises(ModelFileError, match="cannot read"):
+        purenet.load(tmp_path / "absent.json")
+
+
+def test_save_refuses_nan_and_leaves_no_file(tmp_path):
+    net = Network([2, 2], seed=0)
+    net.biases = [[float("nan"), 0.0]]
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        net.save(tmp_path / "m.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the standard-library promise -------------------------------------------------------
+
+def test_works_with_only_the_standard_library():
+    code = r"""
+import sys
+for name in ("numpy", "cffi", "_cffi_backend", "sklearn", "scipy"):
+    sys.modules[name] = None          # any import of these now fails
+import purenet, purenet.data, purenet.train
+from purenet import Network
+net = Network([3, 4, 2], seed=1, backend="python")
+data = [([0.1, 0.0, 0.9], [1.0, 0.0]), ([0.8, 0.2, 0.0], [0.0, 1.0])] * 5
+net.fit(data, epochs=2, batch_size=3, lr=1.0)
+print(net.predict([0.1, 0.0, 0.9]), net.evaluate(data))
+try:
+    Network([3, 2], backend="c")
+except ImportError as e:
+    print("C:", e)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0].split()
+    assert first[0] in ("0", "1") and 0 <= int(first[1]) <= 10
+    assert "C: the C engine is not built" in out.stdout
+
+
+# --- real data ----------------------------------------------------------------------
+
+@needs_mnist
+def test_learns_real_mnist():
+    from purenet import data
+    train, test = data.load_mnist_files(mnist_dir())
+    net = Network([784, 30, 10], seed=0)
+    recs = net.fit(train.head(2000), epochs=4, batch_size=10, lr=3.0, test=test.head(1000))
+    assert recs[-1]["hits"] >= 500, recs    # chance is 100 of 1,000; about 650 here

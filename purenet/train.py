@@ -95,6 +95,8 @@ def build_parser():
     p.add_argument("--no-download", action="store_true",
                    help="never download missing MNIST files")
     p.add_argument("--save", default=None, metavar="PATH", help="write the trained model here (JSON)")
+    p.add_argument("--report", action="store_true",
+                   help="at the end, print per-class accuracy and the confusion matrix")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     return p
 
@@ -130,6 +132,8 @@ def run(args, out=sys.stdout):
     from . import data as datamod
     from .dataset import DataError
     from .network import Network
+    from . import report
+    from .dataset import argmax
 
     say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=out, flush=True))
 
@@ -173,8 +177,10 @@ def run(args, out=sys.stdout):
            load_seconds))
     progress = Progress(not args.quiet)
     results = []
+    labels = [test.label(i) for i in range(test.n)]
+    state = {"flagged": []}
 
-    def report(rec):
+    def on_epoch(rec):
         progress.clear()
         results.append(rec)
         if test.n:
@@ -184,11 +190,21 @@ def run(args, out=sys.stdout):
         else:
             say("Epoch %2d: (no test samples)  train %6.2f s  %9.0f samples/s"
                 % (rec["epoch"], rec["seconds"], rec["samples_per_s"]))
+        if net.test_outputs is not None:
+            units = report.output_units(net.test_outputs, labels)
+            lines = report.dead_unit_lines(units)
+            flagged = [l.split(" is ")[0] for l in lines]
+            if flagged != state["flagged"]:        # say it when it starts, changes or ends
+                for line in lines:
+                    say("  ! " + line)
+                if not lines:
+                    say("  ! no output unit is saturated or unused any more")
+                state["flagged"] = flagged
         progress.begin(rec["epoch"] + 1)
 
     progress.begin(1)
     net.fit(train, args.epochs, batch_size=args.batch_size, lr=args.lr,
-            test=test if test.n else None, callback=report, progress=progress)
+            test=test if test.n else None, callback=on_epoch, progress=progress)
     progress.clear()
     total = time.perf_counter() - t_start
     if results and test.n:
@@ -202,6 +218,12 @@ def run(args, out=sys.stdout):
         print("Final: %s   total time %.1f s"
               % ("%d / %d" % (hits, test.n) if test.n else "no test samples", total),
               file=out, flush=True)
+    if args.report and test.n:
+        outs = net.test_outputs if results else net.outputs(test)
+        preds = [argmax(o) for o in outs]
+        print(report.format_report(labels, preds, test.n_out), file=out)
+        for line in report.dead_unit_lines(report.output_units(outs, labels)):
+            print("! " + line, file=out)
     if args.save:
         net.save(args.save, meta={"dataset": args.dataset, "source": args.source})
         say("saved the model to %s" % args.save)

@@ -1,0 +1,78 @@
+"""What a trained network gets right and wrong, and which output units are stuck.
+
+With the quadratic cost the output error is δᴸ = (a − y) ⊙ σ′(z), and
+σ′(z) = a (1 − a).  An output unit whose activation a sits near 0 (or 1) for
+every input has σ′ ≈ 0 for every input, so its error, and with it every
+gradient step on its weights and bias, is ≈ 0 even when it is wrong: the unit
+has stopped learning.  :func:`output_units` measures this per unit.
+"""
+
+from .dataset import argmax
+
+# An output unit whose σ′ = a(1 − a) stays below this for every input is "saturated":
+# a < 0.0101 or a > 0.9899 everywhere, so its error δ is under 1% of (a − y).
+SATURATED_SLOPE = 0.01
+
+
+def confusion_matrix(labels, predictions, classes):
+    """m[t][p]: how many samples of true class t were predicted as p."""
+    m = [[0] * classes for _ in range(classes)]
+    for t, p in zip(labels, predictions):
+        m[t][p] += 1
+    return m
+
+
+def output_units(outputs, labels):
+    """Per output unit j: min/max activation, max σ′ over all inputs, how often it
+    is the argmax, and how many samples of class j there are."""
+    classes = len(outputs[0]) if outputs else 0
+    units = [{"unit": j, "min": 1.0, "max": 0.0, "max_slope": 0.0, "predicted": 0,
+              "samples": 0} for j in range(classes)]
+    for out, label in zip(outputs, labels):
+        units[argmax(out)]["predicted"] += 1
+        units[label]["samples"] += 1
+        for j, a in enumerate(out):
+            u = units[j]
+            if a < u["min"]:
+                u["min"] = a
+            if a > u["max"]:
+                u["max"] = a
+            slope = a * (1.0 - a)
+            if slope > u["max_slope"]:
+                u["max_slope"] = slope
+    return units
+
+
+def dead_unit_lines(units):
+    """One plain sentence per output unit that is saturated or never predicted."""
+    lines = []
+    for u in units:
+        j = u["unit"]
+        if u["max_slope"] < SATURATED_SLOPE and u["samples"]:
+            side = "0" if u["max"] < 0.5 else "1"
+            lines.append(
+                "output %d is saturated near %s: %.4g <= a <= %.4g, so sigma' = a(1-a) <= %.2g "
+                "for all %d inputs and the quadratic cost barely moves it "
+                "(delta = (a - y) * sigma')" % (j, side, u["min"], u["max"], u["max_slope"],
+                                                sum(v["samples"] for v in units)))
+        elif u["predicted"] == 0 and u["samples"]:
+            lines.append("digit %d is never predicted (%d test samples; its output reaches "
+                         "at most a = %.3g)" % (j, u["samples"], u["max"]))
+    return lines
+
+
+def format_report(labels, predictions, classes):
+    """Per-class accuracy and the confusion matrix, as text."""
+    m = confusion_matrix(labels, predictions, classes)
+    lines = ["per-class accuracy (true class: hits / samples):"]
+    cells = []
+    for t in range(classes):
+        total = sum(m[t])
+        cells.append("%d: %5.1f%%" % (t, 100.0 * m[t][t] / total) if total else "%d:    -  " % t)
+    for i in range(0, classes, 5):
+        lines.append("  " + "   ".join(cells[i:i + 5]))
+    lines.append("confusion matrix (rows: true class, columns: predicted):")
+    lines.append("      " + "".join("%6d" % p for p in range(classes)))
+    for t in range(classes):
+        lines.append("  %2d  " % t + "".join("%6d" % v for v in m[t]))
+    return "\n".join(lines)

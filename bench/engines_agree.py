@@ -23,6 +23,10 @@ def main():
     p.add_argument("--limit", type=int, default=None, help="train on the first N samples only")
     p.add_argument("--data-dir", default=None)
     args = p.parse_args()
+    shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
+                          "data", "mnist")
+    if args.data_dir is None and not os.environ.get("PURENET_DATA") and os.path.isdir(shared):
+        args.data_dir = shared                  # the developers' and CI's copy
     train, test = data.load_mnist(args.data_dir, download=False)
     train = train.head(args.limit)
     nets, rows = {}, []

@@ -39,6 +39,10 @@ def main():
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                  "results", "seed_runs.json"))
     args = p.parse_args()
+    shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
+                          "data", "mnist")
+    if args.data_dir is None and not os.environ.get("PURENET_DATA") and os.path.isdir(shared):
+        args.data_dir = shared                  # the developers' and CI's copy
     train, test = data.load_mnist(args.data_dir, download=False)
     labels = [test.label(i) for i in range(test.n)]
     runs = []

@@ -205,7 +205,7 @@ except ImportError as e:
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0].split()
     assert first[0] in ("0", "1") and 0 <= int(first[1]) <= 10
-    assert "C: the C engine is not built" in out.stdout
+    assert "C: the C engine is" in out.stdout      # not built, or built but without cffi
 
 
 # --- real data ----------------------------------------------------------------------

@@ -21,11 +21,11 @@ def test_a_unit_stuck_near_zero_is_reported_with_its_numbers():
     lines = report.dead_unit_lines(units)
     assert len(lines) == 1
     assert lines[0].startswith("output 2 is saturated near 0: 0.0005 <= a <= 0.003")
-    assert "for all 4 inputs" in lines[0]
+    assert "for all 4 inputs" in lines[0] and "argmax for 0 inputs, 2 are digit 2" in lines[0]
 
 
 def test_a_unit_never_predicted_but_still_moving_is_named_differently():
-    outputs = [[0.9, 0.3], [0.8, 0.4], [0.7, 0.45]]
+    outputs = [[0.9, 0.3], [0.8, 0.4], [0.7, 0.45]]        # unit 1: σ′ up to 0.2475
     lines = report.dead_unit_lines(report.output_units(outputs, [0, 1, 1]))
     assert lines == ["digit 1 is never predicted (2 test samples; its output reaches at most a = 0.45)"]
 

@@ -107,3 +107,48 @@ def test_real_mnist_small_run():
     assert "1000 training / 500 test samples (mnist)" in out.stdout
     final = float(out.stdout.split("final: ")[1].split("%")[0])
     assert final > 30.0              # chance is 10%
+
+
+def _c_built():
+    try:
+        from purenet import Network
+        Network([1, 1], backend="c")
+        return True
+    except ImportError:
+        return False
+
+
+needs_c = pytest.mark.skipif(not _c_built() and os.environ.get("PURENET_REQUIRE_C") != "1",
+                             reason="the C engine is not built (python build_ext.py)")
+
+
+@needs_c
+def test_both_backends_print_the_same_numbers(tiny_mnist):
+    common = ["--data-dir", tiny_mnist, "--sizes", "784,16,10", "--epochs", "3",
+              "--batch-size", "7", "--seed", "2", "--report"]
+    py, c = run("--backend", "python", *common), run("--backend", "c", *common)
+    assert py.returncode == 0 and c.returncode == 0, py.stderr + c.stderr
+
+    def numbers(text):          # everything but the timings
+        return [l.split("train")[0] for l in text.splitlines()
+                if not l.startswith("purenet:") and "total time" not in l]
+    assert numbers(py.stdout) == numbers(c.stdout)
+    assert "confusion matrix" in c.stdout
+
+
+def test_digits_dataset():
+    pytest.importorskip("sklearn", reason="--dataset digits needs scikit-learn "
+                                          "(pip install 'purenet[sklearn]')")
+    out = run("--dataset", "digits", "--sizes", "64,30,10", "--epochs", "8", "--lr", "3.0")
+    assert out.returncode == 0, out.stderr
+    assert "1500 training / 297 test samples (digits)" in out.stdout
+    final = float(out.stdout.split("final: ")[1].split("%")[0])
+    assert final > 80.0
+
+
+def test_openml_without_sklearn_is_a_clear_error():
+    code = ("import sys; sys.modules['sklearn'] = None; "
+            "from purenet.train import main; sys.exit(main(['--source', 'openml']))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "needs scikit-learn" in out.stderr and "Traceback" not in out.stderr

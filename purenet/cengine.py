@@ -1,0 +1,287 @@
+"""The C engine (``backend="c"``): the reference's arithmetic in C, bit for bit.
+
+The parameters live in one flat ``array('d')`` for the whole network, in the C
+engine's layout (each weight matrix transposed, so the C loops run across output
+neurons); :meth:`CEngine.get_params` copies them back into nested lists on demand.
+A training call hands the C code the dataset's own buffers (pixels as bytes, the
+256-entry table of ``p / divisor``, labels or targets) through ``ffi.from_buffer``,
+the sample order as one int64 array and the batch sizes as another: one C call per
+list of mini-batches, no Python per sample, no NumPy.
+
+Only :mod:`purenet.network` imports this module, and only for ``backend="c"``:
+the rest of purenet works without cffi.
+"""
+
+from array import array
+
+from .dataset import Dataset
+
+BUILD_HINT = ("the C engine is not built: run `pip install .` (needs a C compiler and cffi) "
+              "or `python build_ext.py` in a checkout")
+
+
+class CEngineUnavailable(ImportError):
+    """The compiled module purenet._ckernels (or cffi, which it needs) is missing."""
+
+
+class CEngineError(RuntimeError):
+    """The C code refused a call (its error code and message are in the text)."""
+
+
+_lib = _ffi = None
+_import_error = None
+
+
+def _load():
+    global _lib, _ffi, _import_error
+    if _lib is None:
+        try:
+            from . import _ckernels
+        except ImportError as e:         # not built, or built but cffi is missing
+            _import_error = e
+            missing = getattr(e, "name", None)
+            if missing == "_cffi_backend":
+                raise CEngineUnavailable(
+                    "the C engine is built but cffi is not installed: `pip install cffi` "
+                    "(or `pip install purenet[c]`)") from e
+            raise CEngineUnavailable(BUILD_HINT + " (%s)" % e) from e
+        _lib, _ffi = _ckernels.lib, _ckernels.ffi
+    return _lib, _ffi
+
+
+def available():
+    """True when the compiled C engine can be imported."""
+    try:
+        _load()
+        return True
+    except CEngineUnavailable:
+        return False
+
+
+def lib_and_ffi():
+    """The raw cffi ``lib`` and ``ffi`` (for tests and benchmarks)."""
+    return _load()
+
+
+def _check(code, what):
+    if code != 0:
+        lib, ffi = _load()
+        msg = ffi.string(lib.pn_strerror(code)).decode()
+        if code == lib.PN_ERR_NOMEM:
+            raise MemoryError("%s: %s" % (what, msg))
+        raise CEngineError("%s: C engine error %d: %s" % (what, code, msg))
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class CEngine:
+    """Runs a Network's arithmetic in C (``backend="c"``); same interface as
+    :class:`purenet.reference.ReferenceEngine`."""
+
+    name = "c"
+
+    def __init__(self, sizes, weights, biases, threads=1):
+        self.lib, self.ffi = _load()
+        try:
+            sizes = [int(s) for s in sizes]
+        except (TypeError, ValueError):
+            raise ValueError("sizes must be a list of positive integers, got %r" % (sizes,))
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError("sizes needs at least two layers of at least one neuron, got %r"
+                             % (sizes,))
+        max_size, max_layers = self.lib.PN_MAX_SIZE, self.lib.PN_MAX_LAYERS
+        if max(sizes) > max_size or len(sizes) > max_layers:
+            raise ValueError("the C engine takes at most %d layers of at most %d neurons, got %r"
+                             % (max_layers, max_size, sizes))
+        if not _is_int(threads) or not 1 <= threads <= self.lib.PN_MAX_THREADS:
+            raise ValueError("threads must be a whole number from 1 to %d, got %r"
+                             % (self.lib.PN_MAX_THREADS, threads))
+        self.sizes = sizes
+        self.threads = threads
+        self._csizes = self.ffi.new("int[]", sizes)
+        self.n_textbook = self.lib.pn_param_count(self._csizes, len(sizes))
+        self.n_params = self.lib.pn_fast_param_count(self._csizes, len(sizes))
+        if self.n_params == 0 or self.n_textbook == 0:
+            raise ValueError("sizes %r are too large for the C engine" % (sizes,))
+        # One flat buffer for the whole network (fast layout), started on a 64-byte
+        # boundary inside the array (the array is never resized, so it never moves).
+        self._params = array("d", bytes(8 * (self.n_params + 8)))
+        whole = self.ffi.from_buffer("double[]", self._params)
+        skip = (-int(self.ffi.cast("uintptr_t", whole)) % 64) // 8
+        self._pbuf = whole + skip
+        self._keep = whole
+        self.set_params(weights, biases)
+
+    # --- parameters ------------------------------------------------------------
+
+    def set_params(self, weights, biases):
+        """Copy nested lists weights[l][j][k], biases[l][j] into the flat C buffer."""
+        sizes, layers = self.sizes, len(self.sizes) - 1
+        if len(weights) != layers or len(biases) != layers:
+            raise ValueError("expected %d weight matrices and %d bias vectors for sizes %s, "
+                             "got %d and %d" % (layers, layers, sizes, len(weights), len(biases)))
+        flat = array("d")
+        for l in range(layers):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            w, b = weights[l], biases[l]
+            if len(w) != n_out or any(len(row) != n_in for row in w):
+                raise ValueError("weights[%d] must be %d rows of %d values (layer %d -> %d)"
+                                 % (l, n_out, n_in, l, l + 1))
+            if len(b) != n_out:
+                raise ValueError("biases[%d] must have %d values, got %d" % (l, n_out, len(b)))
+            for row in w:
+                flat.extend(map(float, row))
+            flat.extend(map(float, b))
+        code = self.lib.pn_to_fast(self._csizes, len(sizes), self.ffi.from_buffer("double[]", flat),
+                                   len(flat), self._pbuf, self.n_params)
+        _check(code, "set_params")
+
+    def get_params(self):
+        """(weights, biases) as fresh nested lists of the current values."""
+        sizes = self.sizes
+        flat = array("d", bytes(8 * self.n_textbook))
+        code = self.lib.pn_from_fast(self._csizes, len(sizes), self._pbuf, self.n_params,
+                                     self.ffi.from_buffer("double[]", flat), len(flat))
+        _check(code, "get_params")
+        weights, biases, pos = [], [], 0
+        for l in range(len(sizes) - 1):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            weights.append([flat[pos + j * n_in:pos + (j + 1) * n_in].tolist() for j in range(n_out)])
+            pos += n_in * n_out
+            biases.append(flat[pos:pos + n_out].tolist())
+            pos += n_out
+        return weights, biases
+
+    # --- data --------------------------------------------------------------------
+
+    def _cdata(self, data, need_targets, what):
+        """A pn_data for a Dataset, plus the buffers it points into (keep them alive)."""
+        if not isinstance(data, Dataset):
+            raise TypeError("%s: the C engine needs a purenet.dataset.Dataset, got %s"
+                            % (what, type(data).__name__))
+        if data.n_in != self.sizes[0]:
+            raise ValueError("%s: %s has %d inputs per sample but the network takes %d"
+                             % (what, data.name, data.n_in, self.sizes[0]))
+        if need_targets and data.n_out != self.sizes[-1]:
+            raise ValueError("%s: %s has %d outputs per sample but the network gives %d"
+                             % (what, data.name, data.n_out, self.sizes[-1]))
+        ffi = self.ffi
+        d = ffi.new("pn_data *")
+        keep = [d]
+        d.n, d.n_in, d.n_out = data.n, data.n_in, self.sizes[-1]
+        n_in = data.n_in
+        if data.pixels is not None:
+            if len(data.pixels) != data.n * n_in:
+                raise ValueError("%s: %s has %d pixel bytes, expected %d"
+                                 % (what, data.name, len(data.pixels), data.n * n_in))
+            table = data.table if data.table is not None else [p / data.divisor for p in range(256)]
+            table = array("d", table)
+            if len(table) != 256:
+                raise ValueError("%s: the pixel table must have 256 entries" % what)
+            pix = ffi.from_buffer("uint8_t[]", data.pixels)
+            tab = ffi.from_buffer("double[]", table)
+            keep += [data.pixels, table, pix, tab]
+            d.pixels, d.pixels_len, d.table, d.table_len = pix, len(data.pixels), tab, 256
+        elif data.xs is not None:
+            xs = data.xs if isinstance(data.xs, array) and data.xs.typecode == "d" else array("d", data.xs)
+            if len(xs) != data.n * n_in:
+                raise ValueError("%s: %s has %d input values, expected %d"
+                                 % (what, data.name, len(xs), data.n * n_in))
+            xb = ffi.from_buffer("double[]", xs)
+            keep += [xs, xb]
+            d.xs, d.xs_len = xb, len(xs)
+        else:
+            raise ValueError("%s: %s has no inputs" % (what, data.name))
+        if need_targets:
+            n_out = self.sizes[-1]
+            if data.labels is not None:
+                if len(data.labels) != data.n:
+                    raise ValueError("%s: %s has %d labels for %d samples"
+                                     % (what, data.name, len(data.labels), data.n))
+                if data.n and max(data.labels) >= n_out:
+                    raise ValueError("%s: %s has label %d but the network has %d outputs"
+                                     % (what, data.name, max(data.labels), n_out))
+                lb = ffi.from_buffer("uint8_t[]", data.labels)
+                keep += [data.labels, lb]
+                d.labels, d.labels_len = lb, len(data.labels)
+            elif data.ys is not None:
+                ys = data.ys if isinstance(data.ys, array) and data.ys.typecode == "d" else array("d", data.ys)
+                if len(ys) != data.n * n_out:
+                    raise ValueError("%s: %s has %d target values, expected %d"
+                                     % (what, data.name, len(ys), data.n * n_out))
+                yb = ffi.from_buffer("double[]", ys)
+                keep += [ys, yb]
+                d.ys, d.ys_len = yb, len(ys)
+            else:
+                raise ValueError("%s: %s has no targets" % (what, data.name))
+        return d, keep
+
+    # --- the engine interface ---------------------------------------------------------
+
+    def feedforward(self, x):
+        """Output activations for one input vector x."""
+        x = array("d", map(float, x))
+        if len(x) != self.sizes[0]:
+            raise ValueError("feedforward: input has %d values, the network takes %d"
+                             % (len(x), self.sizes[0]))
+        data = Dataset(self.sizes[0], self.sizes[-1], xs=x, ys=array("d", bytes(8 * self.sizes[-1])),
+                       name="input")
+        return self.outputs(data, 0, 1)[0]
+
+    def train_batches(self, data, batches, lr):
+        """update_mini_batch for each batch (a list of sample indices into data), in
+        order, in one C call."""
+        lr = float(lr)
+        if not isinstance(data, Dataset):
+            raise TypeError("train_batches: the C engine needs a purenet.dataset.Dataset, got %s"
+                            % type(data).__name__)
+        indices = array("q")
+        counts = array("q")
+        for b, batch in enumerate(batches):
+            before = len(indices)
+            try:
+                indices.extend(batch)
+            except (TypeError, OverflowError):
+                raise ValueError("train_batches: batch %d must be a list of whole-number sample "
+                                 "indices" % b)
+            if len(indices) == before:
+                raise ValueError("train_batches: batch %d is empty" % b)
+            counts.append(len(indices) - before)
+        if not counts:
+            return
+        lo, hi = min(indices), max(indices)
+        if lo < 0 or hi >= data.n:
+            bad = lo if lo < 0 else hi
+            raise ValueError("train_batches: sample index %d is out of range for %s (%d samples)"
+                             % (bad, getattr(data, "name", "data"), data.n))
+        d, keep = self._cdata(data, True, "train_batches")
+        ffi = self.ffi
+        code = self.lib.pn_train_batches(
+            self._csizes, len(self.sizes), self._pbuf, self.n_params, d,
+            ffi.from_buffer("int64_t[]", indices), len(indices),
+            ffi.from_buffer("int64_t[]", counts), len(counts), lr, self.threads)
+        del keep
+        _check(code, "train_batches")
+
+    def outputs(self, data, start=0, stop=None):
+        """Output activations of samples start..stop-1 of data, one list each."""
+        if not isinstance(data, Dataset):
+            raise TypeError("outputs: the C engine needs a purenet.dataset.Dataset, got %s"
+                            % type(data).__name__)
+        stop = data.n if stop is None else stop
+        if not (_is_int(start) and _is_int(stop)) or not 0 <= start <= stop <= data.n:
+            raise ValueError("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
+                             % (data.n, start, stop))
+        n_out = self.sizes[-1]
+        out = array("d", bytes(8 * n_out * (stop - start)))
+        if stop == start:
+            return []
+        d, keep = self._cdata(data, False, "outputs")
+        code = self.lib.pn_outputs(self._csizes, len(self.sizes), self._pbuf, self.n_params, d,
+                                   start, stop, self.ffi.from_buffer("double[]", out), len(out),
+                                   self.threads)
+        del keep
+        _check(code, "outputs")
+        return [out[i:i + n_out].tolist() for i in range(0, len(out), n_out)]

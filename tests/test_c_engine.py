@@ -1,0 +1,594 @@
+"""The C engine agrees with the reference bit for bit.
+
+Every comparison here is exact: the floats are compared by their IEEE bit
+patterns (stricter than ==, which would let 0.0 and -0.0 pass as equal).  When
+bits differ, the assertion names the routine, how many values differ and the
+largest relative difference, so a platform that cannot keep identical bits is
+reported precisely instead of being hidden by a tolerance.
+
+Without the compiled module the whole file is skipped, except with
+PURENET_REQUIRE_C=1 (CI), where test_c_engine_is_built fails instead.
+"""
+
+import gzip
+import math
+import os
+import random
+import struct
+from array import array
+
+import pytest
+
+from purenet import reference as ref
+from purenet.dataset import Dataset
+from purenet.reference import ReferenceEngine
+
+REQUIRE_C = os.environ.get("PURENET_REQUIRE_C", "") not in ("", "0")
+
+try:
+    from purenet import cengine
+    HAVE_C = cengine.available()
+except ImportError:          # pragma: no cover - cengine itself needs only the stdlib
+    cengine, HAVE_C = None, False
+
+SKIP_REASON = ("the C engine (purenet._ckernels) is not built: run `python build_ext.py` or "
+               "`pip install .` with a C compiler and cffi")
+needs_c = pytest.mark.skipif(not HAVE_C, reason=SKIP_REASON)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_c_engine_is_built():
+    """In CI (PURENET_REQUIRE_C=1) a missing C engine is a failure, not a skip."""
+    if not HAVE_C and not REQUIRE_C:
+        pytest.skip(SKIP_REASON)
+    assert HAVE_C, "PURENET_REQUIRE_C=1 but the C engine cannot be imported: " + SKIP_REASON
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def flat(values):
+    """Nested lists of floats, flattened in order."""
+    out = []
+
+    def walk(v):
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+        else:
+            out.append(float(v))
+    walk(values)
+    return out
+
+
+def max_rel_diff(got, want):
+    worst = 0.0
+    for g, w in zip(got, want):
+        if struct.pack("<d", g) != struct.pack("<d", w):
+            if math.isnan(g) or math.isnan(w) or math.isinf(g) or math.isinf(w):
+                return float("inf")
+            scale = max(abs(g), abs(w))
+            worst = max(worst, abs(g - w) / scale if scale else 0.0)
+    return worst
+
+
+def assert_same(what, got, want):
+    """Exact (bitwise) equality of two nested float structures, with a useful message."""
+    g, w = flat(got), flat(want)
+    assert len(g) == len(w), "%s: %d values from C, %d from the reference" % (what, len(g), len(w))
+    gb, wb = array("d", g).tobytes(), array("d", w).tobytes()
+    if gb != wb:
+        differ = sum(1 for a, b in zip(g, w) if struct.pack("<d", a) != struct.pack("<d", b))
+        first = next(i for i, (a, b) in enumerate(zip(g, w))
+                     if struct.pack("<d", a) != struct.pack("<d", b))
+        pytest.fail("%s: C and the reference differ in %d of %d values (max relative difference "
+                    "%.3g; first at %d: C %r vs reference %r)"
+                    % (what, differ, len(g), max_rel_diff(g, w), first, g[first], w[first]))
+
+
+def random_params(sizes, rnd, scale=1.0, zeros=0.0):
+    weights = [[[0.0 if rnd.random() < zeros else rnd.gauss(0.0, scale) for _ in range(n_in)]
+                for _ in range(n_out)] for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    biases = [[rnd.gauss(0.0, 1.0) for _ in range(n)] for n in sizes[1:]]
+    return weights, biases
+
+
+def random_shape(rnd, max_width=40):
+    hidden = [rnd.randint(1, max_width) for _ in range(rnd.randint(1, 4))]
+    return [rnd.randint(1, max_width)] + hidden + [rnd.randint(1, max_width)]
+
+
+def pixel_dataset(rnd, n, n_in, n_out, zero_fraction=0.8, divisor=255.0):
+    pixels = bytes(0 if rnd.random() < zero_fraction else rnd.randint(1, 255)
+                   for _ in range(n * n_in))
+    labels = bytes(rnd.randrange(n_out) for _ in range(n))
+    return Dataset(n_in, n_out, pixels=pixels, divisor=divisor, labels=labels, name="pixels")
+
+
+def float_dataset(rnd, n, n_in, n_out, zero_fraction=0.3):
+    xs = array("d", (0.0 if rnd.random() < zero_fraction else rnd.gauss(0.0, 1.5)
+                     for _ in range(n * n_in)))
+    ys = array("d", (rnd.uniform(-0.5, 1.5) for _ in range(n * n_out)))
+    return Dataset(n_in, n_out, xs=xs, ys=ys, name="floats")
+
+
+def epoch_batches(rnd, n, batch_size):
+    order = list(range(n))
+    rnd.shuffle(order)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+class Raw:
+    """The raw cffi library with helpers for the textbook (untransposed) layout."""
+
+    def __init__(self):
+        self.lib, self.ffi = cengine.lib_and_ffi()
+
+    def d(self, values):
+        """(keep-alive array, double* pointer) for a list of floats."""
+        a = array("d", values if values else [0.0])
+        return a, self.ffi.from_buffer("double[]", a)
+
+    def sizes(self, sizes):
+        return self.ffi.new("int[]", list(sizes))
+
+    def params(self, weights, biases):
+        out = []
+        for w, b in zip(weights, biases):
+            out += flat(w) + flat(b)
+        return out
+
+    def unflatten(self, sizes, values):
+        weights, biases, pos = [], [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            weights.append([values[pos + j * n_in:pos + (j + 1) * n_in] for j in range(n_out)])
+            pos += n_in * n_out
+            biases.append(values[pos:pos + n_out])
+            pos += n_out
+        return weights, biases
+
+
+@pytest.fixture(scope="module")
+def raw():
+    if not HAVE_C:
+        pytest.skip(SKIP_REASON)
+    return Raw()
+
+
+# --- the textbook routines ------------------------------------------------------------
+
+SIGMOID_POINTS = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1e-300, -1e-300, 5e-324, -5e-324, 1e-17,
+                  36.0, -36.0, 37.5, -37.5, 700.0, -700.0, 709.0, -709.0, 709.78, -709.78,
+                  710.0, -710.0, 745.0, -745.0, 746.0, -746.0, 1000.0, -1000.0, 1e308, -1e308,
+                  float("inf"), float("-inf")]
+
+
+@needs_c
+def test_sigmoid_and_prime_exact(raw):
+    rnd = random.Random(1)
+    zs = SIGMOID_POINTS + [rnd.gauss(0.0, s) for s in (1.0, 10.0, 300.0) for _ in range(300)]
+    assert_same("pn_sigmoid", [raw.lib.pn_sigmoid(z) for z in zs], [ref.sigmoid(z) for z in zs])
+    assert_same("pn_sigmoid_prime", [raw.lib.pn_sigmoid_prime(z) for z in zs],
+                [ref.sigmoid_prime(z) for z in zs])
+    assert math.isnan(raw.lib.pn_sigmoid(float("nan")))
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(6))
+def test_layer_routines_exact(raw, seed):
+    rnd = random.Random(seed)
+    n_in, n_out, n_next = rnd.randint(1, 40), rnd.randint(1, 40), rnd.randint(1, 40)
+    w = [[rnd.gauss(0, 1) for _ in range(n_in)] for _ in range(n_out)]
+    a = [0.0 if rnd.random() < 0.4 else rnd.gauss(0, 2) for _ in range(n_in)]
+    b = [rnd.gauss(0, 1) for _ in range(n_out)]
+    z = array("d", [0.0] * n_out)
+    keep = [raw.d(flat(w)), raw.d(a), raw.d(b)]
+    assert raw.lib.pn_weighted_sums(n_out, n_in, keep[0][1], keep[1][1], keep[2][1],
+                                    raw.ffi.from_buffer("double[]", z)) == 0
+    assert_same("pn_weighted_sums", list(z), ref.weighted_sums(w, a, b))
+
+    act = [ref.sigmoid(v) for v in z]
+    y = [rnd.random() for _ in range(n_out)]
+    delta = array("d", [0.0] * n_out)
+    k2 = [raw.d(act), raw.d(y), raw.d(list(z))]
+    assert raw.lib.pn_output_error(n_out, k2[0][1], k2[1][1], k2[2][1],
+                                   raw.ffi.from_buffer("double[]", delta)) == 0
+    assert_same("pn_output_error", list(delta), ref.output_error(act, y, list(z)))
+
+    w_next = [[rnd.gauss(0, 1) for _ in range(n_out)] for _ in range(n_next)]
+    d_next = [rnd.gauss(0, 0.1) for _ in range(n_next)]
+    back = array("d", [0.0] * n_out)
+    k3 = [raw.d(flat(w_next)), raw.d(d_next), raw.d(list(z))]
+    assert raw.lib.pn_backward_error(n_next, n_out, k3[0][1], k3[1][1], k3[2][1],
+                                     raw.ffi.from_buffer("double[]", back)) == 0
+    assert_same("pn_backward_error", list(back), ref.backward_error(w_next, d_next, list(z)))
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(12))
+def test_feedforward_backprop_update_textbook(raw, seed):
+    """pn_feedforward / pn_backprop / pn_update_mini_batch against their Python twins."""
+    rnd = random.Random(100 + seed)
+    sizes = random_shape(rnd)
+    scale = 30.0 if seed % 4 == 3 else 1.0        # some nets saturate: activations exactly 0
+    weights, biases = random_params(sizes, rnd, scale=scale, zeros=0.1)
+    cs = raw.sizes(sizes)
+    n = raw.lib.pn_param_count(cs, len(sizes))
+    params = raw.params(weights, biases)
+    assert n == len(params)
+    pk = raw.d(params)
+    for trial in range(4):
+        x = [0.0 if rnd.random() < 0.5 else rnd.gauss(0, 1) for _ in range(sizes[0])]
+        y = [rnd.random() for _ in range(sizes[-1])]
+        xk, yk = raw.d(x), raw.d(y)
+        out = array("d", [0.0] * sizes[-1])
+        assert raw.lib.pn_feedforward(cs, len(sizes), pk[1], n, xk[1],
+                                      raw.ffi.from_buffer("double[]", out)) == 0
+        assert_same("pn_feedforward %s" % sizes, list(out), ref.feedforward(weights, biases, x))
+        grad = array("d", [0.0] * n)
+        assert raw.lib.pn_backprop(cs, len(sizes), pk[1], n, xk[1], yk[1],
+                                   raw.ffi.from_buffer("double[]", grad)) == 0
+        nabla_b, nabla_w = ref.backprop(weights, biases, x, y)
+        gw, gb = raw.unflatten(sizes, list(grad))
+        assert_same("pn_backprop nabla_w %s" % sizes, gw, nabla_w)
+        assert_same("pn_backprop nabla_b %s" % sizes, gb, nabla_b)
+
+    for m in (1, 3, 5):
+        xs = [[0.0 if rnd.random() < 0.5 else rnd.gauss(0, 1) for _ in range(sizes[0])]
+              for _ in range(m)]
+        ys = [[rnd.random() for _ in range(sizes[-1])] for _ in range(m)]
+        buf = array("d", raw.params(weights, biases))
+        xk, yk = raw.d(flat(xs)), raw.d(flat(ys))
+        assert raw.lib.pn_update_mini_batch(cs, len(sizes), raw.ffi.from_buffer("double[]", buf),
+                                            n, xk[1], yk[1], m, 3.0) == 0
+        ref.update_mini_batch(weights, biases, list(zip(xs, ys)), 3.0)
+        gw, gb = raw.unflatten(sizes, list(buf))
+        assert_same("pn_update_mini_batch weights %s m=%d" % (sizes, m), gw, weights)
+        assert_same("pn_update_mini_batch biases %s m=%d" % (sizes, m), gb, biases)
+
+
+@needs_c
+def test_fast_layout_round_trip(raw):
+    rnd = random.Random(5)
+    for _ in range(10):
+        sizes = random_shape(rnd)
+        weights, biases = random_params(sizes, rnd)
+        cs = raw.sizes(sizes)
+        n, nf = raw.lib.pn_param_count(cs, len(sizes)), raw.lib.pn_fast_param_count(cs, len(sizes))
+        tb = raw.d(raw.params(weights, biases))
+        fast = array("d", [1.5] * nf)
+        back = array("d", [0.0] * n)
+        fp = raw.ffi.from_buffer("double[]", fast)
+        assert raw.lib.pn_to_fast(cs, len(sizes), tb[1], n, fp, nf) == 0
+        assert raw.lib.pn_from_fast(cs, len(sizes), fp, nf, raw.ffi.from_buffer("double[]", back), n) == 0
+        assert back.tobytes() == tb[0].tobytes()
+        engine = cengine.CEngine(sizes, weights, biases)
+        assert_same("CEngine get_params", engine.get_params(), (weights, biases))
+
+
+# --- the fast path -------------------------------------------------------------------
+
+def make_data(kind, rnd, n, sizes):
+    if kind == "pixels":
+        return pixel_dataset(rnd, n, sizes[0], sizes[-1], zero_fraction=rnd.choice([0.5, 0.8, 0.95]))
+    return float_dataset(rnd, n, sizes[0], sizes[-1])
+
+
+@needs_c
+@pytest.mark.parametrize("kind", ["pixels", "floats"])
+@pytest.mark.parametrize("seed", range(5))
+def test_outputs_and_feedforward_exact(kind, seed):
+    rnd = random.Random(1000 + seed)
+    sizes = random_shape(rnd)
+    weights, biases = random_params(sizes, rnd, scale=30.0 if seed == 4 else 1.0)
+    data = make_data(kind, rnd, 70, sizes)        # 70 > the C code's chunk of 64 samples
+    python = ReferenceEngine(sizes, weights, biases)
+    c = cengine.CEngine(sizes, weights, biases)
+    assert_same("outputs %s" % sizes, c.outputs(data), python.outputs(data))
+    assert_same("outputs[5:9]", c.outputs(data, 5, 9), python.outputs(data, 5, 9))
+    assert c.outputs(data, 3, 3) == []
+    big = make_data(kind, rnd, 300, sizes)         # >= 256 samples: 2 threads split them
+    c2 = cengine.CEngine(sizes, weights, biases, threads=2)
+    assert_same("outputs, 2 threads", c2.outputs(big), python.outputs(big))
+    for i in (0, 17, 69):
+        assert_same("feedforward", c.feedforward(data.x(i)), python.feedforward(data.x(i)))
+
+
+TRAIN_CASES = [(seed, kind, bs) for seed in range(6) for kind in ("pixels", "floats")
+               for bs in (1, 3, 10, 7)]
+
+
+@needs_c
+@pytest.mark.parametrize("seed,kind,batch_size", TRAIN_CASES)
+def test_train_batches_exact(seed, kind, batch_size):
+    """Three epochs through the fast path == three epochs of reference.update_mini_batch."""
+    rnd = random.Random(seed * 7919 + batch_size)
+    sizes = random_shape(rnd, max_width=40 if batch_size != 1 else 20)
+    n = 300 if batch_size > 1 else 150                # 300 % 7 != 0: a shorter last batch
+    scale = 30.0 if seed == 5 else 1.0                # saturating: hidden activations hit 0.0
+    weights, biases = random_params(sizes, rnd, scale=scale)
+    data = make_data(kind, rnd, n, sizes)
+    python = ReferenceEngine(sizes, weights, biases)
+    c = cengine.CEngine(sizes, weights, biases)
+    c2 = cengine.CEngine(sizes, weights, biases, threads=2)
+    lr = rnd.choice([3.0, 0.5, 0.1])
+    for epoch in range(3):
+        batches = epoch_batches(rnd, n, batch_size)
+        python.train_batches(data, batches, lr)
+        c.train_batches(data, batches[:len(batches) // 2], lr)   # two C calls per epoch
+        c.train_batches(data, batches[len(batches) // 2:], lr)
+        c2.train_batches(data, batches, lr)
+        got, want = c.get_params(), python.get_params()
+        what = "train_batches %s %s batch %d epoch %d" % (sizes, kind, batch_size, epoch + 1)
+        assert_same(what + " weights", got[0], want[0])
+        assert_same(what + " biases", got[1], want[1])
+        assert_same(what + " with 2 threads", c2.get_params(), want)
+    assert_same("outputs after training", c.outputs(data), python.outputs(data))
+
+
+@needs_c
+def test_train_batches_with_repeated_and_uneven_batches():
+    """Batches of any sizes and repeated indices, with a non-standard pixel divisor."""
+    rnd = random.Random(77)
+    sizes = [12, 9, 4]
+    weights, biases = random_params(sizes, rnd)
+    data = pixel_dataset(rnd, 40, 12, 4, zero_fraction=0.6, divisor=16.0)
+    batches = [[0], [1, 1, 1], [5, 3, 39, 0, 2, 2, 7], list(range(40)), [39] * 11]
+    python = ReferenceEngine(sizes, weights, biases)
+    c = cengine.CEngine(sizes, weights, biases)
+    c2 = cengine.CEngine(sizes, weights, biases, threads=2)
+    python.train_batches(data, batches, 1.7)
+    c.train_batches(data, batches, 1.7)
+    c2.train_batches(data, batches, 1.7)
+    assert_same("uneven batches", c.get_params(), python.get_params())
+    assert_same("uneven batches, 2 threads", c2.get_params(), python.get_params())
+    c.train_batches(data, [], 1.7)                   # nothing to do
+    assert_same("no batches", c.get_params(), python.get_params())
+
+
+@needs_c
+def test_network_backend_c_equals_python():
+    network = pytest.importorskip("purenet.network")
+    rnd = random.Random(3)
+    data = pixel_dataset(rnd, 150, 30, 5)
+    test = pixel_dataset(rnd, 60, 30, 5)
+    nets = {b: network.Network([30, 12, 7, 5], seed=11, backend=b) for b in ("python", "c")}
+    for net in nets.values():
+        net.fit(data, epochs=2, batch_size=7, lr=2.0)
+    assert_same("Network weights", nets["c"].weights, nets["python"].weights)
+    assert_same("Network biases", nets["c"].biases, nets["python"].biases)
+    assert nets["c"].evaluate(test) == nets["python"].evaluate(test)
+    assert_same("Network.outputs", nets["c"].outputs(test), nets["python"].outputs(test))
+
+
+# --- real MNIST ------------------------------------------------------------------------
+
+MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def mnist_dir():
+    for d in (os.environ.get("PURENET_DATA"), os.path.join(ROOT, "..", "shared", "data", "mnist")):
+        if d and all(os.path.exists(os.path.join(d, f + ".gz")) or os.path.exists(os.path.join(d, f))
+                     for f in MNIST_NAMES):
+            return d
+    return None
+
+
+def read_idx(path, count):
+    """The first ``count`` items of an IDX file (gz or raw) as bytes."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        magic, = struct.unpack(">I", f.read(4))
+        dims = struct.unpack(">%dI" % (magic & 0xFF), f.read(4 * (magic & 0xFF)))
+        item = 1
+        for d in dims[1:]:
+            item *= d
+        return f.read(count * item), item
+
+
+def load_mnist_head(directory, n_train, n_test):
+    def path(name):
+        p = os.path.join(directory, name + ".gz")
+        return p if os.path.exists(p) else os.path.join(directory, name)
+    out = []
+    for images, labels, n in ((MNIST_NAMES[0], MNIST_NAMES[1], n_train),
+                              (MNIST_NAMES[2], MNIST_NAMES[3], n_test)):
+        pix, item = read_idx(path(images), n)
+        lab, _ = read_idx(path(labels), n)
+        out.append(Dataset(item, 10, pixels=pix, divisor=255.0, labels=lab, name=images))
+    return out
+
+
+@needs_c
+@pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found: set PURENET_DATA to a "
+                    "folder with the four IDX files (CI uses ../shared/data/mnist)")
+def test_mnist_784_30_10_one_epoch_exact():
+    train, test = load_mnist_head(mnist_dir(), 1000, 1000)
+    rnd = random.Random(2024)
+    sizes = [784, 30, 10]
+    weights, biases = random_params(sizes, rnd)
+    python = ReferenceEngine(sizes, weights, biases)
+    c = cengine.CEngine(sizes, weights, biases)
+    c2 = cengine.CEngine(sizes, weights, biases, threads=2)
+    batches = epoch_batches(rnd, train.n, 10)
+    python.train_batches(train, batches, 3.0)
+    c.train_batches(train, batches, 3.0)
+    c2.train_batches(train, batches, 3.0)
+    got, want = c.get_params(), python.get_params()
+    assert_same("MNIST 784-30-10 weights after one epoch", got[0], want[0])
+    assert_same("MNIST 784-30-10 biases after one epoch", got[1], want[1])
+    assert_same("MNIST 784-30-10 after one epoch, 2 threads", c2.get_params(), want)
+    c_out, py_out = c.outputs(test), python.outputs(test)
+    assert_same("MNIST test outputs", c_out, py_out)
+    assert_same("MNIST test outputs, 2 threads", c2.outputs(test), py_out)
+
+    def hits(outs):
+        return sum(1 for i, o in enumerate(outs) if max(range(10), key=o.__getitem__) == test.labels[i])
+    assert hits(c_out) == hits(py_out) > 150       # chance is about 100
+
+
+# --- errors: Python side ---------------------------------------------------------------
+
+@needs_c
+def test_engine_rejects_bad_arguments():
+    rnd = random.Random(9)
+    sizes = [6, 4, 3]
+    weights, biases = random_params(sizes, rnd)
+    c = cengine.CEngine(sizes, weights, biases)
+    data = pixel_dataset(rnd, 20, 6, 3)
+    before = c.get_params()
+    with pytest.raises(ValueError, match="out of range"):
+        c.train_batches(data, [[0, 1], [20]], 3.0)
+    with pytest.raises(ValueError, match="out of range"):
+        c.train_batches(data, [[-1]], 3.0)
+    with pytest.raises(ValueError, match="empty"):
+        c.train_batches(data, [[0], []], 3.0)
+    with pytest.raises(ValueError, match="whole-number"):
+        c.train_batches(data, [[0.5]], 3.0)
+    assert c.get_params() == before                  # nothing was half done
+    with pytest.raises(ValueError, match="inputs"):
+        c.train_batches(pixel_dataset(rnd, 5, 7, 3), [[0]], 3.0)
+    with pytest.raises(ValueError, match="outputs"):
+        c.train_batches(pixel_dataset(rnd, 5, 6, 4), [[0]], 3.0)
+    with pytest.raises(ValueError, match="start"):
+        c.outputs(data, 5, 3)
+    with pytest.raises(ValueError, match="start"):
+        c.outputs(data, 0, 21)
+    with pytest.raises(ValueError, match="input has"):
+        c.feedforward([0.0] * 5)
+    with pytest.raises(ValueError):
+        c.set_params(weights[:1], biases)
+    with pytest.raises(ValueError):
+        c.set_params([weights[0], [row[:-1] for row in weights[1]]], biases)
+    with pytest.raises(ValueError):
+        c.set_params(weights, [biases[0], biases[1][:-1]])
+    with pytest.raises(ValueError):
+        cengine.CEngine([6], [], [])
+    with pytest.raises(ValueError):
+        cengine.CEngine([6, 0, 3], weights, biases)
+    with pytest.raises(ValueError, match="threads"):
+        cengine.CEngine(sizes, weights, biases, threads=0)
+    with pytest.raises(TypeError):
+        c.train_batches([([0.0] * 6, [0.0] * 3)], [[0]], 3.0)
+    assert c.get_params() == before
+
+
+def test_unavailable_error_is_an_import_error_with_instructions():
+    if cengine is None:
+        pytest.skip("purenet.cengine missing")
+    assert issubclass(cengine.CEngineUnavailable, ImportError)
+    assert "pip install ." in cengine.BUILD_HINT and "python build_ext.py" in cengine.BUILD_HINT
+
+
+# --- errors: C side (the checks the C code makes itself) ---------------------------------
+
+@needs_c
+def test_c_checks_its_arguments(raw):
+    lib, ffi = raw.lib, raw.ffi
+    assert ffi.string(lib.pn_strerror(0)) == b"ok"
+    for code in range(1, 11):
+        assert len(ffi.string(lib.pn_strerror(code))) > 10
+    assert b"unknown" in ffi.string(lib.pn_strerror(999))
+
+    sizes = [5, 4, 3]
+    cs = raw.sizes(sizes)
+    n, nf = lib.pn_param_count(cs, 3), lib.pn_fast_param_count(cs, 3)
+    assert n == 5 * 4 + 4 + 4 * 3 + 3 and nf == 5 * 8 + 8 + 4 * 8 + 8      # rows padded to 8
+    assert lib.pn_param_count(cs, 1) == 0
+    assert lib.pn_param_count(raw.sizes([5, 0, 3]), 3) == 0
+    assert lib.pn_param_count(raw.sizes([5, -2, 3]), 3) == 0
+    assert lib.pn_param_count(ffi.NULL, 3) == 0
+
+    rnd = random.Random(4)
+    weights, biases = random_params(sizes, rnd)
+    tb = raw.d(raw.params(weights, biases))
+    fast = array("d", [0.0] * nf)
+    fp = ffi.from_buffer("double[]", fast)
+    assert lib.pn_to_fast(cs, 3, tb[1], n, fp, nf) == 0
+    saved = fast.tobytes()
+
+    x, y = raw.d([0.5] * 5), raw.d([0.1] * 3)
+    out = raw.d([0.0] * 3)
+    assert lib.pn_feedforward(cs, 3, tb[1], n - 1, x[1], out[1]) == lib.PN_ERR_PARAMS
+    assert lib.pn_feedforward(cs, 1, tb[1], n, x[1], out[1]) == lib.PN_ERR_SIZES
+    assert lib.pn_feedforward(cs, 3, ffi.NULL, n, x[1], out[1]) == lib.PN_ERR_NULL
+    assert lib.pn_feedforward(cs, 3, tb[1], n, ffi.NULL, out[1]) == lib.PN_ERR_NULL
+    assert lib.pn_backprop(cs, 3, tb[1], n, x[1], ffi.NULL, out[1]) == lib.PN_ERR_NULL
+    assert lib.pn_update_mini_batch(cs, 3, tb[1], n, x[1], y[1], 0, 3.0) == lib.PN_ERR_BATCH
+    assert lib.pn_weighted_sums(0, 5, tb[1], x[1], tb[1], out[1]) == lib.PN_ERR_SIZES
+    assert lib.pn_to_fast(cs, 3, tb[1], n, fp, nf + 1) == lib.PN_ERR_PARAMS
+    assert lib.pn_from_fast(cs, 3, fp, nf, tb[1], n - 1) == lib.PN_ERR_PARAMS
+
+    data = pixel_dataset(rnd, 10, 5, 3)
+    keep = []
+
+    def pn_data(**over):
+        d = ffi.new("pn_data *")
+        table = array("d", data.table)
+        pix = ffi.from_buffer("uint8_t[]", data.pixels)
+        lab = ffi.from_buffer("uint8_t[]", data.labels)
+        tab = ffi.from_buffer("double[]", table)
+        keep.extend([table, pix, lab, tab, d])
+        d.n, d.n_in, d.n_out = data.n, 5, 3
+        d.pixels, d.pixels_len, d.table, d.table_len = pix, len(data.pixels), tab, 256
+        d.labels, d.labels_len = lab, data.n
+        for k, v in over.items():
+            setattr(d, k, v)
+        return d
+
+    def train(d, idx, bs, threads=1, params_len=nf):
+        ia, ba = array("q", idx), array("q", bs)
+        return lib.pn_train_batches(cs, 3, fp, params_len, d, ffi.from_buffer("int64_t[]", ia),
+                                    len(ia), ffi.from_buffer("int64_t[]", ba), len(ba), 3.0, threads)
+
+    assert train(pn_data(), [0, 1, 2], [2, 1]) == 0
+    saved = fast.tobytes()
+    assert train(pn_data(), [0, 1, 10], [3]) == lib.PN_ERR_INDEX
+    assert train(pn_data(), [0, -1], [2]) == lib.PN_ERR_INDEX
+    assert train(pn_data(), [0, 1, 2], [2, 2]) == lib.PN_ERR_BATCH
+    assert train(pn_data(), [0, 1, 2], [2]) == lib.PN_ERR_BATCH
+    assert train(pn_data(), [0, 1, 2], [3, 0]) == lib.PN_ERR_BATCH
+    assert train(pn_data(), [0, 1, 2], [-1, 4]) == lib.PN_ERR_BATCH
+    assert train(pn_data(), [0], [1], params_len=n) == lib.PN_ERR_PARAMS
+    assert train(pn_data(), [0], [1], threads=0) == lib.PN_ERR_THREADS
+    assert train(pn_data(), [0], [1], threads=lib.PN_MAX_THREADS + 1) == lib.PN_ERR_THREADS
+    assert train(pn_data(n_in=4), [0], [1]) == lib.PN_ERR_DATA
+    assert train(pn_data(n_out=4), [0], [1]) == lib.PN_ERR_DATA
+    assert train(pn_data(pixels_len=49), [0], [1]) == lib.PN_ERR_DATA
+    assert train(pn_data(table_len=255), [0], [1]) == lib.PN_ERR_DATA
+    assert train(pn_data(table=ffi.NULL), [0], [1]) == lib.PN_ERR_DATA
+    assert train(pn_data(labels=ffi.NULL), [0], [1]) == lib.PN_ERR_DATA
+    assert train(pn_data(labels_len=9), [0], [1]) == lib.PN_ERR_DATA
+    xs = array("d", [0.0] * 50)
+    assert train(pn_data(xs=ffi.from_buffer("double[]", xs), xs_len=50), [0], [1]) == lib.PN_ERR_DATA
+    bad_labels = bytearray(data.labels)
+    bad_labels[4] = 3
+    lb = ffi.from_buffer("uint8_t[]", bad_labels)
+    assert train(pn_data(labels=lb), [0, 1, 2], [3]) == 0          # sample 4 is not used
+    saved = fast.tobytes()
+    assert train(pn_data(labels=lb), [0, 4], [2]) == lib.PN_ERR_LABEL
+    assert lib.pn_train_batches(cs, 3, fp, nf, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, 3.0, 1) == lib.PN_ERR_NULL
+    assert lib.pn_train_batches(cs, 3, fp, nf, pn_data(), ffi.NULL, 1,
+                                ffi.from_buffer("int64_t[]", array("q", [1])), 1, 3.0, 1) == lib.PN_ERR_NULL
+    assert fast.tobytes() == saved                    # no failed call changed a parameter
+
+    outs = array("d", [0.0] * 30)
+    op = ffi.from_buffer("double[]", outs)
+    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 10, op, 30, 1) == 0
+    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 11, op, 33, 1) == lib.PN_ERR_RANGE
+    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 4, 3, op, 0, 1) == lib.PN_ERR_RANGE
+    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 10, op, 29, 1) == lib.PN_ERR_RANGE
+    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 10, ffi.NULL, 30, 1) == lib.PN_ERR_NULL
+    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(labels=ffi.NULL), 0, 10, op, 30, 1) == 0
+    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(pixels=ffi.NULL), 0, 10, op, 30, 1) == lib.PN_ERR_DATA
+
+
+@needs_c
+def test_c_error_becomes_python_exception(monkeypatch):
+    """A non-zero C code turns into an exception carrying pn_strerror's message."""
+    lib, _ = cengine.lib_and_ffi()
+    with pytest.raises(cengine.CEngineError, match="sample index is out of range"):
+        cengine._check(lib.PN_ERR_INDEX, "train_batches")
+    with pytest.raises(MemoryError):
+        cengine._check(lib.PN_ERR_NOMEM, "outputs")

@@ -50,10 +50,13 @@ def main():
         net = Network([784, 100, 10], seed=seed, backend=args.backend)
         t0 = time.perf_counter()
         acc, stuck = [], []
-        for rec in net.fit(train, args.epochs, batch_size=10, lr=3.0, test=test):
+
+        def after_epoch(rec):                 # called by fit after each epoch
             acc.append(100.0 * rec["accuracy"])
             units = report.output_units(net.test_outputs, labels)
             stuck.append([u["unit"] for u in units if u["max_slope"] < report.SATURATED_SLOPE])
+
+        net.fit(train, args.epochs, batch_size=10, lr=3.0, test=test, callback=after_epoch)
         units = report.output_units(net.test_outputs, labels)
         preds = [max(range(10), key=o.__getitem__) for o in net.test_outputs]
         m = report.confusion_matrix(labels, preds, 10)

@@ -55,20 +55,48 @@ def link_args():
 POSIX = sys.platform != "win32"
 
 
-ffibuilder = FFI()
-ffibuilder.cdef(read_cdef())
-ffibuilder.set_source(
-    "purenet._ckernels",
-    '#include "purenet.h"\n',
-    sources=["csrc/purenet.c"],        # relative: setuptools and compile() run from the repo root
-    include_dirs=["csrc"],
-    depends=["csrc/purenet.h"],
-    libraries=["m"] if POSIX else [],
-    extra_compile_args=compile_args() + (["-pthread"] if POSIX else []),
-    extra_link_args=link_args() + (["-pthread"] if POSIX else []),
-)
+def make_builder(root=None):
+    """The cffi builder; root=None: paths relative to the repository root (setup.py
+    builds run there), else absolute paths under root."""
+    base = (lambda p: p) if root is None else (lambda p: os.path.join(root, p))
+    builder = FFI()
+    builder.cdef(read_cdef())
+    builder.set_source(
+        "purenet._ckernels",
+        '#include "purenet.h"\n',
+        sources=[base("csrc/purenet.c")],
+        include_dirs=[base("csrc")],
+        depends=[base("csrc/purenet.h")],
+        libraries=["m"] if POSIX else [],
+        extra_compile_args=compile_args() + (["-pthread"] if POSIX else []),
+        extra_link_args=link_args() + (["-pthread"] if POSIX else []),
+    )
+    return builder
+
+
+ffibuilder = make_builder()     # what setup.py's cffi_modules uses
+
+
+def build_in_place(verbose=False):
+    """Compile in a temporary directory (so that neither the repository's
+    pyproject.toml nor stray object files get involved) and copy the module into
+    purenet/."""
+    import glob
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="purenet-build-")
+    try:
+        built = make_builder(HERE).compile(tmpdir=tmp, verbose=verbose)
+        for old in glob.glob(os.path.join(HERE, "purenet", "_ckernels*.so")) + \
+                glob.glob(os.path.join(HERE, "purenet", "_ckernels*.pyd")):
+            os.remove(old)
+        dest = os.path.join(HERE, "purenet", os.path.basename(built))
+        shutil.copy2(built, dest)
+        return dest
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    out = ffibuilder.compile(tmpdir=HERE, verbose="-q" not in sys.argv)
+    out = build_in_place(verbose="-q" not in sys.argv)
     print("built", os.path.relpath(out, HERE))

@@ -15,19 +15,23 @@
  * -ffast-math: see build_ext.py.
  *
  * The fast path (pn_train_batches) per mini-batch of m samples:
- *   phase 1, per sample: gather the non-zero inputs (k, x) of the sample (pixels
- *     through the 256-entry table), forward layer by layer with the transposed
- *     weights (z[j] += wT[k][j] * x over the non-zero k: contiguous in j), the
- *     output error, and the errors of the hidden layers (vectorised across samples);
- *   phase 2, per weight layer: the bias sums; for every input k that is non-zero in
- *     some sample of the batch (the "touched" rows), the gradient row
- *     g[j] = sum over those samples (batch order) of delta[s][j] * x_s[k], and the
- *     update wT[k][j] -= (lr/m) * g[j] right away (gradient sum and update fused,
- *     the row read and written once per mini-batch).  Untouched rows have a zero
- *     gradient and are left as they are, exactly like the reference.
- * With threads = 2, phase 1 splits the samples and phase 2 splits the touched
- * rows between the two threads: every number is computed by the same operations
- * in the same order whatever the thread count.
+ *   - the non-zero inputs (k, x) of every sample are gathered into a list (pixels
+ *     through the 256-entry table; zero pixels skipped 8 at a time); this is done
+ *     for batch b+1 while batch b is computed, and batch b+2's rows are prefetched;
+ *   - forward, layer by layer, with the weights transposed (wT[k][j]):
+ *     z[j] += wT[k][j] * x_k over the sample's non-zero k, vectorised across j with
+ *     up to 13 x 4 running sums in registers; the rows k are taken in chunks that
+ *     stay in L1 while every sample of the batch uses them;
+ *   - the output errors, then the hidden errors (vectorised across samples);
+ *   - per weight layer: the bias sums, and for every input k that is non-zero in
+ *     some sample of the batch (the "touched" rows) the gradient row
+ *     g[j] = sum over those samples (batch order) of delta[s][j] * x_s[k] with the
+ *     update wT[k][j] -= (lr/m) * g[j] fused into it (each touched row is read and
+ *     written once per mini-batch).  Untouched rows have a zero gradient and are
+ *     left as they are, exactly like the reference.
+ * With threads = 2 the first weight layer is split by its output neurons (see
+ * run_batches): every number is computed by the same operations in the same
+ * order whatever the thread count.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -697,27 +701,44 @@ static void axpy_update(double *w, const double *g, double scale, int n)
     for (j = 0; j < n; j++) w[j] = w[j] - scale * g[j];
 }
 
-/* The non-zero entries (k ascending) of a dense vector: returns the count. */
-static int compact_dense(const double *a, int n, int *idx, double *val)
+/* The lists of non-zero inputs (k ascending, with their values) that the fast
+ * path works on.  Each also records blk[i] = the number of entries with k < 64 i
+ * (i = 0..ceil(n/64)), from which the forward pass cuts its chunks of rows. */
+#define PN_BLK 64
+static int blk_count(int n) { return (n + PN_BLK - 1) / PN_BLK + 1; }
+
+/* The non-zero entries of a dense vector: returns the count. */
+static int compact_dense(const double *a, int n, int *idx, double *val, int *blk)
 {
-    int c = 0, k;
-    for (k = 0; k < n; k++) {
-        double x = a[k];
-        idx[c] = k; val[c] = x;
-        c += (x != 0.0);                              /* NaN counts as non-zero, as in Python */
+    int c = 0, k, base;
+    for (base = 0; base < n; base += PN_BLK) {
+        int end = n - base < PN_BLK ? n : base + PN_BLK;
+        blk[base / PN_BLK] = c;
+        for (k = base; k < end; k++) {
+            double x = a[k];
+            idx[c] = k; val[c] = x;
+            c += (x != 0.0);                          /* NaN counts as non-zero, as in Python */
+        }
     }
+    blk[(n + PN_BLK - 1) / PN_BLK] = c;
     return c;
 }
 
 /* The non-zero inputs of a pixel row through the table (any table). */
-static int compact_pixels(const uint8_t *row, const double *table, int n, int *idx, double *val)
+static int compact_pixels(const uint8_t *row, const double *table, int n, int *idx, double *val,
+                          int *blk)
 {
-    int c = 0, k;
-    for (k = 0; k < n; k++) {
-        double x = table[row[k]];
-        idx[c] = k; val[c] = x;
-        c += (x != 0.0);
+    int c = 0, k, base;
+    for (base = 0; base < n; base += PN_BLK) {
+        int end = n - base < PN_BLK ? n : base + PN_BLK;
+        blk[base / PN_BLK] = c;
+        for (k = base; k < end; k++) {
+            double x = table[row[k]];
+            idx[c] = k; val[c] = x;
+            c += (x != 0.0);
+        }
     }
+    blk[(n + PN_BLK - 1) / PN_BLK] = c;
     return c;
 }
 
@@ -726,12 +747,14 @@ static int compact_pixels(const uint8_t *row, const double *table, int n, int *i
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
     (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 #define PN_SWAR 1
-static int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, double *val)
+static int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, double *val,
+                             int *blk)
 {
     int c = 0, base, q;
     for (base = 0; base < n; base += 64) {
         int len = n - base < 64 ? n - base : 64;
         uint64_t m = 0;
+        blk[base / 64] = c;
         for (q = 0; q + 8 <= len; q += 8) {
             uint64_t w;
             memcpy(&w, row + base + q, 8);
@@ -746,6 +769,7 @@ static int compact_pixels_nz(const uint8_t *row, const double *table, int n, int
             m &= m - 1;
         }
     }
+    blk[(n + 63) / 64] = c;
     return c;
 }
 #else
@@ -775,6 +799,8 @@ typedef struct {
     int *nz0_idx[2];       /* layer 0 has two sets (batch b uses set b % 2, so that */
     double *nz0_val[2];    /*  the next batch can be gathered while this one is used) */
     int *nz0_cnt[2];
+    int **nz_blk;          /* nz_blk[l] + s*blk_count(n[l]): chunk positions (compact_dense) */
+    int *nz0_blk[2];
     double **act;          /* act[l] (1 <= l <= L): m x n[l] activations */
     double **delta;        /* delta[l] (1 <= l <= L): m x n[l] errors */
     double **deltaT;       /* deltaT[l] (2 <= l <= L): n[l] x ld (columns = samples) */
@@ -850,7 +876,7 @@ static void *aligned_block(size_t bytes)
 
 static void fast_free(fast_work *w)
 {
-    free(w->w_off); free(w->b_off); free(w->ldw); free(w->lda); free(w->nz_idx); free(w->nz_val); free(w->nz_cnt);
+    free(w->w_off); free(w->b_off); free(w->ldw); free(w->lda); free(w->nz_idx); free(w->nz_val); free(w->nz_cnt); free(w->nz_blk);
     free(w->act); free(w->delta); free(w->deltaT); free(w->mem);
     memset(w, 0, sizeof *w);
 }
@@ -868,10 +894,11 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, int m_max)
     w->nz_idx = (int **)calloc((size_t)L, sizeof(int *));
     w->nz_val = (double **)calloc((size_t)L, sizeof(double *));
     w->nz_cnt = (int **)calloc((size_t)L, sizeof(int *));
+    w->nz_blk = (int **)calloc((size_t)L, sizeof(int *));
     w->act = (double **)calloc((size_t)n_layers, sizeof(double *));
     w->delta = (double **)calloc((size_t)n_layers, sizeof(double *));
     w->deltaT = (double **)calloc((size_t)n_layers, sizeof(double *));
-    if (!w->w_off || !w->b_off || !w->ldw || !w->lda || !w->nz_idx || !w->nz_val || !w->nz_cnt || !w->act ||
+    if (!w->w_off || !w->b_off || !w->ldw || !w->lda || !w->nz_idx || !w->nz_val || !w->nz_cnt || !w->nz_blk || !w->act ||
         !w->delta || !w->deltaT) {
         fast_free(w);
         return PN_ERR_NOMEM;
@@ -891,12 +918,16 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, int m_max)
         bump b;
         b.base = (char *)w->mem; b.used = 0; b.overflow = 0;
         for (l = 0; l < L; l++) {
-            size_t cap;
+            size_t cap, nblk;
             if (!mul_size((size_t)m_max, (size_t)sizes[l], &cap)) return fast_free(w), PN_ERR_NOMEM;
             w->nz_idx[l] = (int *)bump_take(&b, cap, sizeof(int));
             w->nz_val[l] = (double *)bump_take(&b, cap, sizeof(double));
             w->nz_cnt[l] = (int *)bump_take(&b, (size_t)m_max, sizeof(int));
+            if (!mul_size((size_t)m_max, (size_t)blk_count(sizes[l]), &nblk)) return fast_free(w), PN_ERR_NOMEM;
+            w->nz_blk[l] = (int *)bump_take(&b, nblk, sizeof(int));
             if (l == 0) {
+                w->nz0_blk[0] = w->nz_blk[0];
+                w->nz0_blk[1] = (int *)bump_take(&b, nblk, sizeof(int));
                 w->nz0_idx[0] = w->nz_idx[0]; w->nz0_val[0] = w->nz_val[0]; w->nz0_cnt[0] = w->nz_cnt[0];
                 w->nz0_idx[1] = (int *)bump_take(&b, cap, sizeof(int));
                 w->nz0_val[1] = (double *)bump_take(&b, cap, sizeof(double));
@@ -1023,6 +1054,10 @@ static int *nz_cnt(fast_work *w, int l, int view)
 {
     return l == 0 ? w->nz0_cnt[view] : w->nz_cnt[l];
 }
+static int *nz_blk(fast_work *w, int l, int view, int s)
+{
+    return (l == 0 ? w->nz0_blk[view] : w->nz_blk[l]) + (size_t)s * blk_count(w->n[l]);
+}
 
 /* Non-zero inputs of sample i into slot s of layer 0, set `view`. */
 static void gather_input(fast_work *w, const pn_data *d, size_t i, int s, int view)
@@ -1030,16 +1065,16 @@ static void gather_input(fast_work *w, const pn_data *d, size_t i, int s, int vi
     int n_in = w->n[0];
     int *idx = nz_idx(w, 0, view, s);
     double *val = nz_val(w, 0, view, s);
-    int c;
+    int *blk = nz_blk(w, 0, view, s), c;
 #if PN_SWAR
     if (d->pixels && w->pix_nz)
-        c = compact_pixels_nz(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val);
+        c = compact_pixels_nz(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
     else
 #endif
     if (d->pixels)
-        c = compact_pixels(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val);
+        c = compact_pixels(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
     else
-        c = compact_dense(d->xs + i * (size_t)n_in, n_in, idx, val);
+        c = compact_dense(d->xs + i * (size_t)n_in, n_in, idx, val, blk);
     nz_cnt(w, 0, view)[s] = c;
 }
 
@@ -1050,7 +1085,7 @@ static void compact_layer(fast_work *w, int l, int s0, int s1)
     int s;
     for (s = s0; s < s1; s++)
         w->nz_cnt[l][s] = compact_dense(w->act[l] + (size_t)s * w->lda[l], w->n[l],
-                                        nz_idx(w, l, 0, s), nz_val(w, l, 0, s));
+                                        nz_idx(w, l, 0, s), nz_val(w, l, 0, s), nz_blk(w, l, 0, s));
 }
 
 /* Forward through weight layer l for samples s0..s1-1 and output neurons c0..c1-1:
@@ -1060,23 +1095,20 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
                           int s0, int s1, int c0, int c1)
 {
     int n_in = w->n[l], nc = c1 - c0, ns = s1 - s0, s, c;
-    int kc = chunk_rows(nc), nch = (n_in + kc - 1) / kc;
+    int kc = chunk_rows(nc) / PN_BLK * PN_BLK, nch;
     const double *wT = params + w->w_off[l], *b = params + w->b_off[l];
     size_t ldz = w->lda[l + 1];
     double *Z = w->act[l + 1] + (size_t)s0 * ldz;
     if (nc <= 0 || ns <= 0) return;
+    if (kc < PN_BLK) kc = PN_BLK;
+    nch = (n_in + kc - 1) / kc;
     for (s = 0; s < ns; s++) {                      /* chunk boundaries of each sample */
-        const int *ix = nz_idx(w, l, view, s0 + s);
-        int cnt = nz_cnt(w, l, view)[s0 + s], q = 0, *cp = t->cp + (size_t)s * (nch + 1);
-        t->idx[s] = ix;
+        const int *blk = nz_blk(w, l, view, s0 + s);
+        int *cp = t->cp + (size_t)s * (nch + 1);
+        t->idx[s] = nz_idx(w, l, view, s0 + s);
         t->val[s] = nz_val(w, l, view, s0 + s);
-        cp[0] = 0;
-        for (c = 1; c < nch; c++) {
-            int lim = c * kc;
-            while (q < cnt && ix[q] < lim) q++;
-            cp[c] = q;
-        }
-        cp[nch] = cnt;
+        for (c = 0; c < nch; c++) cp[c] = blk[c * (kc / PN_BLK)];
+        cp[nch] = nz_cnt(w, l, view)[s0 + s];
         memset(Z + (size_t)s * ldz + c0, 0, sizeof(double) * (size_t)nc);   /* sums start at 0.0 */
     }
     forward_sums(wT + c0, w->ldw[l], nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
@@ -1242,33 +1274,42 @@ static int check_batches(const pn_data *d, const int64_t *indices, size_t n_indi
     return PN_OK;
 }
 
-/* A barrier for the threads of one call: spin briefly, then yield the CPU (the
- * machine may be shared, and a descheduled partner must not be spun on). */
+/* A barrier for the threads of one call: spin briefly (a phase is some
+ * microseconds), then sleep on a condition variable, so that a machine with
+ * fewer free cores than threads slows down gracefully instead of spinning. */
 typedef struct pn_barrier_s {
     int count;
     int sense;
     int n;
+#if PN_THREADS
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+#endif
 } pn_barrier;
 
 #if PN_THREADS && PN_HAVE_ATOMICS
+#define PN_SPINS 4000
 static void barrier_wait(pn_barrier *b, int *local_sense)
 {
-    int sense = !*local_sense, spins = 0;
+    int sense = !*local_sense, spins;
     *local_sense = sense;
-    if (PN_ATOMIC_ADD(&b->count, 1) == b->n) {
+    if (PN_ATOMIC_ADD(&b->count, 1) == b->n) {          /* the last one in opens it */
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&b->mu);
         PN_ATOMIC_STORE(&b->sense, sense);
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
         return;
     }
-    while (PN_ATOMIC_LOAD(&b->sense) != sense) {
-        if (++spins < 20000) {
+    for (spins = 0; spins < PN_SPINS; spins++) {
+        if (PN_ATOMIC_LOAD(&b->sense) == sense) return;
 #if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #endif
-        } else {
-            sched_yield();
-        }
     }
+    pthread_mutex_lock(&b->mu);
+    while (PN_ATOMIC_LOAD(&b->sense) != sense) pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
 }
 #define PN_CAN_THREAD 1
 #else
@@ -1284,14 +1325,8 @@ static void sync_threads(train_job *j, int *sense)
 #endif
 }
 
-/* Split [0, n) into parts: part p gets [lo, hi). */
-static void split(int n, int parts, int p, int *lo, int *hi)
-{
-    *lo = (int)((long long)n * p / parts);
-    *hi = (int)((long long)n * (p + 1) / parts);
-}
-
-/* The same, with inner boundaries on multiples of PN_PAD (whole cache lines). */
+/* Split [0, n) into parts, part p getting [lo, hi), with inner boundaries on
+ * multiples of PN_PAD (whole cache lines). */
 static void split_lines(int n, int parts, int p, int *lo, int *hi)
 {
     int nv = (n + PN_PAD - 1) / PN_PAD;
@@ -1301,73 +1336,73 @@ static void split_lines(int n, int parts, int p, int *lo, int *hi)
     if (*hi > n) *hi = n;
 }
 
-/* Gather (and prefetch ahead) this thread's share of batch b's inputs into set b % 2. */
-static void gather_share(train_job *j, size_t b, size_t pos, int part)
+/* Gather batch b's inputs into set b % 2 (and prefetch batch b+1's rows). */
+static void gather_batch(train_job *j, size_t b, size_t pos)
 {
-    int m = (int)j->batch_sizes[b], s0, s1, s;
-    split(m, j->nthreads, part, &s0, &s1);
-    for (s = s0; s < s1; s++) gather_input(j->w, j->d, (size_t)j->indices[pos + s], s, (int)(b & 1));
+    int m = (int)j->batch_sizes[b], s;
+    for (s = 0; s < m; s++) gather_input(j->w, j->d, (size_t)j->indices[pos + s], s, (int)(b & 1));
     if (b + 1 < j->n_batches) {                          /* the batch after: to the cache */
         int m2 = (int)j->batch_sizes[b + 1];
-        split(m2, j->nthreads, part, &s0, &s1);
-        for (s = s0; s < s1; s++) prefetch_input(j->d, j->indices[pos + (size_t)m + s]);
+        for (s = 0; s < m2; s++) prefetch_input(j->d, j->indices[pos + (size_t)m + s]);
     }
 }
 
-/* Thread `part` of `parts` runs its share of every batch.  Per batch b:
- *   B: forward through weight layer 0 for all samples, its share of the neurons
- *      of layer 1 (so each thread reads and updates only its own columns of wT_0);
+/* Thread `part` of `parts` runs its share of every batch.  With 2 threads the
+ * big first layer is split by its output neurons (columns of wT_0), so that each
+ * thread reads and writes only its own half of wT_0, and the small rest of the
+ * network stays on thread 0 (moving data between cores costs more than it saves
+ * there).  Per batch b:
+ *   B: every thread: the forward sums and activations of its neurons of layer 1,
+ *      for all samples;
  *   -- barrier (layer 1 complete) --
- *   C: the rest of the forward pass and all the errors for its share of the
- *      samples, and the gathering of its share of batch b+1's inputs;
- *   -- barrier (all errors known) --
- *   D: the steps: weight layer 0 on its columns, the other layers on its share of
- *      the rows, the biases on its share of the neurons.
- * Each number is computed by the same operations in the same order as with one
- * thread.  Batch b+1's phase B touches only this thread's own columns of wT_0 and
- * b_0, and everything else waits for the first barrier, so phase D needs no
+ *   C: thread 0: the rest of the forward pass and all the errors; the last thread
+ *      (thread 0 when alone): gathering the inputs of batch b+1;
+ *   -- barrier (errors and the next inputs ready) --
+ *   D: every thread: the gradient step of its columns of wT_0 and b_0 (all touched
+ *      rows); thread 0: the steps of the other layers.
+ * Every number is computed by the same operations in the same order as with one
+ * thread.  Batch b+1's phase B uses only this thread's own columns of wT_0 and
+ * b_0, and everything else waits for its first barrier, so phase D needs no
  * barrier after it. */
 static void run_batches(train_job *j, int part, int *sense)
 {
     fast_work *w = j->w;
     thread_work *t = &j->tw[part];
     const double *cparams = j->params;
-    int parts = j->nthreads, L = w->L, l, c0, c1, k0, k1, q;
+    int parts = j->nthreads, L = w->L, l, c0, c1;
+    int main_part = part == 0, gather_part = part == parts - 1;
     size_t b, pos = 0;
     split_lines(w->n[1], parts, part, &c0, &c1);
-    gather_share(j, 0, 0, part);
+    if (gather_part) gather_batch(j, 0, 0);
     sync_threads(j, sense);
     for (b = 0; b < j->n_batches; b++) {
-        int m = (int)j->batch_sizes[b], ld = (m + 3) / 4 * 4, s0, s1, view = (int)(b & 1);
+        int m = (int)j->batch_sizes[b], ld = (m + 3) / 4 * 4, view = (int)(b & 1);
         const int64_t *idx = j->indices + pos;
         double scale = j->lr / (double)m;              /* eta/m */
-        split(m, parts, part, &s0, &s1);
         /* B */
         forward_layer(w, t, cparams, 0, view, 0, m, c0, c1);
         sync_threads(j, sense);
         /* C */
-        for (l = 1; l < L; l++) {
-            compact_layer(w, l, s0, s1);
-            forward_layer(w, t, cparams, l, 0, s0, s1, 0, w->n[l + 1]);
+        if (main_part) {
+            for (l = 1; l < L; l++) {
+                compact_layer(w, l, 0, m);
+                forward_layer(w, t, cparams, l, 0, 0, m, 0, w->n[l + 1]);
+            }
+            output_errors(w, j->d, idx, ld, 0, m);
+            for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, ld, 0, m);
         }
-        output_errors(w, j->d, idx, ld, s0, s1);
-        for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, ld, s0, s1);
-        if (b + 1 < j->n_batches) gather_share(j, b + 1, pos + (size_t)m, part);
-        split(w->n[0], parts, part, &k0, &k1);          /* this thread's rows of layer 0 */
-        csr_build(w, &t->csr0, t->kcnt, 0, view, m, k0, k1);
+        if (gather_part && b + 1 < j->n_batches) gather_batch(j, b + 1, pos + (size_t)m);
         sync_threads(j, sense);
         /* D */
         bias_update(w, t, j->params, 0, m, scale, c0, c1);
-        for (q = 0; q < parts; q++)                     /* all rows, this thread's columns */
-            csr_apply(w, t, j->params, 0, &j->tw[q].csr0, scale, c0, c1);
-        for (l = 1; l < L; l++) {                       /* this thread's rows, all columns */
-            int j0, j1;
-            split(w->n[l + 1], parts, part, &j0, &j1);
-            bias_update(w, t, j->params, l, m, scale, j0, j1);
-            split(w->n[l], parts, part, &k0, &k1);
-            csr_build(w, &t->csr, t->kcnt, l, 0, m, k0, k1);
-            csr_apply(w, t, j->params, l, &t->csr, scale, 0, w->n[l + 1]);
-        }
+        csr_build(w, &t->csr0, t->kcnt, 0, view, m, 0, w->n[0]);
+        csr_apply(w, t, j->params, 0, &t->csr0, scale, c0, c1);
+        if (main_part)
+            for (l = 1; l < L; l++) {
+                bias_update(w, t, j->params, l, m, scale, 0, w->n[l + 1]);
+                csr_build(w, &t->csr, t->kcnt, l, 0, m, 0, w->n[l]);
+                csr_apply(w, t, j->params, l, &t->csr, scale, 0, w->n[l + 1]);
+            }
         pos += (size_t)m;
     }
 }
@@ -1421,14 +1456,23 @@ int pn_train_batches(const int *sizes, int n_layers, double *params, size_t n_pa
     if (nthreads == 2) {                                /* one worker + this thread */
         pthread_t tid;
         worker_arg arg;
+        int ok = pthread_mutex_init(&barrier.mu, NULL) == 0;
+        if (ok && pthread_cond_init(&barrier.cv, NULL) != 0) {
+            pthread_mutex_destroy(&barrier.mu);
+            ok = 0;
+        }
         arg.job = &job; arg.part = 1; arg.sense = 0;
-        if (pthread_create(&tid, NULL, worker_main, &arg) == 0) {
+        if (ok && pthread_create(&tid, NULL, worker_main, &arg) == 0) {
             run_batches(&job, 0, &sense0);
             pthread_join(tid, NULL);
         } else {                                        /* no worker: all on this thread */
             job.nthreads = 1;
             barrier.n = 1;
             run_batches(&job, 0, &sense0);
+        }
+        if (ok) {
+            pthread_cond_destroy(&barrier.cv);
+            pthread_mutex_destroy(&barrier.mu);
         }
     } else
 #endif

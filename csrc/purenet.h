@@ -120,10 +120,10 @@ int pn_from_fast(const int *sizes, int n_layers, const double *fast, size_t n_fa
 
 /* --- layer 2: the fast path (fast layout params) ---------------------------------- */
 
-/* For each batch b in order: update_mini_batch on samples indices[pos..pos+batch_sizes[b]-1] of data (fast layout params). */
+/* For each batch b in order: update_mini_batch on samples indices[pos..pos+batch_sizes[b]-1] of data (fast layout; threads 1 or 2, same bits). */
 int pn_train_batches(const int *sizes, int n_layers, double *params, size_t n_params, const pn_data *data, const int64_t *indices, size_t n_indices, const int64_t *batch_sizes, size_t n_batches, double lr, int threads);
 
-/* out[(i-start)*sizes[L] + j] = output j of sample i, for start <= i < stop (batch feedforward, fast layout params). */
+/* out[(i-start)*sizes[L] + j] = output j of sample i, start <= i < stop (batch feedforward; fast layout; threads 1 or 2). */
 int pn_outputs(const int *sizes, int n_layers, const double *params, size_t n_params, const pn_data *data, size_t start, size_t stop, double *out, size_t out_len, int threads);
 
 /* PN_CDEF_END */

@@ -333,7 +333,8 @@ def test_train_batches_with_repeated_and_uneven_batches():
     sizes = [12, 9, 4]
     weights, biases = random_params(sizes, rnd)
     data = pixel_dataset(rnd, 40, 12, 4, zero_fraction=0.6, divisor=16.0)
-    batches = [[0], [1, 1, 1], [5, 3, 39, 0, 2, 2, 7], list(range(40)), [39] * 11]
+    batches = [[0], [1, 1, 1], [5, 3, 39, 0, 2, 2, 7], list(range(40)), [39] * 11,
+               list(range(40)) * 3]                   # 120 samples in one batch
     python = ReferenceEngine(sizes, weights, biases)
     c = cengine.CEngine(sizes, weights, biases)
     c2 = cengine.CEngine(sizes, weights, biases, threads=2)

@@ -12,9 +12,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from purenet import Network, data          # noqa: E402
+import common                                      # noqa: E402  (bench/common.py)
+from purenet import Network          # noqa: E402
 
 
 def main():
@@ -23,11 +22,7 @@ def main():
     p.add_argument("--limit", type=int, default=None, help="train on the first N samples only")
     p.add_argument("--data-dir", default=None)
     args = p.parse_args()
-    shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
-                          "data", "mnist")
-    if args.data_dir is None and not os.environ.get("PURENET_DATA") and os.path.isdir(shared):
-        args.data_dir = shared                  # the developers' and CI's copy
-    train, test = data.load_mnist(args.data_dir, download=False)
+    train, test = common.load_mnist(args.data_dir)
     train = train.head(args.limit)
     nets, rows = {}, []
     for backend in ("c", "python"):

@@ -14,9 +14,8 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from purenet import Network, data, report          # noqa: E402
+import common                                      # noqa: E402  (bench/common.py)
+from purenet import Network, report          # noqa: E402
 
 
 def seed_list(text):
@@ -39,11 +38,7 @@ def main():
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                  "results", "seed_runs.json"))
     args = p.parse_args()
-    shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
-                          "data", "mnist")
-    if args.data_dir is None and not os.environ.get("PURENET_DATA") and os.path.isdir(shared):
-        args.data_dir = shared                  # the developers' and CI's copy
-    train, test = data.load_mnist(args.data_dir, download=False)
+    train, test = common.load_mnist(args.data_dir)
     labels = [test.label(i) for i in range(test.n)]
     runs = []
     for seed in args.seeds:

@@ -84,13 +84,8 @@ class CEngine:
 
     def __init__(self, sizes, weights, biases, threads=1):
         self.lib, self.ffi = _load()
-        try:
-            sizes = [int(s) for s in sizes]
-        except (TypeError, ValueError):
-            raise ValueError("sizes must be a list of positive integers, got %r" % (sizes,))
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError("sizes needs at least two layers of at least one neuron, got %r"
-                             % (sizes,))
+        from .network import _check_sizes          # network.py imports this module lazily
+        sizes = _check_sizes(sizes)
         max_size, max_layers = self.lib.PN_MAX_SIZE, self.lib.PN_MAX_LAYERS
         if max(sizes) > max_size or len(sizes) > max_layers:
             raise ValueError("the C engine takes at most %d layers of at most %d neurons, got %r"

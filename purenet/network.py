@@ -83,8 +83,9 @@ class Network:
     * ``weights[l][j][k]``: weight from neuron k of layer l to neuron j of layer l+1;
     * ``biases[l][j]``: bias of neuron j of layer l+1.
 
-    Reading ``weights``/``biases`` gives the current values whatever the engine;
-    assigning lists of the right shapes sets them.  Initial weights and biases
+    Reading ``weights``/``biases`` gives the current values whatever the engine,
+    as fresh nested lists (changing them changes nothing); assigning lists of the
+    right shapes sets the parameters.  Initial weights and biases
     are drawn from N(0, 1) by ``random.Random(seed)``, which also draws every
     shuffle of :meth:`fit`.
     """

@@ -67,6 +67,11 @@ def test_weights_and_biases_can_be_read_and_set():
     with pytest.raises(ValueError, match=r"biases\[1\] must have 1 values"):
         net.biases = [[0.0, 0.0, 0.0], [0.0, 0.0]]
     assert net.weights == w                      # a rejected assignment changes nothing
+    copy = net.weights
+    copy[0][0][0] = 99.0                         # reading gives a copy ...
+    assert net.weights[0][0][0] == 0.1
+    net.weights = copy                           # ... and assigning it sets it
+    assert net.weights[0][0][0] == 99.0
 
 
 def test_bad_arguments_are_clear_errors():

@@ -8,7 +8,6 @@ Takes about two and a half minutes (the reference's epoch).
 """
 
 import argparse
-import os
 import sys
 import time
 

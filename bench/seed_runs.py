@@ -11,11 +11,11 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 
 import common                                      # noqa: E402  (bench/common.py)
 from purenet import Network, report          # noqa: E402
+from purenet.dataset import argmax           # noqa: E402
 
 
 def seed_list(text):
@@ -49,11 +49,11 @@ def main():
         def after_epoch(rec):                 # called by fit after each epoch
             acc.append(100.0 * rec["accuracy"])
             units = report.output_units(net.test_outputs, labels)
-            stuck.append([u["unit"] for u in units if u["max_slope"] < report.SATURATED_SLOPE])
+            stuck.append([u["unit"] for u in units if report.is_saturated(u)])
 
         net.fit(train, args.epochs, batch_size=10, lr=3.0, test=test, callback=after_epoch)
         units = report.output_units(net.test_outputs, labels)
-        preds = [max(range(10), key=o.__getitem__) for o in net.test_outputs]
+        preds = [argmax(o) for o in net.test_outputs]
         m = report.confusion_matrix(labels, preds, 10)
         run = {"seed": seed, "accuracy": acc, "seconds": time.perf_counter() - t0,
                "saturated_units_per_epoch": stuck,

@@ -151,6 +151,17 @@ class CEngine:
 
     # --- data --------------------------------------------------------------------
 
+    def _doubles(self, values, count, kind, data, what, keep):
+        """A double[] pointer (and its length) for count values; keeps the buffer alive."""
+        if not (isinstance(values, array) and values.typecode == "d"):
+            values = array("d", values)
+        if len(values) != count:
+            raise ValueError("%s: %s has %d %s values, expected %d"
+                             % (what, data.name, len(values), kind, count))
+        buf = self.ffi.from_buffer("double[]", values)
+        keep += [values, buf]
+        return buf, len(values)
+
     def _cdata(self, data, need_targets, what):
         """A pn_data for a Dataset, plus the buffers it points into (keep them alive)."""
         if not isinstance(data, Dataset):
@@ -171,8 +182,7 @@ class CEngine:
             if len(data.pixels) != data.n * n_in:
                 raise ValueError("%s: %s has %d pixel bytes, expected %d"
                                  % (what, data.name, len(data.pixels), data.n * n_in))
-            table = data.table if data.table is not None else [p / data.divisor for p in range(256)]
-            table = array("d", table)
+            table = array("d", data.table)          # table[p] == p / divisor
             if len(table) != 256:
                 raise ValueError("%s: the pixel table must have 256 entries" % what)
             pix = ffi.from_buffer("uint8_t[]", data.pixels)
@@ -180,13 +190,7 @@ class CEngine:
             keep += [data.pixels, table, pix, tab]
             d.pixels, d.pixels_len, d.table, d.table_len = pix, len(data.pixels), tab, 256
         elif data.xs is not None:
-            xs = data.xs if isinstance(data.xs, array) and data.xs.typecode == "d" else array("d", data.xs)
-            if len(xs) != data.n * n_in:
-                raise ValueError("%s: %s has %d input values, expected %d"
-                                 % (what, data.name, len(xs), data.n * n_in))
-            xb = ffi.from_buffer("double[]", xs)
-            keep += [xs, xb]
-            d.xs, d.xs_len = xb, len(xs)
+            d.xs, d.xs_len = self._doubles(data.xs, data.n * n_in, "input", data, what, keep)
         else:
             raise ValueError("%s: %s has no inputs" % (what, data.name))
         if need_targets:
@@ -201,13 +205,7 @@ class CEngine:
                 keep += [data.labels, lb]
                 d.labels, d.labels_len = lb, len(data.labels)
             elif data.ys is not None:
-                ys = data.ys if isinstance(data.ys, array) and data.ys.typecode == "d" else array("d", data.ys)
-                if len(ys) != data.n * n_out:
-                    raise ValueError("%s: %s has %d target values, expected %d"
-                                     % (what, data.name, len(ys), data.n * n_out))
-                yb = ffi.from_buffer("double[]", ys)
-                keep += [ys, yb]
-                d.ys, d.ys_len = yb, len(ys)
+                d.ys, d.ys_len = self._doubles(data.ys, data.n * n_out, "target", data, what, keep)
             else:
                 raise ValueError("%s: %s has no targets" % (what, data.name))
         return d, keep
@@ -228,9 +226,7 @@ class CEngine:
         """update_mini_batch for each batch (a list of sample indices into data), in
         order, in one C call."""
         lr = float(lr)
-        if not isinstance(data, Dataset):
-            raise TypeError("train_batches: the C engine needs a purenet.dataset.Dataset, got %s"
-                            % type(data).__name__)
+        d, keep = self._cdata(data, True, "train_batches")     # checks data first
         indices = array("q")
         counts = array("q")
         for b, batch in enumerate(batches):
@@ -249,8 +245,7 @@ class CEngine:
         if lo < 0 or hi >= data.n:
             bad = lo if lo < 0 else hi
             raise ValueError("train_batches: sample index %d is out of range for %s (%d samples)"
-                             % (bad, getattr(data, "name", "data"), data.n))
-        d, keep = self._cdata(data, True, "train_batches")
+                             % (bad, data.name, data.n))
         ffi = self.ffi
         code = self.lib.pn_train_batches(
             self._csizes, len(self.sizes), self._pbuf, self.n_params, d,
@@ -261,9 +256,7 @@ class CEngine:
 
     def outputs(self, data, start=0, stop=None):
         """Output activations of samples start..stop-1 of data, one list each."""
-        if not isinstance(data, Dataset):
-            raise TypeError("outputs: the C engine needs a purenet.dataset.Dataset, got %s"
-                            % type(data).__name__)
+        d, keep = self._cdata(data, False, "outputs")          # checks data first
         stop = data.n if stop is None else stop
         if not (_is_int(start) and _is_int(stop)) or not 0 <= start <= stop <= data.n:
             raise ValueError("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
@@ -272,7 +265,6 @@ class CEngine:
         out = array("d", bytes(8 * n_out * (stop - start)))
         if stop == start:
             return []
-        d, keep = self._cdata(data, False, "outputs")
         code = self.lib.pn_outputs(self._csizes, len(self.sizes), self._pbuf, self.n_params, d,
                                    start, stop, self.ffi.from_buffer("double[]", out), len(out),
                                    self.threads)

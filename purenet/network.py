@@ -23,7 +23,7 @@ import random
 import tempfile
 import time
 
-from .dataset import Dataset, DataError, argmax, as_dataset
+from .dataset import DataError, argmax, as_dataset
 from .reference import ReferenceEngine
 
 FORMAT_NAME = "purenet"
@@ -172,8 +172,7 @@ class Network:
         data: a Dataset, or (x, y) pairs where y is a label or a one-hot vector.
         """
         data = self._data(data, "test data")
-        outs = self.engine.outputs(data, 0, data.n)
-        return sum(1 for i, o in enumerate(outs) if argmax(o) == data.label(i))
+        return _hits(self.engine.outputs(data, 0, data.n), data)
 
     # --- learning ------------------------------------------------------------
 
@@ -217,8 +216,7 @@ class Network:
             if test is not None:
                 t0 = time.perf_counter()
                 self.test_outputs = self.engine.outputs(test, 0, test.n)  # kept for reports
-                hits = sum(1 for i, o in enumerate(self.test_outputs)
-                           if argmax(o) == test.label(i))
+                hits = _hits(self.test_outputs, test)
                 record.update(hits=hits, n_test=test.n, accuracy=hits / test.n if test.n else 0.0,
                               eval_seconds=time.perf_counter() - t0)
             self.history.append(record)
@@ -259,6 +257,11 @@ class Network:
             except OSError:
                 pass
             raise
+
+
+def _hits(outputs, data):
+    """How many samples' largest output is their label."""
+    return sum(1 for i, o in enumerate(outputs) if argmax(o) == data.label(i))
 
 
 def _is_number(v):

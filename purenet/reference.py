@@ -182,8 +182,9 @@ def update_mini_batch(weights, biases, batch, lr):
 class ReferenceEngine:
     """Runs a Network's arithmetic with the functions above (``backend="python"``).
 
-    The parameters live in ``self.weights`` / ``self.biases`` (lists), which the
-    Network hands out as they are.
+    The parameters live in ``self.weights`` (rows of packed doubles, see
+    :func:`zeros`; the functions above read them like lists) and ``self.biases``;
+    :meth:`get_params` hands them out as fresh lists.
     """
 
     name = "python"

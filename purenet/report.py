@@ -45,12 +45,22 @@ def output_units(outputs, labels):
     return units
 
 
+def is_saturated(u):
+    """σ′ = a(1 − a) < SATURATED_SLOPE for every input: the unit has stopped learning."""
+    return u["samples"] > 0 and u["max_slope"] < SATURATED_SLOPE
+
+
+def stuck_units(units):
+    """The units that are saturated, or whose digit is never predicted."""
+    return [u for u in units if is_saturated(u) or (u["predicted"] == 0 and u["samples"])]
+
+
 def dead_unit_lines(units):
     """One plain sentence per output unit that is saturated or never predicted."""
     lines = []
-    for u in units:
+    for u in stuck_units(units):
         j = u["unit"]
-        if u["max_slope"] < SATURATED_SLOPE and u["samples"]:
+        if is_saturated(u):
             side = "0" if u["max"] < 0.5 else "1"
             lines.append(
                 "output %d is saturated near %s: %.3g <= a <= %.3g, so sigma' = a(1-a) <= %.2g "
@@ -58,7 +68,7 @@ def dead_unit_lines(units):
                 "(delta = (a - y) * sigma'); it is the argmax for %d inputs, %d are digit %d"
                 % (j, side, u["min"], u["max"], u["max_slope"],
                    sum(v["samples"] for v in units), u["predicted"], u["samples"], j))
-        elif u["predicted"] == 0 and u["samples"]:
+        else:
             lines.append("digit %d is never predicted (%d test samples; its output reaches "
                          "at most a = %.3g)" % (j, u["samples"], u["max"]))
     return lines

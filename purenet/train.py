@@ -130,7 +130,6 @@ class Progress:
 
 def run(args, out=sys.stdout):
     from . import data as datamod
-    from .dataset import DataError
     from .network import Network
     from . import report
     from .dataset import argmax
@@ -192,9 +191,9 @@ def run(args, out=sys.stdout):
                 % (rec["epoch"], rec["seconds"], rec["samples_per_s"]))
         if net.test_outputs is not None:
             units = report.output_units(net.test_outputs, labels)
-            lines = report.dead_unit_lines(units)
-            flagged = [l.split(" is ")[0] for l in lines]
+            flagged = [u["unit"] for u in report.stuck_units(units)]
             if flagged != state["flagged"]:        # say it when it starts, changes or ends
+                lines = report.dead_unit_lines(units)
                 for line in lines:
                     say("  ! " + line)
                 if not lines:

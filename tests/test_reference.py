@@ -6,7 +6,7 @@ import random
 import pytest
 
 from purenet import reference as ref
-from purenet import Network, Dataset
+from purenet import Network
 
 
 # --- a 2-2-1 network worked by hand ---------------------------------------------

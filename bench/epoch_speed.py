@@ -1,25 +1,58 @@
 """Seconds per MNIST epoch: the C engine against NumPy and PyTorch, in one run.
 
-    python bench/epoch_speed.py [--repeat 3] [--data-dir DIR] [--threads 1,2]
+    python bench/epoch_speed.py [--config {seed,network2,both}] [--repeat 3]
+                                [--data-dir DIR] [--threads 1,2] [--skip c,numpy,torch]
 
-One epoch = 60,000 samples of 784-100-10, mini-batches of 10, lr 3.0, float64:
-19.2 GFLOP (159,800 multiply-adds per sample, forward + backward + update, as if
-dense).  Every engine starts from the same weights and sees the same sample
-orders.  The C engine skips zero pixels (about 81% of MNIST), so its GFLOP/s is
-"effective" (dense-equivalent).  NumPy and PyTorch are optional: a row says
-"(not installed)" when they are missing; both are pinned to one thread, like
+Two configurations of 784-100-10 sigmoid neurons, mini-batches of 10, float64:
+
+* ``seed`` (the default): the seed's network -- quadratic cost, so
+  δᴸ = (a − y) ⊙ σ′(z); weights and biases N(0, 1); lr η = 3.0; the plain step
+  w ← w − (η/m) Σ ∂C/∂w, b ← b − (η/m) Σ ∂C/∂b.
+* ``network2``: Nielsen's network2.py settings -- cross-entropy cost, so
+  δᴸ = a − y (no σ′ factor); "scaled" init (weights N(0, 1)/√n_in, biases
+  N(0, 1)); lr η = 0.5; L2 regularisation λ₂ = 5.0 with n = 60,000 (the
+  training set), as purenet.reference.regularized_update:
+  w ← (1 − ηλ₂/n)·w − (η/m) Σ ∂C/∂w (λ₁ = 0, so no sgn(w) term), b ← b − (η/m) Σ ∂C/∂b.
+  Every weight decays at every step, so the C engine cannot skip the update of the
+  weights of zero pixels as it does for the seed.
+* ``both``: the two in one run, then the ratios the project's issue asks for:
+  C network2 / C seed (1 thread, target ≤ 1.5), C network2 / NumPy network2
+  (target ≤ 0.5) and C seed / NumPy seed.
+
+Every engine starts from the same weights (``random.Random(0)``, drawn in
+Network's order: every bias, then every weight) and sees the same sample orders.
+The C engine uses its seed interface for ``seed`` and its chapter-3 interface
+(``cost="cross-entropy"``, ``train_batches(..., n=, l2=, l1=, momentum=)``) for
+``network2``; if that interface is missing or refuses the call, its row says so
+and the other rows are still measured.
+
+GFLOP per epoch, dense-equivalent, counted the same way for every engine: 2
+flops per multiply-add of the matrix products only -- per sample, the forward
+pass (784·100 + 100·10 = 79,400), the error moved back to the hidden layer
+(10·100 = 1,000) and the weight gradient δ aᵀ (79,400), 159,800 in all: 19.2
+GFLOP for 60,000 samples.  For ``network2`` add 1 flop (a multiply) per weight
+per mini-batch for the decay: 79,400 × 6,000 = 0.48 GFLOP, so 19.7 GFLOP.  Not
+counted, in either: the sigmoids, the elementwise deltas, the bias sums and the
+(η/m)-scaled subtraction of the summed gradient.  The C engine skips zero
+pixels (about 81% of MNIST), so its GFLOP/s is "effective".
+
+NumPy and PyTorch share one matrix-batched training loop (the configuration
+passes in its output error and its decay factor).  Both are optional: a row
+says "(not installed)" when one is missing; both are pinned to one thread, like
 the C engine's 1-thread row, so the comparison holds on a shared machine.
 Timings on a busy machine are noisy: the table reports the best and the median
-of --repeat epochs.
+of --repeat epochs, and the test hits (of 10,000) after those epochs.
 """
 
 import argparse
+import math
 import os
 import random
 import resource
 import statistics
 import sys
 import time
+from collections import namedtuple
 
 # One BLAS/OpenMP thread for NumPy and PyTorch (must be set before they load).
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -32,8 +65,42 @@ sys.path.insert(0, ROOT)
 
 SIZES = [784, 100, 10]
 BATCH = 10
-LR = 3.0
-GFLOP_PER_EPOCH = 19.2
+
+
+def quadratic_delta(a, y):
+    """δᴸ = (a − y) ⊙ σ′(z), with σ′(z) = a (1 − a)."""
+    return (a - y) * a * (1.0 - a)
+
+
+def cross_entropy_delta(a, y):
+    """δᴸ = a − y: σ′ cancels out of the cross-entropy cost's ∂C/∂z."""
+    return a - y
+
+
+# cost: the C engine's name for it; delta: δᴸ for the matrix engines; init:
+# "large" (N(0, 1)) or "scaled" (weights N(0, 1)/√n_in); l2: λ₂ (0 = no decay).
+Config = namedtuple("Config", "name cost delta init lr l2")
+CONFIGS = {
+    "seed": Config("seed", "quadratic", quadratic_delta, "large", 3.0, 0.0),
+    "network2": Config("network2", "cross-entropy", cross_entropy_delta, "scaled", 0.5, 5.0),
+}
+
+
+def describe(cfg):
+    init = "N(0,1) init" if cfg.init == "large" else "N(0,1)/sqrt(n_in) init"
+    l2 = ", L2 lambda %.1f" % cfg.l2 if cfg.l2 else ""
+    return "%s cost, %s%s, lr %.1f" % (cfg.cost, init, l2, cfg.lr)
+
+
+def gflop(cfg, n):
+    """Dense-equivalent GFLOP of one epoch of n samples (see the module docstring)."""
+    pairs = list(zip(SIZES[:-1], SIZES[1:]))
+    weights = sum(i * o for i, o in pairs)
+    back = sum(i * o for i, o in pairs[1:])        # δ moved back through w of layers 2..L
+    flops = 2.0 * (2 * weights + back) * n
+    if cfg.l2:
+        flops += weights * math.ceil(n / BATCH)      # one multiply per weight per step
+    return flops / 1e9
 
 
 def find_data(arg):
@@ -45,11 +112,15 @@ def find_data(arg):
              "IDX files")
 
 
-def initial_params(seed=0):
+def initial_params(init="large", seed=0):
+    """Every bias, then every weight, each rnd.gauss(0, 1) (Network's order); a
+    "scaled" weight is its draw divided by √n_in."""
     rnd = random.Random(seed)
     biases = [[rnd.gauss(0.0, 1.0) for _ in range(n)] for n in SIZES[1:]]
     weights = [[[rnd.gauss(0.0, 1.0) for _ in range(n_in)] for _ in range(n_out)]
                for n_in, n_out in zip(SIZES[:-1], SIZES[1:])]
+    if init == "scaled":
+        weights = [[[v / math.sqrt(len(row)) for v in row] for row in w] for w in weights]
     return weights, biases
 
 
@@ -67,87 +138,178 @@ def hits(outs, labels):
     return sum(1 for o, y in zip(outs, labels) if max(range(len(o)), key=o.__getitem__) == y)
 
 
-def bench_c(train, test, epochs, threads):
+# --- the C engine -----------------------------------------------------------------
+
+def bench_c(train, test, epochs, threads, cfg):
     from purenet import cengine
-    weights, biases = initial_params()
-    engine = cengine.CEngine(SIZES, weights, biases, threads=threads)
+    weights, biases = initial_params(cfg.init)
+    if cfg.name == "seed":      # the seed's interface, as every version of the engine takes it
+        engine = cengine.CEngine(SIZES, weights, biases, threads=threads)
+        step = {}
+    else:                       # the chapter-3 interface
+        engine = cengine.CEngine(SIZES, weights, biases, threads=threads, cost=cfg.cost,
+                                 activation="sigmoid")
+        step = dict(n=train.n, l2=cfg.l2, l1=0.0, momentum=0.0)
     times = []
     for order in epochs:
         batches = [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
         t = time.perf_counter()
-        engine.train_batches(train, batches, LR)
+        engine.train_batches(train, batches, cfg.lr, **step)
         times.append(time.perf_counter() - t)
     return times, hits(engine.outputs(test), test.labels)
 
 
-def bench_numpy(train, test, epochs):
+def c_rows(train, test, epochs, cfg, thread_arg):
+    """The C engine's rows for one configuration: (name, times, hits, note)."""
+    try:
+        from purenet import cengine
+        lib, _ = cengine.lib_and_ffi()
+    except ImportError as e:
+        return [("C engine " + cfg.name, None, None, "(not built: %s)" % e)]
+    counts = ([int(t) for t in thread_arg.split(",")] if thread_arg
+              else list(range(1, min(2, lib.PN_MAX_THREADS) + 1)))
+    # What an unfinished engine raises: a missing keyword or constant, a cost it
+    # does not know, or an error code from the C side.
+    unfinished = (TypeError, AttributeError, ImportError, ValueError,
+                  getattr(cengine, "CEngineError", RuntimeError))
+    rows = []
+    for threads in counts:
+        name = "C engine %s, %d thread%s" % (cfg.name, threads, "s" if threads > 1 else "")
+        try:
+            times, h = bench_c(train, test, epochs, threads, cfg)
+        except unfinished as e:
+            what = "has no network2 path yet" if cfg.name == "network2" else "failed"
+            rows.append((name, None, None, "(C engine %s: %s: %s)" % (what, type(e).__name__, e)))
+            break               # the other thread counts would fail the same way
+        rows.append((name, times, h, ""))
+    return rows
+
+
+# --- NumPy and PyTorch: one matrix-batched loop ---------------------------------------
+
+Kit = namedtuple("Kit", "X Y Xt test_labels tensor index sig guard")
+
+
+def numpy_kit(train, test):
     import numpy as np
-    weights, biases = initial_params()
-    w1, w2 = (np.array(w, dtype=np.float64) for w in weights)
-    b1, b2 = (np.array(b, dtype=np.float64) for b in biases)
     X = np.frombuffer(train.pixels, dtype=np.uint8).reshape(train.n, 784).astype(np.float64) / 255.0
     Y = np.zeros((train.n, 10))
     Y[np.arange(train.n), np.frombuffer(train.labels, dtype=np.uint8)] = 1.0
-    sig = lambda z: 1.0 / (1.0 + np.exp(-z))          # noqa: E731 (overflow warnings are harmless)
-    times = []
-    with np.errstate(over="ignore"):
-        for order in epochs:
-            order = np.array(order)
-            t = time.perf_counter()
-            for i in range(0, len(order), BATCH):
-                idx = order[i:i + BATCH]
-                x, y = X[idx], Y[idx]                        # (m, 784), (m, 10)
-                a1 = sig(x @ w1.T + b1)                      # (m, 100)
-                a2 = sig(a1 @ w2.T + b2)                     # (m, 10)
-                d2 = (a2 - y) * a2 * (1.0 - a2)
-                d1 = (d2 @ w2) * a1 * (1.0 - a1)
-                scale = LR / len(idx)
-                w2 -= scale * (d2.T @ a1)
-                b2 -= scale * d2.sum(axis=0)
-                w1 -= scale * (d1.T @ x)
-                b1 -= scale * d1.sum(axis=0)
-            times.append(time.perf_counter() - t)
-        Xt = np.frombuffer(test.pixels, dtype=np.uint8).reshape(test.n, 784) / 255.0
-        out = sig(sig(Xt @ w1.T + b1) @ w2.T + b2)
-    return times, int((out.argmax(axis=1) == np.frombuffer(test.labels, dtype=np.uint8)).sum())
+    Xt = np.frombuffer(test.pixels, dtype=np.uint8).reshape(test.n, 784) / 255.0
+    return Kit(X, Y, Xt, np.frombuffer(test.labels, dtype=np.uint8),
+               tensor=lambda v: np.array(v, dtype=np.float64), index=np.array,
+               sig=lambda z: 1.0 / (1.0 + np.exp(-z)),
+               guard=lambda: np.errstate(over="ignore"))   # exp overflow: σ is still right
 
 
-def bench_torch(train, test, epochs):
+def torch_kit(train, test):
     import torch
     torch.set_num_threads(1)
-    weights, biases = initial_params()
     f64 = torch.float64
-    w1, w2 = (torch.tensor(w, dtype=f64) for w in weights)
-    b1, b2 = (torch.tensor(b, dtype=f64) for b in biases)
-    X = torch.frombuffer(bytearray(train.pixels), dtype=torch.uint8).reshape(train.n, 784).to(f64) / 255.0
-    labels = torch.frombuffer(bytearray(train.labels), dtype=torch.uint8).long()
-    Y = torch.nn.functional.one_hot(labels, 10).to(f64)
+
+    def pixels(d):
+        return torch.frombuffer(bytearray(d.pixels), dtype=torch.uint8).reshape(d.n, 784).to(f64) / 255.0
+
+    def labels(d):
+        return torch.frombuffer(bytearray(d.labels), dtype=torch.uint8).long()
+
+    Y = torch.nn.functional.one_hot(labels(train), 10).to(f64)
+    return Kit(pixels(train), Y, pixels(test), labels(test),
+               tensor=lambda v: torch.tensor(v, dtype=f64), index=torch.tensor,
+               sig=torch.sigmoid, guard=torch.no_grad)
+
+
+def bench_matrix(kit, epochs, cfg, n):
+    """Train 784-100-10 on kit's arrays, one matrix product per layer per mini-batch;
+    returns (seconds per epoch, test hits)."""
+    weights, biases = initial_params(cfg.init)
+    w1, w2 = map(kit.tensor, weights)
+    b1, b2 = map(kit.tensor, biases)
+    sig, delta = kit.sig, cfg.delta
+    keep = 1.0 - cfg.lr * cfg.l2 / n                      # 1 − ηλ₂/n: the part of w kept
     times = []
-    with torch.no_grad():
+    with kit.guard():
         for order in epochs:
-            order = torch.tensor(order)
+            order = kit.index(order)
             t = time.perf_counter()
             for i in range(0, len(order), BATCH):
                 idx = order[i:i + BATCH]
-                x, y = X[idx], Y[idx]
-                a1 = torch.sigmoid(x @ w1.T + b1)
-                a2 = torch.sigmoid(a1 @ w2.T + b2)
-                d2 = (a2 - y) * a2 * (1.0 - a2)
+                x, y = kit.X[idx], kit.Y[idx]                # (m, 784), (m, 10)
+                a1 = sig(x @ w1.T + b1)                      # (m, 100)
+                a2 = sig(a1 @ w2.T + b2)                     # (m, 10)
+                d2 = delta(a2, y)
                 d1 = (d2 @ w2) * a1 * (1.0 - a1)
-                scale = LR / len(idx)
+                scale = cfg.lr / len(idx)                    # η/m
+                if cfg.l2:
+                    w2 *= keep
+                    w1 *= keep
                 w2 -= scale * (d2.T @ a1)
                 b2 -= scale * d2.sum(0)
                 w1 -= scale * (d1.T @ x)
                 b1 -= scale * d1.sum(0)
             times.append(time.perf_counter() - t)
-        Xt = torch.frombuffer(bytearray(test.pixels), dtype=torch.uint8).reshape(test.n, 784).to(f64) / 255.0
-        out = torch.sigmoid(torch.sigmoid(Xt @ w1.T + b1) @ w2.T + b2)
-        tl = torch.frombuffer(bytearray(test.labels), dtype=torch.uint8).long()
-    return times, int((out.argmax(1) == tl).sum())
+        out = sig(sig(kit.Xt @ w1.T + b1) @ w2.T + b2)
+    return times, int((out.argmax(1) == kit.test_labels).sum())
+
+
+MATRIX_ENGINES = (("NumPy matrix-batched, 1 thread", numpy_kit, "numpy"),
+                  ("PyTorch f64, 1 thread", torch_kit, "torch"))
+
+
+# --- the report ---------------------------------------------------------------------
+
+def best(rows, prefix):
+    """The best time of the first measured row whose name starts with prefix, or None."""
+    return next((min(t) for n, t, _, _ in rows if n.startswith(prefix) and t), None)
+
+
+def print_table(cfg, rows, train, test, repeat):
+    flop = gflop(cfg, train.n)
+    numpy_best = best(rows, "NumPy")
+    print("MNIST %s sigmoid, %s (%s), batch %d, float64: one epoch = %d samples = %.1f GFLOP (dense)"
+          % ("-".join(map(str, SIZES)), cfg.name, describe(cfg), BATCH, train.n, flop))
+    print("best / median of %d epochs; test hits after those epochs (of %d)\n" % (repeat, test.n))
+    head = "%-32s %10s %10s %9s %10s %8s" % ("engine", "best s", "median s", "GFLOP/s",
+                                             "vs NumPy", "hits")
+    print(head)
+    print("-" * len(head))
+    for name, times, h, note in rows:
+        if times is None:
+            print("%-32s %s" % (name, note))
+            continue
+        b, med = min(times), statistics.median(times)
+        ratio = "%.2fx" % (numpy_best / b) if numpy_best else "-"
+        print("%-32s %10.3f %10.3f %9.1f %10s %8d" % (name, b, med, flop / b, ratio, h))
+    c_best = [(n, min(t)) for n, t, _, _ in rows if n.startswith("C engine") and t]
+    if c_best and numpy_best:
+        print()
+        for n, b in c_best:
+            print("%s / NumPy time ratio: %.2f (%.2fx faster)" % (n, b / numpy_best, numpy_best / b))
+    # Same maths, different rounding: the hits agree to well within 1%.  Further apart,
+    # an engine is not computing this configuration (a cost or decay silently ignored).
+    numpy_hits = next((h for n, t, h, _ in rows if n.startswith("NumPy") and t), None)
+    for n, t, h, _ in rows:
+        if t and numpy_hits is not None and abs(h - numpy_hits) > test.n // 100:
+            print("! %s ends at %d hits, NumPy at %d: more than 1%% apart, check that it computes "
+                  "the %s configuration" % (n, h, numpy_hits, cfg.name))
+    print()
+
+
+def ratio_line(label, num, den, target=None):
+    if num is None or den is None:
+        value = "n/a (a row was not measured)"
+    else:
+        value = "%.2f" % (num / den)
+        if target is not None:
+            value += "  (target <= %.1f: %s)" % (target, "met" if num / den <= target else "NOT met")
+    print("%-48s %s" % (label + ":", value))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", choices=("seed", "network2", "both"), default="seed",
+                    help="seed: the seed's network (default); network2: Nielsen's network2.py "
+                         "settings; both: the two, and the ratios between them")
     ap.add_argument("--data-dir")
     ap.add_argument("--repeat", type=int, default=3, help="epochs timed per engine (default 3)")
     ap.add_argument("--threads", default=None,
@@ -159,56 +321,42 @@ def main(argv=None):
     train, test = load_mnist_files(find_data(args.data_dir))
     epochs = orders(train.n, args.repeat)
     skip = set(filter(None, args.skip.split(",")))
-    rows = []                   # (name, times or None, hits, note)
+    configs = [CONFIGS[c] for c in (("seed", "network2") if args.config == "both" else (args.config,))]
+    rows = {cfg.name: [] for cfg in configs}          # (name, times or None, hits, note)
 
+    # Every C row first, so the peak RSS below is the C engine's (and the dataset's) alone.
     if "c" not in skip:
-        try:
-            from purenet import cengine
-            lib, _ = cengine.lib_and_ffi()
-            counts = ([int(t) for t in args.threads.split(",")] if args.threads
-                      else list(range(1, min(2, lib.PN_MAX_THREADS) + 1)))
-            for threads in counts:
-                times, h = bench_c(train, test, epochs, threads)
-                rows.append(("C engine, %d thread%s" % (threads, "s" if threads > 1 else ""),
-                             times, h, ""))
-        except ImportError as e:
-            rows.append(("C engine", None, None, "(not built: %s)" % e))
+        for cfg in configs:
+            rows[cfg.name] += c_rows(train, test, epochs, cfg, args.threads)
     rss_c = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
-    for name, fn, mod in (("NumPy matrix-batched, 1 thread", bench_numpy, "numpy"),
-                          ("PyTorch f64, 1 thread", bench_torch, "torch")):
+    for name, make_kit, mod in MATRIX_ENGINES:
         if mod in skip:
             continue
         try:
             __import__(mod)
         except ImportError:
-            rows.append((name, None, None, "(not installed)"))
+            for cfg in configs:
+                rows[cfg.name].append((name, None, None, "(not installed)"))
             continue
-        times, h = fn(train, test, epochs)
-        rows.append((name, times, h, ""))
+        kit = make_kit(train, test)                   # the data as arrays, once for every config
+        for cfg in configs:
+            rows[cfg.name].append((name,) + bench_matrix(kit, epochs, cfg, train.n) + ("",))
+        del kit
 
-    numpy_best = next((min(t) for n, t, _, _ in rows if n.startswith("NumPy") and t), None)
-    print("MNIST %s, batch %d, lr %.1f, float64: one epoch = %d samples = %.1f GFLOP (dense)"
-          % ("-".join(map(str, SIZES)), BATCH, LR, train.n, GFLOP_PER_EPOCH))
-    print("best / median of %d epochs; test hits after those epochs (of %d)\n" % (args.repeat, test.n))
-    head = "%-32s %10s %10s %9s %10s %8s" % ("engine", "best s", "median s", "GFLOP/s",
-                                             "vs NumPy", "hits")
-    print(head)
-    print("-" * len(head))
-    for name, times, h, note in rows:
-        if times is None:
-            print("%-32s %s" % (name, note))
-            continue
-        best, med = min(times), statistics.median(times)
-        ratio = "%.2fx" % (numpy_best / best) if numpy_best else "-"
-        print("%-32s %10.3f %10.3f %9.1f %10s %8d" % (name, best, med, GFLOP_PER_EPOCH / best, ratio, h))
-    c_rows = [(n, min(t)) for n, t, _, _ in rows if n.startswith("C engine") and t]
-    if c_rows and numpy_best:
-        for n, best in c_rows:
-            print("\n%s / NumPy time ratio: %.2f (%.2fx faster)" % (n, best / numpy_best, numpy_best / best),
-                  end="")
+    for cfg in configs:
+        print_table(cfg, rows[cfg.name], train, test, args.repeat)
+
+    if args.config == "both":
+        seed, net2 = rows["seed"], rows["network2"]
+        c_seed, c_net2 = best(seed, "C engine seed, 1 thread"), best(net2, "C engine network2, 1 thread")
+        print("The issue's figures (best epochs of this run):")
+        ratio_line("C network2 / C seed epoch time ratio (1 thread)", c_net2, c_seed, 1.5)
+        ratio_line("C network2 / NumPy network2 time ratio", c_net2, best(net2, "NumPy"), 0.5)
+        ratio_line("C seed / NumPy seed time ratio", c_seed, best(seed, "NumPy"))
         print()
-    print("\npeak RSS after the C engine runs: %.0f MB (includes the dataset, 47 MB of pixels)" % rss_c)
+    if "c" not in skip:
+        print("peak RSS after the C engine runs: %.0f MB (includes the dataset, 47 MB of pixels)" % rss_c)
 
 
 if __name__ == "__main__":

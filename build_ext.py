@@ -1,4 +1,4 @@
-"""cffi builder of the C engine: ``purenet._ckernels`` from csrc/purenet.c.
+"""cffi builder of the C engine: ``purenet._ckernels`` from the C files in csrc/.
 
 * ``python build_ext.py`` builds the module in place (purenet/_ckernels*.so) for
   development; ``pip install .`` builds it through setup.py (``cffi_modules``).
@@ -8,9 +8,11 @@
   after every multiply and every add) and never -ffast-math/-Ofast/-march=native.
   ``PURENET_CFLAGS`` replaces the optimisation flags (``-ffp-contract=off`` is
   always kept) and ``PURENET_LDFLAGS`` adds link flags: .ci/sanitize uses them
-  for an AddressSanitizer + UBSan build.
+  for an AddressSanitizer + UBSan build, .ci/fallbacks for builds with the
+  -DPN_NO_CLONES / -DPN_NO_VECTOR / -DPN_NO_THREADS switches (csrc/internal.h).
 """
 
+import glob
 import os
 import re
 import shlex
@@ -20,6 +22,11 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "csrc", "purenet.h")
+
+# The engine is every csrc/*.c (csrc/internal.h says what each file holds), and
+# they include csrc/*.h; MANIFEST.in ships the same two globs in the sdist.
+SOURCES = sorted("csrc/" + os.path.basename(p) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
+HEADERS = sorted("csrc/" + os.path.basename(p) for p in glob.glob(os.path.join(HERE, "csrc", "*.h")))
 
 DEFAULT_CFLAGS = ["-O3", "-fno-fast-math"]
 ALWAYS_CFLAGS = ["-ffp-contract=off"]
@@ -59,14 +66,16 @@ def make_builder(root=None):
     """The cffi builder; root=None: paths relative to the repository root (setup.py
     builds run there), else absolute paths under root."""
     base = (lambda p: p) if root is None else (lambda p: os.path.join(root, p))
+    if not SOURCES:
+        raise RuntimeError("no C sources in %s" % os.path.join(HERE, "csrc"))
     builder = FFI()
     builder.cdef(read_cdef())
     builder.set_source(
         "purenet._ckernels",
         '#include "purenet.h"\n',
-        sources=[base("csrc/purenet.c")],
+        sources=[base(p) for p in SOURCES],
         include_dirs=[base("csrc")],
-        depends=[base("csrc/purenet.h")],
+        depends=[base(p) for p in HEADERS],
         libraries=["m"] if POSIX else [],
         extra_compile_args=compile_args() + (["-pthread"] if POSIX else []),
         extra_link_args=link_args() + (["-pthread"] if POSIX else []),
@@ -81,7 +90,6 @@ def build_in_place(verbose=False):
     """Compile in a temporary directory (so that neither the repository's
     pyproject.toml nor stray object files get involved) and copy the module into
     purenet/."""
-    import glob
     import shutil
     import tempfile
     tmp = tempfile.mkdtemp(prefix="purenet-build-")

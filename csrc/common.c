@@ -1,0 +1,53 @@
+/*
+ * common.c -- the plumbing both layers share: the message of each error code
+ * (pn_strerror) and the checks of layer sizes and parameter buffers that every
+ * entry point makes before it touches anything.  The parameter counts they
+ * compare with are in layout.c.
+ */
+#include "internal.h"
+
+const char *pn_strerror(int code)
+{
+    switch (code) {
+    case PN_OK: return "ok";
+    case PN_ERR_NULL: return "a required buffer is NULL";
+    case PN_ERR_SIZES: return "invalid layer sizes (need at least 2 layers, each of 1 to 16777216 neurons, at most 1024 layers)";
+    case PN_ERR_PARAMS: return "parameter buffer length does not match the layer sizes";
+    case PN_ERR_DATA: return "dataset is inconsistent with itself or with the network (lengths, input/target widths, missing inputs or targets)";
+    case PN_ERR_INDEX: return "a sample index is out of range";
+    case PN_ERR_BATCH: return "invalid batch sizes (each must be >= 1 and together they must cover the index list exactly)";
+    case PN_ERR_LABEL: return "a label is not smaller than the number of output neurons";
+    case PN_ERR_RANGE: return "invalid sample range or output buffer length";
+    case PN_ERR_THREADS: return "invalid thread count, or a worker thread could not be started";
+    case PN_ERR_NOMEM: return "out of memory for the C engine's scratch buffers";
+    default: return "unknown purenet error code";
+    }
+}
+
+int check_sizes(const int *sizes, int n_layers)
+{
+    int l;
+    if (sizes == NULL) return PN_ERR_NULL;
+    if (n_layers < 2 || n_layers > PN_MAX_LAYERS) return PN_ERR_SIZES;
+    for (l = 0; l < n_layers; l++)
+        if (sizes[l] < 1 || sizes[l] > PN_MAX_SIZE) return PN_ERR_SIZES;
+    return PN_OK;
+}
+
+int check_params(const int *sizes, int n_layers, const double *params, size_t n_params)
+{
+    int rc = check_sizes(sizes, n_layers);
+    if (rc != PN_OK) return rc;
+    if (params == NULL) return PN_ERR_NULL;
+    if (n_params != pn_param_count(sizes, n_layers)) return PN_ERR_PARAMS;
+    return PN_OK;
+}
+
+int check_fast_params(const int *sizes, int n_layers, const double *params, size_t n_params)
+{
+    int rc = check_sizes(sizes, n_layers);
+    if (rc != PN_OK) return rc;
+    if (params == NULL) return PN_ERR_NULL;
+    if (n_params != pn_fast_param_count(sizes, n_layers)) return PN_ERR_PARAMS;
+    return PN_OK;
+}

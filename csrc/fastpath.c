@@ -1,0 +1,841 @@
+/*
+ * fastpath.c -- layer 2 of the C engine: pn_train_batches (many mini-batches in
+ * one call) and pn_outputs (a batch forward pass), on parameters in the fast
+ * layout (layout.c: every weight matrix transposed, wT[k][j]).  This file holds
+ * their scratch memory, the steps of a mini-batch layer by layer, and the
+ * threads; the inner loops are in kernels.c.  The numbers are those of
+ * textbook.c's pn_update_mini_batch and pn_feedforward, bit for bit.
+ *
+ * pn_train_batches, per mini-batch of m samples:
+ *   - the non-zero inputs (k, x) of every sample are gathered into a list (pixels
+ *     through the 256-entry table; zero pixels skipped 8 at a time); this is done
+ *     for batch b+1 while batch b is computed, and batch b+2's rows are prefetched;
+ *   - forward, layer by layer, with the weights transposed (wT[k][j]):
+ *     z[j] += wT[k][j] * x_k over the sample's non-zero k, vectorised across j with
+ *     up to 13 x 4 running sums in registers; the rows k are taken in chunks that
+ *     stay in L1 while every sample of the batch uses them;
+ *   - the output errors, then the hidden errors (vectorised across samples);
+ *   - per weight layer: the bias sums, and for every input k that is non-zero in
+ *     some sample of the batch (the "touched" rows) the gradient row
+ *     g[j] = sum over those samples (batch order) of delta[s][j] * x_s[k] with the
+ *     update wT[k][j] -= (lr/m) * g[j] fused into it (each touched row is read and
+ *     written once per mini-batch).  Untouched rows have a zero gradient and are
+ *     left as they are, exactly like the reference.
+ * With threads = 2 the first weight layer is split by its output neurons (see
+ * run_batches): every number is computed by the same operations in the same
+ * order whatever the thread count.
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if !defined(_WIN32) && !defined(PN_NO_THREADS)
+#define PN_THREADS 1
+#include <pthread.h>
+#else
+#define PN_THREADS 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PN_ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define PN_ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define PN_ATOMIC_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_ACQ_REL)
+#define PN_HAVE_ATOMICS 1
+#else
+#define PN_HAVE_ATOMICS 0
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Scratch memory                                                             */
+
+/* The lists of non-zero inputs of one weight layer, for up to m_max samples
+ * (kernels.c's compact_* fill them): sample s has cnt[s] entries idx[s*n + t],
+ * val[s*n + t] (k ascending, n = the layer's input count) and chunk positions
+ * blk[s*blk_count(n) ...]. */
+typedef struct {
+    int *idx;
+    double *val;
+    int *cnt;
+    int *blk;
+} nz_lists;
+
+/* Everything a call of the fast path needs, allocated once per call. */
+typedef struct {
+    int L;                 /* weight layers */
+    const int *n;          /* sizes */
+    size_t *w_off, *b_off; /* layer l's wT and b in the fast layout */
+    size_t *ldw;           /* ldw[l]: row length of wT_l = lda[l+1] */
+    size_t *lda;           /* lda[l]: row length of act[l] and delta[l] (n[l] padded to PN_PAD) */
+    nz_lists nz0[2];       /* inputs of weight layer 0: two sets (batch b uses set b % 2,
+                              so that the next batch can be gathered while this one is used) */
+    nz_lists *nz;          /* nz[l] (1 <= l < L): inputs of weight layer l (nz[0] unused) */
+    double **act;          /* act[l] (1 <= l <= L): m x n[l] activations */
+    double **delta;        /* delta[l] (1 <= l <= L): m x n[l] errors */
+    double **deltaT;       /* deltaT[l] (2 <= l <= L): n[l] x ld (columns = samples) */
+    int *iota;             /* 0, 1, 2, ... */
+    int pix_nz;            /* pixels: table[p] != 0 exactly for p != 0 */
+    void *mem;
+} fast_work;
+
+/* The rows of a weight layer that some sample of the batch touches (inputs
+ * non-zero), each with its samples in batch order: row uk[u] has the cnt[u]
+ * samples es[start[u]...] with inputs ex[start[u]...]. */
+typedef struct {
+    int nu;
+    int *uk, *start, *cnt, *es;
+    double *ex;
+} pn_csr;
+
+/* Per-thread scratch. */
+typedef struct {
+    double *out, *z, *e, *nb;
+    int *kcnt;             /* per-row counters (n_max) */
+    pn_csr csr;            /* the touched rows of the layer being updated */
+    int *kind, *first;     /* column blocks of a rowsum */
+    int *cp;               /* chunk positions of the forward sums */
+    const int **idx;       /* per-sample pointers into nz lists */
+    const double **val;
+    void *mem;
+} thread_work;
+
+/* Rows k per chunk of the forward sums: the weight block of a chunk (rows x the
+ * widest column block) should stay well inside a 32 KiB L1 data cache. */
+#ifndef PN_CHUNK_BYTES
+#define PN_CHUNK_BYTES 32768
+#endif
+static int chunk_rows(int n_out)
+{
+    int widest = n_out < 4 * PN_MAX_VBLOCK ? n_out : 4 * PN_MAX_VBLOCK;
+    int kc = PN_CHUNK_BYTES / (8 * (widest > 0 ? widest : 1));
+    return kc < 8 ? 8 : kc;
+}
+
+static int max_size(const int *sizes, int n_layers)
+{
+    int l, mx = 0;
+    for (l = 0; l < n_layers; l++) if (sizes[l] > mx) mx = sizes[l];
+    return mx;
+}
+
+#define PN_ALIGN 64
+static size_t round_up(size_t x) { return (x + PN_ALIGN - 1) / PN_ALIGN * PN_ALIGN; }
+
+/* A bump allocator: a first pass with base == NULL only adds up the sizes. */
+typedef struct { char *base; size_t used; int overflow; } bump;
+
+static void *bump_take(bump *b, size_t count, size_t elem)
+{
+    size_t bytes;
+    void *p;
+    if (!mul_size(count, elem, &bytes) || bytes > SIZE_MAX - PN_ALIGN ||
+        round_up(bytes) > SIZE_MAX - b->used) {
+        b->overflow = 1;
+        return NULL;
+    }
+    p = b->base ? b->base + b->used : NULL;
+    b->used += round_up(bytes);
+    return p;
+}
+
+/* The lists of one weight layer with `n` inputs (cap = m_max * n entries,
+ * nblk = m_max * blk_count(n) chunk positions). */
+static void bump_nz(bump *b, nz_lists *z, size_t cap, size_t nblk, int m_max)
+{
+    z->idx = (int *)bump_take(b, cap, sizeof(int));
+    z->val = (double *)bump_take(b, cap, sizeof(double));
+    z->cnt = (int *)bump_take(b, (size_t)m_max, sizeof(int));
+    z->blk = (int *)bump_take(b, nblk, sizeof(int));
+}
+
+static void *aligned_block(size_t bytes)
+{
+    void *p = NULL;
+#if defined(_WIN32)
+    p = malloc(bytes);
+#else
+    if (posix_memalign(&p, PN_ALIGN, bytes ? bytes : PN_ALIGN) != 0) p = NULL;
+#endif
+    return p;
+}
+
+static void fast_free(fast_work *w)
+{
+    free(w->w_off); free(w->b_off); free(w->ldw); free(w->lda); free(w->nz);
+    free(w->act); free(w->delta); free(w->deltaT); free(w->mem);
+    memset(w, 0, sizeof *w);
+}
+
+static int fast_alloc(fast_work *w, const int *sizes, int n_layers, int m_max)
+{
+    int L = n_layers - 1, l, pass, n_max = max_size(sizes, n_layers);
+    size_t ld = ((size_t)m_max + 3) / 4 * 4;       /* deltaT's row length */
+    memset(w, 0, sizeof *w);
+    w->L = L; w->n = sizes;
+    w->w_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
+    w->b_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
+    w->ldw = (size_t *)malloc(sizeof(size_t) * (size_t)L);
+    w->lda = (size_t *)malloc(sizeof(size_t) * (size_t)n_layers);
+    w->nz = (nz_lists *)calloc((size_t)L, sizeof(nz_lists));
+    w->act = (double **)calloc((size_t)n_layers, sizeof(double *));
+    w->delta = (double **)calloc((size_t)n_layers, sizeof(double *));
+    w->deltaT = (double **)calloc((size_t)n_layers, sizeof(double *));
+    if (!w->w_off || !w->b_off || !w->ldw || !w->lda || !w->nz || !w->act || !w->delta ||
+        !w->deltaT) {
+        fast_free(w);
+        return PN_ERR_NOMEM;
+    }
+    layer_offsets(sizes, n_layers, 1, w->w_off, w->b_off);
+    for (l = 0; l < n_layers; l++) w->lda[l] = pad_row(sizes[l]);
+    for (l = 0; l < L; l++) w->ldw[l] = w->lda[l + 1];
+    for (pass = 0; pass < 2; pass++) {
+        bump b;
+        b.base = (char *)w->mem; b.used = 0; b.overflow = 0;
+        for (l = 0; l < L; l++) {
+            size_t cap, nblk;
+            if (!mul_size((size_t)m_max, (size_t)sizes[l], &cap) ||
+                !mul_size((size_t)m_max, (size_t)blk_count(sizes[l]), &nblk)) {
+                fast_free(w);
+                return PN_ERR_NOMEM;
+            }
+            if (l == 0) {
+                bump_nz(&b, &w->nz0[0], cap, nblk, m_max);
+                bump_nz(&b, &w->nz0[1], cap, nblk, m_max);
+            } else
+                bump_nz(&b, &w->nz[l], cap, nblk, m_max);
+        }
+        for (l = 1; l <= L; l++) {
+            size_t cap;
+            if (!mul_size((size_t)m_max, w->lda[l], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
+            w->act[l] = (double *)bump_take(&b, cap, sizeof(double));
+            w->delta[l] = (double *)bump_take(&b, cap, sizeof(double));
+            if (l >= 2) {
+                if (!mul_size(ld, (size_t)sizes[l], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
+                w->deltaT[l] = (double *)bump_take(&b, cap, sizeof(double));
+            }
+        }
+        w->iota = (int *)bump_take(&b, (size_t)(n_max > m_max ? n_max : m_max), sizeof(int));
+        if (b.overflow) { fast_free(w); return PN_ERR_NOMEM; }
+        if (pass == 0) {
+            w->mem = aligned_block(b.used);
+            if (!w->mem) { fast_free(w); return PN_ERR_NOMEM; }
+        }
+    }
+    for (l = 0; l < (n_max > m_max ? n_max : m_max); l++) w->iota[l] = l;
+    for (l = 2; l <= L; l++)                       /* padding columns stay 0.0 */
+        memset(w->deltaT[l], 0, sizeof(double) * ld * (size_t)sizes[l]);
+    return PN_OK;
+}
+
+static void thread_free(thread_work *t) { free(t->mem); memset(t, 0, sizeof *t); }
+
+static int thread_alloc(thread_work *t, const int *sizes, int n_layers, int m_max)
+{
+    int pass, n_max = max_size(sizes, n_layers);
+    size_t wide = (size_t)(n_max > m_max + 4 ? n_max : m_max + 4), cap, cpn;
+    memset(t, 0, sizeof *t);
+    if (!mul_size((size_t)m_max, (size_t)n_max, &cap)) return PN_ERR_NOMEM;
+    if (!mul_size((size_t)m_max, (size_t)(n_max / 8 + 2), &cpn)) return PN_ERR_NOMEM;
+    for (pass = 0; pass < 2; pass++) {
+        bump b;
+        b.base = (char *)t->mem; b.used = 0; b.overflow = 0;
+        t->out = (double *)bump_take(&b, wide, sizeof(double));
+        t->z = (double *)bump_take(&b, wide, sizeof(double));
+        t->e = (double *)bump_take(&b, wide, sizeof(double));
+        t->nb = (double *)bump_take(&b, wide, sizeof(double));
+        t->kcnt = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
+        t->csr.uk = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
+        t->csr.start = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
+        t->csr.cnt = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
+        t->kind = (int *)bump_take(&b, wide, sizeof(int));
+        t->first = (int *)bump_take(&b, wide, sizeof(int));
+        t->cp = (int *)bump_take(&b, cpn, sizeof(int));
+        t->idx = (const int **)bump_take(&b, (size_t)m_max, sizeof(int *));
+        t->val = (const double **)bump_take(&b, (size_t)m_max, sizeof(double *));
+        t->csr.es = (int *)bump_take(&b, cap, sizeof(int));
+        t->csr.ex = (double *)bump_take(&b, cap, sizeof(double));
+        if (b.overflow) { thread_free(t); return PN_ERR_NOMEM; }
+        if (pass == 0) {
+            t->mem = aligned_block(b.used);
+            if (!t->mem) return PN_ERR_NOMEM;
+        }
+    }
+    memset(t->kcnt, 0, sizeof(int) * (size_t)n_max);
+    return PN_OK;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The inputs                                                                 */
+
+/* Validate a dataset against the network; need_y: targets are required. */
+static int check_data(const pn_data *d, const int *sizes, int n_layers, int need_y)
+{
+    size_t need;
+    if (!d) return PN_ERR_NULL;
+    if (d->n_in != sizes[0] || d->n_out != sizes[n_layers - 1]) return PN_ERR_DATA;
+    if ((d->pixels == NULL) == (d->xs == NULL)) return PN_ERR_DATA;
+    if (!mul_size(d->n, (size_t)d->n_in, &need)) return PN_ERR_DATA;
+    if (d->pixels) {
+        if (d->pixels_len != need || !d->table || d->table_len != 256) return PN_ERR_DATA;
+    } else if (d->xs_len != need) return PN_ERR_DATA;
+    if (need_y) {
+        if ((d->labels == NULL) == (d->ys == NULL)) return PN_ERR_DATA;
+        if (d->labels) {
+            if (d->labels_len != d->n) return PN_ERR_DATA;
+        } else {
+            if (!mul_size(d->n, (size_t)d->n_out, &need) || d->ys_len != need) return PN_ERR_DATA;
+        }
+    }
+    return PN_OK;
+}
+
+/* Ask for the input row of sample i to be brought into the (L2) cache: used for
+ * the next batch while this one is computed, since samples come in random order
+ * from a dataset far larger than the caches. */
+static void prefetch_input(const pn_data *d, int64_t i)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    size_t bytes = (size_t)d->n_in * (d->pixels ? 1 : sizeof(double)), o;
+    const char *row = d->pixels ? (const char *)(d->pixels + (size_t)i * d->n_in)
+                                : (const char *)(d->xs + (size_t)i * d->n_in);
+    for (o = 0; o < bytes; o += 64) __builtin_prefetch(row + o, 0, 1);
+    __builtin_prefetch(row + bytes - 1, 0, 1);
+#else
+    (void)d; (void)i;
+#endif
+}
+
+/* The non-zero inputs of weight layer l: set `view` for layer 0 (see fast_work). */
+static nz_lists *nz_of(fast_work *w, int l, int view)
+{
+    return l == 0 ? &w->nz0[view] : &w->nz[l];
+}
+/* Sample s's entries of those lists. */
+static int *nz_idx(fast_work *w, int l, int view, int s)
+{
+    return nz_of(w, l, view)->idx + (size_t)s * w->n[l];
+}
+static double *nz_val(fast_work *w, int l, int view, int s)
+{
+    return nz_of(w, l, view)->val + (size_t)s * w->n[l];
+}
+static int *nz_blk(fast_work *w, int l, int view, int s)
+{
+    return nz_of(w, l, view)->blk + (size_t)s * blk_count(w->n[l]);
+}
+
+/* Non-zero inputs of sample i into slot s of layer 0, set `view`. */
+static void gather_input(fast_work *w, const pn_data *d, size_t i, int s, int view)
+{
+    int n_in = w->n[0];
+    int *idx = nz_idx(w, 0, view, s);
+    double *val = nz_val(w, 0, view, s);
+    int *blk = nz_blk(w, 0, view, s), c;
+#if PN_SWAR
+    if (d->pixels && w->pix_nz)
+        c = compact_pixels_nz(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
+    else
+#endif
+    if (d->pixels)
+        c = compact_pixels(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
+    else
+        c = compact_dense(d->xs + i * (size_t)n_in, n_in, idx, val, blk);
+    w->nz0[view].cnt[s] = c;
+}
+
+/* The non-zero activations of layer l (>= 1) of samples s0..s1-1: the inputs of
+ * weight layer l. */
+static void compact_layer(fast_work *w, int l, int s0, int s1)
+{
+    int s;
+    for (s = s0; s < s1; s++)
+        w->nz[l].cnt[s] = compact_dense(w->act[l] + (size_t)s * w->lda[l], w->n[l],
+                                        nz_idx(w, l, 0, s), nz_val(w, l, 0, s), nz_blk(w, l, 0, s));
+}
+
+/* ------------------------------------------------------------------------- */
+/* The steps of a mini-batch                                                  */
+
+/* Forward through weight layer l for samples s0..s1-1 and output neurons c0..c1-1:
+ * act[l+1][s][j] = sigma(sum over the non-zero inputs k, ascending, of wT[k][j] * x_k
+ * + b[j]).  The sums run in chunks of rows k (forward_sums). */
+static void forward_layer(fast_work *w, thread_work *t, const double *params, int l, int view,
+                          int s0, int s1, int c0, int c1)
+{
+    int n_in = w->n[l], nc = c1 - c0, ns = s1 - s0, s, c;
+    int kc = chunk_rows(nc) / PN_BLK * PN_BLK, nch;
+    const double *wT = params + w->w_off[l], *b = params + w->b_off[l];
+    const nz_lists *nz = nz_of(w, l, view);
+    size_t ldz = w->lda[l + 1];
+    double *Z = w->act[l + 1] + (size_t)s0 * ldz;
+    if (nc <= 0 || ns <= 0) return;
+    if (kc < PN_BLK) kc = PN_BLK;
+    nch = (n_in + kc - 1) / kc;
+    for (s = 0; s < ns; s++) {                      /* chunk boundaries of each sample */
+        const int *blk = nz_blk(w, l, view, s0 + s);
+        int *cp = t->cp + (size_t)s * (nch + 1);
+        t->idx[s] = nz_idx(w, l, view, s0 + s);
+        t->val[s] = nz_val(w, l, view, s0 + s);
+        for (c = 0; c < nch; c++) cp[c] = blk[c * (kc / PN_BLK)];
+        cp[nch] = nz->cnt[s0 + s];
+        memset(Z + (size_t)s * ldz + c0, 0, sizeof(double) * (size_t)nc);   /* sums start at 0.0 */
+    }
+    forward_sums(wT + c0, w->ldw[l], nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
+                 t->kind, t->first);
+    for (s = 0; s < ns; s++) {
+        double *a = Z + (size_t)s * ldz + c0;
+        activate(a, b + c0, nc, a, t->z, t->e);     /* in place: sum -> sigma(sum + b) */
+    }
+}
+
+/* Output errors of samples s0..s1-1: delta = (a - y) * a(1 - a).  ld: the row
+ * length of deltaT in this batch. */
+static void output_errors(fast_work *w, const pn_data *d, const int64_t *idx, int ld, int s0, int s1)
+{
+    int L = w->L, nL = w->n[L], s, j;
+    size_t la = w->lda[L];
+    for (s = s0; s < s1; s++) {
+        const double *a = w->act[L] + (size_t)s * la;
+        double *dl = w->delta[L] + (size_t)s * la;
+        size_t i = (size_t)idx[s];
+        if (d->labels) {
+            int lab = d->labels[i];
+            for (j = 0; j < nL; j++) {
+                double y = j == lab ? 1.0 : 0.0;
+                dl[j] = (a[j] - y) * (a[j] * (1.0 - a[j]));
+            }
+        } else {
+            const double *y = d->ys + i * (size_t)nL;
+            for (j = 0; j < nL; j++) dl[j] = (a[j] - y[j]) * (a[j] * (1.0 - a[j]));
+        }
+        if (L >= 2)
+            for (j = 0; j < nL; j++) w->deltaT[L][(size_t)j * ld + s] = dl[j];
+    }
+}
+
+/* Errors of hidden layer l for samples s0..s1-1:
+ * delta[s][k] = (sum_j wT[k][j] * delta_next[s][j], j ascending) * a(1 - a),
+ * as a rowsum over deltaT (its columns are the samples, so it vectorises across
+ * samples). */
+static void hidden_errors(fast_work *w, thread_work *t, const double *params, int l, int ld,
+                          int s0, int s1)
+{
+    int n_l = w->n[l], n_next = w->n[l + 1], k, s;
+    size_t la = w->lda[l];
+    const double *wT = params + w->w_off[l];
+    const double *dT = w->deltaT[l + 1] + s0;
+    int nb = plan_blocks(s1 - s0, t->kind, t->first);
+    if (s1 <= s0) return;
+    for (k = 0; k < n_l; k++) {
+        rowsum_planned(dT, (size_t)ld, w->iota, wT + (size_t)k * w->ldw[l], n_next, t->out,
+                       RS_SET, 0.0, nb, t->kind, t->first);
+        for (s = s0; s < s1; s++) {
+            double a = w->act[l][(size_t)s * la + k];
+            double dk = t->out[s - s0] * (a * (1.0 - a));
+            w->delta[l][(size_t)s * la + k] = dk;
+            if (l >= 2) w->deltaT[l][(size_t)k * ld + s] = dk;
+        }
+    }
+}
+
+/* Bias step of layer l for outputs j0..j1-1: b[j] -= scale * sum_s delta[s][j]. */
+static void bias_update(fast_work *w, thread_work *t, double *params, int l, int m, double scale,
+                        int j0, int j1)
+{
+    int s, j;
+    double *b = params + w->b_off[l], *nb = t->nb;
+    if (j1 <= j0) return;
+    for (j = j0; j < j1; j++) nb[j - j0] = 0.0;
+    for (s = 0; s < m; s++) {
+        const double *dl = w->delta[l + 1] + (size_t)s * w->lda[l + 1];
+        for (j = j0; j < j1; j++) nb[j - j0] += dl[j];     /* sum dC/db_j, batch order */
+    }
+    axpy_update(b + j0, nb, scale, j1 - j0);
+}
+
+/* The touched rows of weight layer l (inputs non-zero in some sample of the
+ * m), with their samples in batch order: a transposition of the samples' lists
+ * of non-zero inputs.  kcnt: n[l] ints of scratch. */
+static void csr_build(fast_work *w, pn_csr *c, int *kcnt, int l, int view, int m)
+{
+    int s, k, q, nu = 0, pos = 0, n = w->n[l];
+    const int *cnt = nz_of(w, l, view)->cnt;
+    memset(kcnt, 0, sizeof(int) * (size_t)n);
+    for (s = 0; s < m; s++) {                           /* samples per row */
+        const int *ix = nz_idx(w, l, view, s);
+        for (q = 0; q < cnt[s]; q++) kcnt[ix[q]]++;
+    }
+    for (k = 0; k < n; k++)
+        if (kcnt[k]) {
+            c->uk[nu] = k; c->start[nu] = pos; c->cnt[nu] = kcnt[k];
+            kcnt[k] = pos;                              /* now: where its next sample goes */
+            pos += c->cnt[nu++];
+        }
+    for (s = 0; s < m; s++) {                           /* in batch order */
+        const int *ix = nz_idx(w, l, view, s);
+        const double *vx = nz_val(w, l, view, s);
+        for (q = 0; q < cnt[s]; q++) {
+            int p = kcnt[ix[q]]++;
+            c->es[p] = s; c->ex[p] = vx[q];
+        }
+    }
+    c->nu = nu;
+}
+
+/* Weight step of layer l on the rows of c, columns c0..c1-1: for each touched row
+ * k, g[j] = sum over its samples s (batch order) of delta[s][j] * x_s[k], fused with
+ * the step wT[k][j] -= scale * g[j] (RS_UPDATE).  Untouched rows have a zero
+ * gradient and are left as they are, as in the reference. */
+static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const pn_csr *c,
+                      double scale, int c0, int c1)
+{
+    double *wT = params + w->w_off[l];
+    const double *dl = w->delta[l + 1] + c0;
+    size_t lda = w->lda[l + 1], ldw = w->ldw[l];
+    int nb, u;
+    if (c1 <= c0 || c->nu == 0) return;
+    nb = plan_blocks(c1 - c0, t->kind, t->first);
+    for (u = 0; u < c->nu; u++)
+        rowsum_planned(dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u],
+                       wT + (size_t)c->uk[u] * ldw + c0, RS_UPDATE, scale, nb, t->kind, t->first);
+}
+
+/* ------------------------------------------------------------------------- */
+/* The training loop and its threads                                          */
+
+struct pn_barrier_s;
+
+typedef struct {
+    fast_work *w;
+    thread_work tw[PN_MAX_THREADS];
+    double *params;
+    const pn_data *d;
+    const int64_t *indices;
+    const int64_t *batch_sizes;
+    size_t n_batches;
+    double lr;
+    int nthreads;
+    struct pn_barrier_s *barrier;
+} train_job;
+
+static int check_batches(const pn_data *d, const int64_t *indices, size_t n_indices,
+                         const int64_t *batch_sizes, size_t n_batches, int n_out, int *m_max)
+{
+    size_t b, pos = 0, i;
+    int64_t mx = 0;
+    if (n_batches > 0 && !batch_sizes) return PN_ERR_NULL;
+    if (n_indices > 0 && !indices) return PN_ERR_NULL;
+    for (b = 0; b < n_batches; b++) {
+        int64_t m = batch_sizes[b];
+        if (m < 1 || (uint64_t)m > (uint64_t)(n_indices - pos) || m > (int64_t)PN_MAX_SIZE)
+            return PN_ERR_BATCH;
+        pos += (size_t)m;
+        if (m > mx) mx = m;
+    }
+    if (pos != n_indices) return PN_ERR_BATCH;
+    for (i = 0; i < n_indices; i++) {
+        int64_t k = indices[i];
+        if (k < 0 || (uint64_t)k >= (uint64_t)d->n) return PN_ERR_INDEX;
+        if (d->labels && d->labels[k] >= n_out) return PN_ERR_LABEL;
+    }
+    *m_max = (int)mx;
+    return PN_OK;
+}
+
+/* A barrier for the threads of one call: spin briefly (a phase is some
+ * microseconds), then sleep on a condition variable, so that a machine with
+ * fewer free cores than threads slows down gracefully instead of spinning. */
+typedef struct pn_barrier_s {
+    int count;
+    int sense;
+    int n;
+#if PN_THREADS
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+#endif
+} pn_barrier;
+
+#if PN_THREADS && PN_HAVE_ATOMICS
+#define PN_SPINS 4000
+static void barrier_wait(pn_barrier *b, int *local_sense)
+{
+    int sense = !*local_sense, spins;
+    *local_sense = sense;
+    if (PN_ATOMIC_ADD(&b->count, 1) == b->n) {          /* the last one in opens it */
+        __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
+        pthread_mutex_lock(&b->mu);
+        PN_ATOMIC_STORE(&b->sense, sense);
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    for (spins = 0; spins < PN_SPINS; spins++) {
+        if (PN_ATOMIC_LOAD(&b->sense) == sense) return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    pthread_mutex_lock(&b->mu);
+    while (PN_ATOMIC_LOAD(&b->sense) != sense) pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+#define PN_CAN_THREAD 1
+#else
+#define PN_CAN_THREAD 0
+#endif
+
+static void sync_threads(train_job *j, int *sense)
+{
+#if PN_CAN_THREAD
+    if (j->nthreads > 1) barrier_wait(j->barrier, sense);
+#else
+    (void)j; (void)sense;
+#endif
+}
+
+/* Split [0, n) into parts, part p getting [lo, hi), with inner boundaries on
+ * multiples of PN_PAD (whole cache lines). */
+static void split_lines(int n, int parts, int p, int *lo, int *hi)
+{
+    int nv = (n + PN_PAD - 1) / PN_PAD;
+    *lo = (int)((long long)nv * p / parts) * PN_PAD;
+    *hi = p + 1 == parts ? n : (int)((long long)nv * (p + 1) / parts) * PN_PAD;
+    if (*lo > n) *lo = n;
+    if (*hi > n) *hi = n;
+}
+
+/* Gather batch b's inputs into set b % 2 (and prefetch batch b+1's rows). */
+static void gather_batch(train_job *j, size_t b, size_t pos)
+{
+    int m = (int)j->batch_sizes[b], s;
+    for (s = 0; s < m; s++) gather_input(j->w, j->d, (size_t)j->indices[pos + s], s, (int)(b & 1));
+    if (b + 1 < j->n_batches) {                          /* the batch after: to the cache */
+        int m2 = (int)j->batch_sizes[b + 1];
+        for (s = 0; s < m2; s++) prefetch_input(j->d, j->indices[pos + (size_t)m + s]);
+    }
+}
+
+/* Thread `part` of `parts` runs its share of every batch.  With 2 threads the
+ * big first layer is split by its output neurons (columns of wT_0), so that each
+ * thread reads and writes only its own half of wT_0, and the small rest of the
+ * network stays on thread 0 (moving data between cores costs more than it saves
+ * there).  Per batch b:
+ *   B: every thread: the forward sums and activations of its neurons of layer 1,
+ *      for all samples;
+ *   -- barrier (layer 1 complete) --
+ *   C: thread 0: the rest of the forward pass and all the errors; the last thread
+ *      (thread 0 when alone): gathering the inputs of batch b+1;
+ *   -- barrier (errors and the next inputs ready) --
+ *   D: every thread: the gradient step of its columns of wT_0 and b_0 (all touched
+ *      rows); thread 0: the steps of the other layers.
+ * Every number is computed by the same operations in the same order as with one
+ * thread.  Batch b+1's phase B uses only this thread's own columns of wT_0 and
+ * b_0, and everything else waits for its first barrier, so phase D needs no
+ * barrier after it. */
+static void run_batches(train_job *j, int part, int *sense)
+{
+    fast_work *w = j->w;
+    thread_work *t = &j->tw[part];
+    const double *cparams = j->params;
+    int parts = j->nthreads, L = w->L, l, c0, c1;
+    int main_part = part == 0, gather_part = part == parts - 1;
+    size_t b, pos = 0;
+    split_lines(w->n[1], parts, part, &c0, &c1);
+    if (gather_part) gather_batch(j, 0, 0);
+    sync_threads(j, sense);
+    for (b = 0; b < j->n_batches; b++) {
+        int m = (int)j->batch_sizes[b], ld = (m + 3) / 4 * 4, view = (int)(b & 1);
+        const int64_t *idx = j->indices + pos;
+        double scale = j->lr / (double)m;              /* eta/m */
+        /* B */
+        forward_layer(w, t, cparams, 0, view, 0, m, c0, c1);
+        sync_threads(j, sense);
+        /* C */
+        if (main_part) {
+            for (l = 1; l < L; l++) {
+                compact_layer(w, l, 0, m);
+                forward_layer(w, t, cparams, l, 0, 0, m, 0, w->n[l + 1]);
+            }
+            output_errors(w, j->d, idx, ld, 0, m);
+            for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, ld, 0, m);
+        }
+        if (gather_part && b + 1 < j->n_batches) gather_batch(j, b + 1, pos + (size_t)m);
+        sync_threads(j, sense);
+        /* D */
+        bias_update(w, t, j->params, 0, m, scale, c0, c1);
+        csr_build(w, &t->csr, t->kcnt, 0, view, m);
+        csr_apply(w, t, j->params, 0, &t->csr, scale, c0, c1);
+        if (main_part)
+            for (l = 1; l < L; l++) {
+                bias_update(w, t, j->params, l, m, scale, 0, w->n[l + 1]);
+                csr_build(w, &t->csr, t->kcnt, l, 0, m);
+                csr_apply(w, t, j->params, l, &t->csr, scale, 0, w->n[l + 1]);
+            }
+        pos += (size_t)m;
+    }
+}
+
+typedef struct {
+    train_job *job;
+    int part;
+    int sense;
+} worker_arg;
+
+#if PN_CAN_THREAD
+static void *worker_main(void *p)
+{
+    worker_arg *a = (worker_arg *)p;
+    run_batches(a->job, a->part, &a->sense);
+    return NULL;
+}
+#endif
+
+int pn_train_batches(const int *sizes, int n_layers, double *params, size_t n_params,
+                     const pn_data *data, const int64_t *indices, size_t n_indices,
+                     const int64_t *batch_sizes, size_t n_batches, double lr, int threads)
+{
+    fast_work w;
+    train_job job;
+    pn_barrier barrier;
+    int m_max = 0, rc, p, nthreads, sense0 = 0;
+    rc = check_fast_params(sizes, n_layers, params, n_params);
+    if (rc != PN_OK) return rc;
+    if ((rc = check_data(data, sizes, n_layers, 1)) != PN_OK) return rc;
+    if (threads < 1 || threads > PN_MAX_THREADS) return PN_ERR_THREADS;
+    rc = check_batches(data, indices, n_indices, batch_sizes, n_batches, sizes[n_layers - 1], &m_max);
+    if (rc != PN_OK) return rc;
+    if (n_batches == 0) return PN_OK;
+    nthreads = PN_CAN_THREAD ? threads : 1;            /* the results are the same */
+    if ((rc = fast_alloc(&w, sizes, n_layers, m_max)) != PN_OK) return rc;
+    w.pix_nz = data->pixels ? table_zero_only_at_0(data->table) : 0;
+    memset(&job, 0, sizeof job);
+    job.w = &w; job.params = params; job.d = data; job.indices = indices;
+    job.batch_sizes = batch_sizes; job.n_batches = n_batches; job.lr = lr;
+    for (p = 0; p < nthreads; p++)
+        if ((rc = thread_alloc(&job.tw[p], sizes, n_layers, m_max)) != PN_OK) {
+            while (p-- > 0) thread_free(&job.tw[p]);
+            fast_free(&w);
+            return rc;
+        }
+    job.nthreads = nthreads;
+    barrier.count = 0; barrier.sense = 0; barrier.n = nthreads;
+    job.barrier = &barrier;
+#if PN_CAN_THREAD
+    if (nthreads == 2) {                                /* one worker + this thread */
+        pthread_t tid;
+        worker_arg arg;
+        int ok = pthread_mutex_init(&barrier.mu, NULL) == 0;
+        if (ok && pthread_cond_init(&barrier.cv, NULL) != 0) {
+            pthread_mutex_destroy(&barrier.mu);
+            ok = 0;
+        }
+        arg.job = &job; arg.part = 1; arg.sense = 0;
+        if (ok && pthread_create(&tid, NULL, worker_main, &arg) == 0) {
+            run_batches(&job, 0, &sense0);
+            pthread_join(tid, NULL);
+        } else {                                        /* no worker: all on this thread */
+            job.nthreads = 1;
+            barrier.n = 1;
+            run_batches(&job, 0, &sense0);
+        }
+        if (ok) {
+            pthread_cond_destroy(&barrier.cv);
+            pthread_mutex_destroy(&barrier.mu);
+        }
+    } else
+#endif
+        run_batches(&job, 0, &sense0);
+    for (p = 0; p < nthreads; p++) thread_free(&job.tw[p]);
+    fast_free(&w);
+    return PN_OK;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Outputs                                                                    */
+
+typedef struct {
+    const int *sizes;
+    int n_layers;
+    const double *params;
+    const pn_data *data;
+    size_t start, stop;
+    double *out;
+    int rc;
+} outputs_job;
+
+/* Feed samples start..stop-1 forward, 64 at a time, into out. */
+static void outputs_run(outputs_job *o)
+{
+    enum { CHUNK = 64 };
+    fast_work w;
+    thread_work t;
+    size_t i;
+    int L = o->n_layers - 1, nL = o->sizes[L], m_max, l;
+    if (o->stop <= o->start) { o->rc = PN_OK; return; }
+    m_max = o->stop - o->start < CHUNK ? (int)(o->stop - o->start) : CHUNK;
+    if ((o->rc = fast_alloc(&w, o->sizes, o->n_layers, m_max)) != PN_OK) return;
+    if ((o->rc = thread_alloc(&t, o->sizes, o->n_layers, m_max)) != PN_OK) { fast_free(&w); return; }
+    w.pix_nz = o->data->pixels ? table_zero_only_at_0(o->data->table) : 0;
+    for (i = o->start; i < o->stop; i += (size_t)m_max) {
+        int m = o->stop - i < (size_t)m_max ? (int)(o->stop - i) : m_max, s;
+        for (s = 0; s < m; s++) gather_input(&w, o->data, i + (size_t)s, s, 0);
+        for (l = 0; l < L; l++) {
+            if (l > 0) compact_layer(&w, l, 0, m);
+            forward_layer(&w, &t, o->params, l, 0, 0, m, 0, o->sizes[l + 1]);
+        }
+        for (s = 0; s < m; s++)
+            memcpy(o->out + (i - o->start + (size_t)s) * nL, w.act[L] + (size_t)s * w.lda[L],
+                   sizeof(double) * (size_t)nL);
+    }
+    thread_free(&t);
+    fast_free(&w);
+}
+
+#if PN_CAN_THREAD
+static void *outputs_main(void *p)
+{
+    outputs_run((outputs_job *)p);
+    return NULL;
+}
+#endif
+
+int pn_outputs(const int *sizes, int n_layers, const double *params, size_t n_params,
+               const pn_data *data, size_t start, size_t stop, double *out, size_t out_len,
+               int threads)
+{
+    outputs_job jobs[2];
+    size_t need;
+    int rc, nL;
+    rc = check_fast_params(sizes, n_layers, params, n_params);
+    if (rc != PN_OK) return rc;
+    if ((rc = check_data(data, sizes, n_layers, 0)) != PN_OK) return rc;
+    if (threads < 1 || threads > PN_MAX_THREADS) return PN_ERR_THREADS;
+    if (start > stop || stop > data->n) return PN_ERR_RANGE;
+    nL = sizes[n_layers - 1];
+    if (!mul_size(stop - start, (size_t)nL, &need) || out_len != need) return PN_ERR_RANGE;
+    if (stop == start) return PN_OK;
+    if (!out) return PN_ERR_NULL;
+    jobs[0].sizes = sizes; jobs[0].n_layers = n_layers; jobs[0].params = params;
+    jobs[0].data = data; jobs[0].start = start; jobs[0].stop = stop; jobs[0].out = out;
+    jobs[0].rc = PN_OK;
+#if PN_CAN_THREAD
+    if (threads == 2 && stop - start >= 256) {          /* each thread takes half the samples */
+        pthread_t tid;
+        jobs[1] = jobs[0];
+        jobs[0].stop = jobs[1].start = start + (stop - start) / 2;
+        jobs[1].out = out + (jobs[1].start - start) * (size_t)nL;
+        if (pthread_create(&tid, NULL, outputs_main, &jobs[1]) == 0) {
+            outputs_run(&jobs[0]);
+            pthread_join(tid, NULL);
+            return jobs[0].rc != PN_OK ? jobs[0].rc : jobs[1].rc;
+        }
+        jobs[0].stop = stop;                            /* no worker: do it all here */
+    }
+#endif
+    outputs_run(&jobs[0]);
+    return jobs[0].rc;
+}

@@ -1,0 +1,176 @@
+/*
+ * internal.h -- what the C engine's source files share that is not public API.
+ *
+ * The engine (purenet.h is its public API) is five files:
+ *   textbook.c  layer 1: the routines of purenet/reference.py, one by one, in
+ *               the same order and under the same names (pn_ prefix);
+ *   common.c    error messages and the argument checks of both layers;
+ *   layout.c    the two parameter layouts: their sizes, where each layer starts,
+ *               and the copies between them (pn_to_fast, pn_from_fast);
+ *   kernels.c   layer 2's inner loops (SIMD, one AVX2 and one baseline copy):
+ *               the row sums every product of the fast path goes through,
+ *               the sigmoid of a row, the bias step, the lists of non-zero inputs;
+ *   fastpath.c  layer 2: pn_train_batches and pn_outputs, their scratch memory,
+ *               the layer-by-layer steps of a mini-batch, and the threads.
+ *
+ * Every routine does the IEEE double operations of purenet/reference.py in the
+ * same order, so results are identical bit for bit:
+ *   - a sum starts from 0.0 and adds its terms in the reference's order (inputs k
+ *     ascending; samples in batch order), never split into partial sums;
+ *   - terms whose input a_k is exactly 0 are skipped, as the reference skips them;
+ *   - sigma(z) = 1/(1+exp(-z)) for z >= 0, else e/(1+e) with e = exp(z) (libm exp);
+ *   - sigma'(z) = s*(1.0-s), s = sigma(z) (== the activation a);
+ *   - w = w - (lr/m) * sum.
+ * SIMD is used only *across independent outputs* (j, or samples), never inside a
+ * sum.  Compile with -ffp-contract=off (no fused multiply-add) and never with
+ * -ffast-math: see build_ext.py.
+ *
+ * Build switches (all give the same bits): -DPN_NO_VECTOR (plain C instead of GCC
+ * vector extensions), -DPN_NO_CLONES (no AVX2 copy of the kernels), -DPN_NO_THREADS
+ * (threads = 2 runs on one thread); .ci/fallbacks tests each.
+ */
+#ifndef PURENET_INTERNAL_H
+#define PURENET_INTERNAL_H
+
+#include "purenet.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------- */
+/* Compiler support                                                           */
+
+/* Functions shared between the engine's files but not part of its API: not
+ * exported from the module, and called directly rather than through the PLT. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__ELF__) || defined(__APPLE__))
+#define PN_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define PN_HIDDEN
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PN_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define PN_ALWAYS_INLINE static inline
+#endif
+
+/* GCC vector extensions: 4 doubles side by side (one AVX register). */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(PN_NO_VECTOR)
+#define PN_VEC 1
+typedef double pn_v4 __attribute__((vector_size(32)));
+#else
+#define PN_VEC 0
+#endif
+
+/* target_clones: one AVX2 and one baseline copy of the hot loops, picked at load
+ * time.  -ffp-contract=off keeps FMA out of the AVX2 copy (the AVX2 ISA does not
+ * include FMA anyway), so both copies give the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && (__GNUC__ >= 6) && \
+    defined(__x86_64__) && defined(__linux__) && !defined(PN_NO_CLONES)
+#define PN_CLONES __attribute__((target_clones("avx2", "default")))
+#define PN_HAVE_CLONES 1
+#else
+#define PN_CLONES
+#define PN_HAVE_CLONES 0
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Sizes                                                                      */
+
+/* *r = a * b; 0 if that overflows size_t. */
+static inline int mul_size(size_t a, size_t b, size_t *r)
+{
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *r = a * b;
+    return 1;
+}
+
+/* Row length of layer l's transposed weights in the fast layout: sizes[l+1]
+ * rounded up to a multiple of PN_PAD doubles, so that every row starts on a
+ * 64-byte cache line (vector loads never straddle lines, and two threads that
+ * own different column ranges never write to the same line). */
+#define PN_PAD 8
+static inline size_t pad_row(int n) { return ((size_t)n + PN_PAD - 1) / PN_PAD * PN_PAD; }
+
+/* ------------------------------------------------------------------------- */
+/* common.c: argument checks (each returns PN_OK or the PN_ERR_* code to return) */
+
+/* sizes non-NULL, 2 <= n_layers <= PN_MAX_LAYERS, 1 <= sizes[l] <= PN_MAX_SIZE. */
+PN_HIDDEN int check_sizes(const int *sizes, int n_layers);
+/* check_sizes, params non-NULL, n_params == pn_param_count (textbook layout). */
+PN_HIDDEN int check_params(const int *sizes, int n_layers, const double *params, size_t n_params);
+/* The same for the fast layout (n_params == pn_fast_param_count). */
+PN_HIDDEN int check_fast_params(const int *sizes, int n_layers, const double *params,
+                                size_t n_params);
+
+/* ------------------------------------------------------------------------- */
+/* layout.c                                                                   */
+
+/* w_off[l], b_off[l] (l < n_layers - 1): where layer l's weights and biases start
+ * in a parameter buffer of the textbook layout (fast = 0) or of the fast layout
+ * (fast = 1).  The sizes must have passed pn_param_count / pn_fast_param_count. */
+PN_HIDDEN void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w_off,
+                             size_t *b_off);
+
+/* ------------------------------------------------------------------------- */
+/* kernels.c                                                                  */
+
+/* Widest column block of a row sum, in vectors of 4 doubles: 13 x 4 running sums
+ * (13 of the 16 AVX registers; rs_block in kernels.c has a case for each width
+ * 1..13, so this cannot be raised alone). */
+#if PN_VEC
+#define PN_MAX_VBLOCK 13
+#else
+#define PN_MAX_VBLOCK 0
+#endif
+
+/* What a row sum does with out (see rowsum_planned). */
+enum { RS_SET = 0, RS_ACC = 1, RS_UPDATE = 2 };
+
+/* Cut columns 0..nc-1 into column blocks: kind[b], first[b] for b < the returned
+ * count (at most nc). */
+PN_HIDDEN int plan_blocks(int nc, int *kind, int *first);
+
+/* The row sums sum over t < n (ascending, from 0.0) of base[rows[t]*ld + c] * xv[t]
+ * for the columns c of the nb blocks of a plan, into out[c] as mode says
+ * (RS_SET: =, RS_ACC: the sum continued from out[c], RS_UPDATE: -= scale *). */
+PN_HIDDEN void rowsum_planned(const double *base, size_t ld, const int *rows, const double *xv,
+                              int n, double *out, int mode, double scale, int nb, const int *kind,
+                              const int *first);
+
+/* The forward sums of ns samples of one layer, in chunks of weight rows (cp). */
+PN_HIDDEN void forward_sums(const double *wT, size_t ldw, int n_out, int ns,
+                            int const *const *idx, double const *const *val, const int *cp,
+                            int nch, double *Z, size_t ldz, int *kind, int *first);
+
+/* a[j] = sigma(sum[j] + b[j]) for j < n (as pn_sigmoid); z and e: scratch of n doubles. */
+PN_HIDDEN void activate(const double *sum, const double *b, int n, double *a, double *z, double *e);
+
+/* w[j] = w[j] - scale * g[j] for j < n. */
+PN_HIDDEN void axpy_update(double *w, const double *g, double scale, int n);
+
+/* The lists of non-zero inputs (k ascending, with their values) that the fast
+ * path works on.  Each also records blk[i] = the number of entries with
+ * k < PN_BLK * i (i = 0..ceil(n/PN_BLK)): the forward pass cuts its chunks of
+ * rows there.  Each returns the number of entries. */
+#define PN_BLK 64
+static inline int blk_count(int n) { return (n + PN_BLK - 1) / PN_BLK + 1; }
+
+/* The non-zero entries of a dense vector a[0..n-1]. */
+PN_HIDDEN int compact_dense(const double *a, int n, int *idx, double *val, int *blk);
+/* The non-zero inputs table[row[k]] of a row of n pixels (any table). */
+PN_HIDDEN int compact_pixels(const uint8_t *row, const double *table, int n, int *idx,
+                             double *val, int *blk);
+/* The same when table_zero_only_at_0(table): zero pixels skipped 8 at a time. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
+    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#define PN_SWAR 1
+PN_HIDDEN int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx,
+                                double *val, int *blk);
+#else
+#define PN_SWAR 0
+#endif
+/* 1 when table[p] != 0.0 exactly for p != 0 (then zero pixels are the zero inputs). */
+PN_HIDDEN int table_zero_only_at_0(const double *table);
+
+#endif /* PURENET_INTERNAL_H */

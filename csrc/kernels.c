@@ -1,0 +1,316 @@
+/*
+ * kernels.c -- the inner loops of the fast path (fastpath.c calls them):
+ *   - the row sum (rowsum_planned, forward_sums), the one kernel every product of
+ *     the fast path goes through, vectorised across its independent columns;
+ *   - activate (the sigmoid of a row) and axpy_update (the bias step);
+ *   - the lists of the non-zero inputs of a sample (compact_*).
+ * With GCC on x86-64 Linux the functions marked PN_CLONES are compiled twice, for
+ * AVX2 and for the baseline instruction set, and the CPU picks one at load time
+ * (pn_simd_level says which).  Both copies do the same operations in the same
+ * order (no FMA: -ffp-contract=off), so they give the same bits.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* rowsum: out[c] = sum over t = 0..n-1 of base[rows[t]*ld + c] * xv[t], for
+ * c = 0..nc-1, each sum from 0.0 with t ascending.  This one kernel is every
+ * product of the fast path:
+ *   forward:   base = wT (rows k = non-zero inputs),   xv = the inputs x_k;
+ *   gradient:  base = delta (rows s = samples with x_s[k] != 0), xv = x_s[k];
+ *   backward:  base = deltaT (rows j, columns = samples), xv = wT[k][j].
+ * The columns c are independent sums, so they are computed side by side in
+ * vector registers (blocks of up to PN_MAX_VBLOCK x 4 = 13 x 4 doubles); each sum
+ * keeps its order.
+ * mode RS_SET: out = sum;  RS_ACC: out = out + (the terms, added one by one to
+ * the running value out, i.e. the sum continued);  RS_UPDATE: out = out - scale * sum
+ * (out is then a weight row: the gradient step fused with the gradient sum). */
+
+#if PN_VEC
+/* rs_vNV: a block of NV vectors of 4 columns, NV running sums acc0..acc{NV-1}. */
+#define PN_R1(M) M(0)
+#define PN_R2(M) PN_R1(M) M(1)
+#define PN_R3(M) PN_R2(M) M(2)
+#define PN_R4(M) PN_R3(M) M(3)
+#define PN_R5(M) PN_R4(M) M(4)
+#define PN_R6(M) PN_R5(M) M(5)
+#define PN_R7(M) PN_R6(M) M(6)
+#define PN_R8(M) PN_R7(M) M(7)
+#define PN_R9(M) PN_R8(M) M(8)
+#define PN_R10(M) PN_R9(M) M(9)
+#define PN_R11(M) PN_R10(M) M(10)
+#define PN_R12(M) PN_R11(M) M(11)
+#define PN_R13(M) PN_R12(M) M(12)
+#define PN_VDECL(i) pn_v4 acc##i = zero; \
+    if (mode == RS_ACC) memcpy(&acc##i, out + 4 * (i), sizeof acc##i);
+#define PN_VSTEP(i) { pn_v4 w_; memcpy(&w_, r + 4 * (i), sizeof w_); acc##i += w_ * xx; }
+#define PN_VSAVE(i) if (mode == RS_UPDATE) { \
+        pn_v4 o_; memcpy(&o_, out + 4 * (i), sizeof o_); o_ = o_ - sc * acc##i; \
+        memcpy(out + 4 * (i), &o_, sizeof o_); \
+    } else memcpy(out + 4 * (i), &acc##i, sizeof acc##i);
+#define PN_DEF_RS(NV)                                                              \
+    PN_ALWAYS_INLINE void rs_v##NV(const double *base, size_t ld, const int *rows,  \
+                                   const double *xv, int n, double *out, int mode,  \
+                                   double scale)                                    \
+    {                                                                              \
+        const pn_v4 zero = {0.0, 0.0, 0.0, 0.0}, sc = {scale, scale, scale, scale}; \
+        int t;                                                                     \
+        PN_R##NV(PN_VDECL)                                                         \
+        for (t = 0; t < n; t++) {                                                  \
+            const double *r = base + (size_t)rows[t] * ld;                         \
+            const double x = xv[t];                                                \
+            const pn_v4 xx = {x, x, x, x};                                         \
+            PN_R##NV(PN_VSTEP)                                                     \
+        }                                                                          \
+        PN_R##NV(PN_VSAVE)                                                         \
+    }
+PN_DEF_RS(1) PN_DEF_RS(2) PN_DEF_RS(3) PN_DEF_RS(4) PN_DEF_RS(5) PN_DEF_RS(6) PN_DEF_RS(7)
+PN_DEF_RS(8) PN_DEF_RS(9) PN_DEF_RS(10) PN_DEF_RS(11) PN_DEF_RS(12) PN_DEF_RS(13)
+#endif
+
+/* rs_s2, rs_s1: a block of two columns, or of one, in scalar registers. */
+PN_ALWAYS_INLINE void rs_s2(const double *base, size_t ld, const int *rows, const double *xv,
+                            int n, double *out, int mode, double scale)
+{
+    double s0 = 0.0, s1 = 0.0;
+    int t;
+    if (mode == RS_ACC) { s0 = out[0]; s1 = out[1]; }
+    for (t = 0; t < n; t++) {
+        const double *r = base + (size_t)rows[t] * ld;
+        s0 += r[0] * xv[t];
+        s1 += r[1] * xv[t];
+    }
+    if (mode == RS_UPDATE) { out[0] = out[0] - scale * s0; out[1] = out[1] - scale * s1; }
+    else { out[0] = s0; out[1] = s1; }
+}
+
+PN_ALWAYS_INLINE void rs_s1(const double *base, size_t ld, const int *rows, const double *xv,
+                            int n, double *out, int mode, double scale)
+{
+    double s0 = mode == RS_ACC ? out[0] : 0.0;
+    int t;
+    for (t = 0; t < n; t++) s0 += base[(size_t)rows[t] * ld] * xv[t];
+    if (mode == RS_UPDATE) out[0] = out[0] - scale * s0;
+    else out[0] = s0;
+}
+
+/* How the columns 0..nc-1 are cut into blocks: kinds 1..PN_MAX_VBLOCK = that many
+ * vectors of 4 (balanced, so no block is much narrower than the others), -2 = a
+ * scalar pair, -1 = a scalar column.  Returns the number of blocks (at most nc). */
+int plan_blocks(int nc, int *kind, int *first)
+{
+    int c = 0, nb = 0;
+#if PN_VEC
+    int nv = nc / 4;
+    if (nv > 0) {
+        int nblk = (nv + PN_MAX_VBLOCK - 1) / PN_MAX_VBLOCK, b;
+        for (b = 0; b < nblk; b++) {
+            int v = nv / nblk + (b < nv % nblk);
+            kind[nb] = v; first[nb++] = c; c += 4 * v;
+        }
+    }
+#endif
+    for (; c + 2 <= nc; c += 2) { kind[nb] = -2; first[nb++] = c; }
+    for (; c < nc; c++) { kind[nb] = -1; first[nb++] = c; }
+    return nb;
+}
+
+/* One block of a plan: a case for every kind plan_blocks makes, and no other. */
+PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const int *rows,
+                               const double *xv, int n, double *out, int mode, double scale)
+{
+    switch (kind) {
+    case -2: rs_s2(base, ld, rows, xv, n, out, mode, scale); break;
+    case -1: rs_s1(base, ld, rows, xv, n, out, mode, scale); break;
+#if PN_VEC
+    case 1: rs_v1(base, ld, rows, xv, n, out, mode, scale); break;
+    case 2: rs_v2(base, ld, rows, xv, n, out, mode, scale); break;
+    case 3: rs_v3(base, ld, rows, xv, n, out, mode, scale); break;
+    case 4: rs_v4(base, ld, rows, xv, n, out, mode, scale); break;
+    case 5: rs_v5(base, ld, rows, xv, n, out, mode, scale); break;
+    case 6: rs_v6(base, ld, rows, xv, n, out, mode, scale); break;
+    case 7: rs_v7(base, ld, rows, xv, n, out, mode, scale); break;
+    case 8: rs_v8(base, ld, rows, xv, n, out, mode, scale); break;
+    case 9: rs_v9(base, ld, rows, xv, n, out, mode, scale); break;
+    case 10: rs_v10(base, ld, rows, xv, n, out, mode, scale); break;
+    case 11: rs_v11(base, ld, rows, xv, n, out, mode, scale); break;
+    case 12: rs_v12(base, ld, rows, xv, n, out, mode, scale); break;
+    case 13: rs_v13(base, ld, rows, xv, n, out, mode, scale); break;
+#endif
+    }
+}
+
+/* The PN_CLONES functions (_mv: multi-versioned) are static, and fastpath.c
+ * calls them through the one-line functions after them: GCC exports the resolver
+ * of a target_clones function that is not static, whatever its visibility. */
+
+/* All columns of one rowsum, cut into the nb blocks of a plan_blocks plan. */
+PN_CLONES
+static void rowsum_planned_mv(const double *base, size_t ld, const int *rows,
+                              const double *xv, int n, double *out, int mode, double scale,
+                              int nb, const int *kind, const int *first)
+{
+    int b;
+    for (b = 0; b < nb; b++)
+        rs_block(kind[b], base + first[b], ld, rows, xv, n, out + first[b], mode, scale);
+}
+
+/* Forward sums of samples s = 0..ns-1 of one layer, Z[s*ldz + j] += sum over the
+ * sample's non-zero inputs k (ascending) of wT[k*ldw + j] * x_k, for j < n_out.
+ * The inputs are cut into chunks of rows k (cp[s*(nch+1) + c] = first entry of
+ * chunk c of sample s) and for each column block every sample goes through chunk
+ * c before any goes to chunk c+1: the block of weight rows of a chunk stays in L1
+ * while all the samples of the batch use it, instead of streaming the weights
+ * from L2 once per sample.  Each sum still runs over k ascending.  kind, first:
+ * scratch for the plan of column blocks. */
+PN_CLONES
+static void forward_sums_mv(const double *wT, size_t ldw, int n_out, int ns,
+                            int const *const *idx, double const *const *val, const int *cp,
+                            int nch, double *Z, size_t ldz, int *kind, int *first)
+{
+    int nb = plan_blocks(n_out, kind, first), b, c, s;
+    for (b = 0; b < nb; b++)
+        for (c = 0; c < nch; c++)
+            for (s = 0; s < ns; s++) {
+                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];
+                if (t1 > t0)
+                    rs_block(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0,
+                             t1 - t0, Z + (size_t)s * ldz + first[b], RS_ACC, 0.0);
+            }
+}
+
+/* a[j] = sigma(sum[j] + b[j]) for j < n, the operations of pn_sigmoid, in three
+ * passes over the row (z and e: scratch of n doubles). */
+PN_CLONES
+static void activate_mv(const double *sum, const double *b, int n, double *a, double *z,
+                        double *e)
+{
+    int j;
+    for (j = 0; j < n; j++) z[j] = sum[j] + b[j];
+    for (j = 0; j < n; j++) {
+        double zj = z[j];
+        e[j] = exp(zj >= 0.0 ? -zj : zj);             /* libm exp, as math.exp */
+    }
+    for (j = 0; j < n; j++)                           /* 1/(1+e^-z) or e^z/(1+e^z) */
+        a[j] = (z[j] >= 0.0 ? 1.0 : e[j]) / (1.0 + e[j]);
+}
+
+/* w[j] = w[j] - scale * g[j] for j < n. */
+PN_CLONES
+static void axpy_update_mv(double *w, const double *g, double scale, int n)
+{
+    int j;
+    for (j = 0; j < n; j++) w[j] = w[j] - scale * g[j];
+}
+
+void rowsum_planned(const double *base, size_t ld, const int *rows, const double *xv, int n,
+                    double *out, int mode, double scale, int nb, const int *kind,
+                    const int *first)
+{
+    rowsum_planned_mv(base, ld, rows, xv, n, out, mode, scale, nb, kind, first);
+}
+
+void forward_sums(const double *wT, size_t ldw, int n_out, int ns, int const *const *idx,
+                  double const *const *val, const int *cp, int nch, double *Z, size_t ldz,
+                  int *kind, int *first)
+{
+    forward_sums_mv(wT, ldw, n_out, ns, idx, val, cp, nch, Z, ldz, kind, first);
+}
+
+void activate(const double *sum, const double *b, int n, double *a, double *z, double *e)
+{
+    activate_mv(sum, b, n, a, z, e);
+}
+
+void axpy_update(double *w, const double *g, double scale, int n)
+{
+    axpy_update_mv(w, g, scale, n);
+}
+
+int pn_simd_level(void)
+{
+#if PN_HAVE_CLONES
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+/* --- the non-zero inputs --------------------------------------------------- */
+
+int compact_dense(const double *a, int n, int *idx, double *val, int *blk)
+{
+    int c = 0, k, base;
+    for (base = 0; base < n; base += PN_BLK) {
+        int end = n - base < PN_BLK ? n : base + PN_BLK;
+        blk[base / PN_BLK] = c;
+        for (k = base; k < end; k++) {
+            double x = a[k];
+            idx[c] = k; val[c] = x;
+            c += (x != 0.0);                          /* NaN counts as non-zero, as in Python */
+        }
+    }
+    blk[(n + PN_BLK - 1) / PN_BLK] = c;
+    return c;
+}
+
+int compact_pixels(const uint8_t *row, const double *table, int n, int *idx, double *val,
+                   int *blk)
+{
+    int c = 0, k, base;
+    for (base = 0; base < n; base += PN_BLK) {
+        int end = n - base < PN_BLK ? n : base + PN_BLK;
+        blk[base / PN_BLK] = c;
+        for (k = base; k < end; k++) {
+            double x = table[row[k]];
+            idx[c] = k; val[c] = x;
+            c += (x != 0.0);
+        }
+    }
+    blk[(n + PN_BLK - 1) / PN_BLK] = c;
+    return c;
+}
+
+#if PN_SWAR
+/* For the usual table, where table[p] != 0 exactly when p != 0: per block of 64
+ * pixels a bit mask of the non-zero bytes, built 8 bytes at a time, then one step
+ * per non-zero pixel (a block is PN_BLK == 64 pixels: one bit each). */
+#if PN_BLK != 64
+#error "compact_pixels_nz needs PN_BLK == 64"
+#endif
+int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, double *val,
+                      int *blk)
+{
+    int c = 0, base, q;
+    for (base = 0; base < n; base += 64) {
+        int len = n - base < 64 ? n - base : 64;
+        uint64_t m = 0;
+        blk[base / 64] = c;
+        for (q = 0; q + 8 <= len; q += 8) {
+            uint64_t w;
+            memcpy(&w, row + base + q, 8);
+            w |= w >> 4; w |= w >> 2; w |= w >> 1;
+            w &= 0x0101010101010101ULL;                        /* bit 8i: byte i != 0 */
+            m |= ((w * 0x0102040810204080ULL) >> 56) << q;      /* gathered into 8 bits */
+        }
+        for (; q < len; q++) m |= (uint64_t)(row[base + q] != 0) << q;
+        while (m) {
+            int k = base + __builtin_ctzll(m);
+            idx[c] = k; val[c] = table[row[k]]; c++;
+            m &= m - 1;
+        }
+    }
+    blk[(n + 63) / 64] = c;
+    return c;
+}
+#endif
+
+int table_zero_only_at_0(const double *table)
+{
+    int p;
+    if (!(table[0] == 0.0)) return 0;
+    for (p = 1; p < 256; p++) if (table[p] == 0.0) return 0;
+    return 1;
+}

@@ -20,6 +20,8 @@ const char *pn_strerror(int code)
     case PN_ERR_RANGE: return "invalid sample range or output buffer length";
     case PN_ERR_THREADS: return "invalid thread count, or a worker thread could not be started";
     case PN_ERR_NOMEM: return "out of memory for the C engine's scratch buffers";
+    case PN_ERR_MODEL: return "unknown cost or activation (or no model given)";
+    case PN_ERR_STEP: return "invalid step: need a finite lr > 0, n >= 1, l2 >= 0 and l1 >= 0, 0 <= momentum < 1, and velocities when momentum > 0";
     default: return "unknown purenet error code";
     }
 }
@@ -49,5 +51,25 @@ int check_fast_params(const int *sizes, int n_layers, const double *params, size
     if (rc != PN_OK) return rc;
     if (params == NULL) return PN_ERR_NULL;
     if (n_params != pn_fast_param_count(sizes, n_layers)) return PN_ERR_PARAMS;
+    return PN_OK;
+}
+
+int check_model(const pn_model *model)
+{
+    if (model == NULL) return PN_ERR_MODEL;
+    if (model->cost < PN_QUADRATIC || model->cost > PN_LOG_LIKELIHOOD) return PN_ERR_MODEL;
+    if (model->activation < PN_SIGMOID || model->activation > PN_RELU) return PN_ERR_MODEL;
+    return PN_OK;
+}
+
+/* isfinite without <math.h>'s macros: x - x is 0 for finite x, NaN otherwise. */
+static int finite(double x) { return x - x == 0.0; }
+
+int check_step(double lr, double n, double l2, double l1, double mu, const double *velocities)
+{
+    if (!(finite(lr) && lr > 0.0 && finite(n) && n >= 1.0 && finite(l2) && l2 >= 0.0 &&
+          finite(l1) && l1 >= 0.0 && mu >= 0.0 && mu < 1.0))
+        return PN_ERR_STEP;
+    if (mu > 0.0 && velocities == NULL) return PN_ERR_STEP;
     return PN_OK;
 }

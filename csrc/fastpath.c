@@ -31,6 +31,7 @@
 
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,7 @@ typedef struct {
 typedef struct {
     int L;                 /* weight layers */
     const int *n;          /* sizes */
+    const pn_model *model; /* the cost and the hidden activation */
     size_t *w_off, *b_off; /* layer l's wT and b in the fast layout */
     size_t *ldw;           /* ldw[l]: row length of wT_l = lda[l+1] */
     size_t *lda;           /* lda[l]: row length of act[l] and delta[l] (n[l] padded to PN_PAD) */
@@ -75,6 +77,8 @@ typedef struct {
                               so that the next batch can be gathered while this one is used) */
     nz_lists *nz;          /* nz[l] (1 <= l < L): inputs of weight layer l (nz[0] unused) */
     double **act;          /* act[l] (1 <= l <= L): m x n[l] activations */
+    double *zL;            /* m x n[L] weighted sums of the output layer (row length lda[L]) */
+    double *onehot;        /* n[L] doubles: the target of a labelled sample */
     double **delta;        /* delta[l] (1 <= l <= L): m x n[l] errors */
     double **deltaT;       /* deltaT[l] (2 <= l <= L): n[l] x ld (columns = samples) */
     int *iota;             /* 0, 1, 2, ... */
@@ -93,7 +97,7 @@ typedef struct {
 
 /* Per-thread scratch. */
 typedef struct {
-    double *out, *z, *e, *nb;
+    double *out, *z, *e, *nb, *g;
     int *kcnt;             /* per-row counters (n_max) */
     pn_csr csr;            /* the touched rows of the layer being updated */
     int *kind, *first;     /* column blocks of a rowsum */
@@ -170,12 +174,13 @@ static void fast_free(fast_work *w)
     memset(w, 0, sizeof *w);
 }
 
-static int fast_alloc(fast_work *w, const int *sizes, int n_layers, int m_max)
+static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_model *model,
+                      int m_max)
 {
     int L = n_layers - 1, l, pass, n_max = max_size(sizes, n_layers);
     size_t ld = ((size_t)m_max + 3) / 4 * 4;       /* deltaT's row length */
     memset(w, 0, sizeof *w);
-    w->L = L; w->n = sizes;
+    w->L = L; w->n = sizes; w->model = model;
     w->w_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
     w->b_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
     w->ldw = (size_t *)malloc(sizeof(size_t) * (size_t)L);
@@ -218,6 +223,12 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, int m_max)
                 w->deltaT[l] = (double *)bump_take(&b, cap, sizeof(double));
             }
         }
+        {
+            size_t cap;
+            if (!mul_size((size_t)m_max, w->lda[L], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
+            w->zL = (double *)bump_take(&b, cap, sizeof(double));
+        }
+        w->onehot = (double *)bump_take(&b, (size_t)sizes[L], sizeof(double));
         w->iota = (int *)bump_take(&b, (size_t)(n_max > m_max ? n_max : m_max), sizeof(int));
         if (b.overflow) { fast_free(w); return PN_ERR_NOMEM; }
         if (pass == 0) {
@@ -247,6 +258,7 @@ static int thread_alloc(thread_work *t, const int *sizes, int n_layers, int m_ma
         t->z = (double *)bump_take(&b, wide, sizeof(double));
         t->e = (double *)bump_take(&b, wide, sizeof(double));
         t->nb = (double *)bump_take(&b, wide, sizeof(double));
+        t->g = (double *)bump_take(&b, wide, sizeof(double));
         t->kcnt = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
         t->csr.uk = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
         t->csr.start = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
@@ -361,8 +373,10 @@ static void compact_layer(fast_work *w, int l, int s0, int s1)
 /* The steps of a mini-batch                                                  */
 
 /* Forward through weight layer l for samples s0..s1-1 and output neurons c0..c1-1:
- * act[l+1][s][j] = sigma(sum over the non-zero inputs k, ascending, of wT[k][j] * x_k
- * + b[j]).  The sums run in chunks of rows k (forward_sums). */
+ * act[l+1][s][j] = act(sum over the non-zero inputs k, ascending, of wT[k][j] * x_k
+ * + b[j]).  The sums run in chunks of rows k (forward_sums).  In the output layer
+ * the z are kept in zL, and with a softmax output act[L] is left to softmax_rows
+ * (a softmax needs the whole row, which may be split between threads). */
 static void forward_layer(fast_work *w, thread_work *t, const double *params, int l, int view,
                           int s0, int s1, int c0, int c1)
 {
@@ -372,6 +386,9 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
     const nz_lists *nz = nz_of(w, l, view);
     size_t ldz = w->lda[l + 1];
     double *Z = w->act[l + 1] + (size_t)s0 * ldz;
+    int last = l + 1 == w->L;
+    int kind = !last ? w->model->activation
+             : w->model->cost == PN_LOG_LIKELIHOOD ? PN_Z_ONLY : PN_SIGMOID;
     if (nc <= 0 || ns <= 0) return;
     if (kc < PN_BLK) kc = PN_BLK;
     nch = (n_in + kc - 1) / kc;
@@ -386,45 +403,68 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
     }
     forward_sums(wT + c0, w->ldw[l], nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
                  t->kind, t->first);
-    for (s = 0; s < ns; s++) {
+    for (s = 0; s < ns; s++) {                      /* in place: sum -> act(sum + b) */
         double *a = Z + (size_t)s * ldz + c0;
-        activate(a, b + c0, nc, a, t->z, t->e);     /* in place: sum -> sigma(sum + b) */
+        double *z = last ? w->zL + (size_t)(s0 + s) * ldz + c0 : t->z;
+        activate(kind, a, b + c0, nc, a, z, t->e);
     }
 }
 
-/* Output errors of samples s0..s1-1: delta = (a - y) * a(1 - a).  ld: the row
+/* With a softmax output layer: act[L][s] = softmax(zL[s]) for samples s0..s1-1. */
+static void softmax_rows(fast_work *w, int s0, int s1)
+{
+    int s;
+    size_t la = w->lda[w->L];
+    if (w->model->cost != PN_LOG_LIKELIHOOD) return;
+    for (s = s0; s < s1; s++)
+        softmax(w->n[w->L], w->zL + (size_t)s * la, w->act[w->L] + (size_t)s * la);
+}
+
+/* The target of sample i: its row of ys, or the one-hot vector of its label. */
+static const double *target(fast_work *w, const pn_data *d, size_t i)
+{
+    int j, nL = w->n[w->L];
+    if (!d->labels) return d->ys + i * (size_t)nL;
+    for (j = 0; j < nL; j++) w->onehot[j] = j == d->labels[i] ? 1.0 : 0.0;
+    return w->onehot;
+}
+
+/* Output errors of samples s0..s1-1: delta = (a - y) * a(1 - a) for the
+ * quadratic cost (a(1 - a) == sigma'(z) bit for bit), else a - y.  ld: the row
  * length of deltaT in this batch. */
 static void output_errors(fast_work *w, const pn_data *d, const int64_t *idx, int ld, int s0, int s1)
 {
-    int L = w->L, nL = w->n[L], s, j;
+    int L = w->L, nL = w->n[L], s, j, quadratic = w->model->cost == PN_QUADRATIC;
     size_t la = w->lda[L];
     for (s = s0; s < s1; s++) {
-        const double *a = w->act[L] + (size_t)s * la;
+        const double *a = w->act[L] + (size_t)s * la, *y = target(w, d, (size_t)idx[s]);
         double *dl = w->delta[L] + (size_t)s * la;
-        size_t i = (size_t)idx[s];
-        if (d->labels) {
-            int lab = d->labels[i];
-            for (j = 0; j < nL; j++) {
-                double y = j == lab ? 1.0 : 0.0;
-                dl[j] = (a[j] - y) * (a[j] * (1.0 - a[j]));
-            }
-        } else {
-            const double *y = d->ys + i * (size_t)nL;
+        if (quadratic)
             for (j = 0; j < nL; j++) dl[j] = (a[j] - y[j]) * (a[j] * (1.0 - a[j]));
-        }
+        else
+            for (j = 0; j < nL; j++) dl[j] = a[j] - y[j];
         if (L >= 2)
             for (j = 0; j < nL; j++) w->deltaT[L][(size_t)j * ld + s] = dl[j];
     }
 }
 
+/* act'(z) from a = act(z), bit for bit: sigmoid a(1 - a), tanh 1 - a^2, relu
+ * 1 where a > 0 (exactly where z > 0). */
+static double prime_of(int activation, double a)
+{
+    if (activation == PN_TANH) return 1.0 - a * a;
+    if (activation == PN_RELU) return a > 0.0 ? 1.0 : 0.0;
+    return a * (1.0 - a);
+}
+
 /* Errors of hidden layer l for samples s0..s1-1:
- * delta[s][k] = (sum_j wT[k][j] * delta_next[s][j], j ascending) * a(1 - a),
+ * delta[s][k] = (sum_j wT[k][j] * delta_next[s][j], j ascending) * act'(z),
  * as a rowsum over deltaT (its columns are the samples, so it vectorises across
  * samples). */
 static void hidden_errors(fast_work *w, thread_work *t, const double *params, int l, int ld,
                           int s0, int s1)
 {
-    int n_l = w->n[l], n_next = w->n[l + 1], k, s;
+    int n_l = w->n[l], n_next = w->n[l + 1], k, s, activation = w->model->activation;
     size_t la = w->lda[l];
     const double *wT = params + w->w_off[l];
     const double *dT = w->deltaT[l + 1] + s0;
@@ -435,16 +475,40 @@ static void hidden_errors(fast_work *w, thread_work *t, const double *params, in
                        RS_SET, 0.0, nb, t->kind, t->first);
         for (s = s0; s < s1; s++) {
             double a = w->act[l][(size_t)s * la + k];
-            double dk = t->out[s - s0] * (a * (1.0 - a));
+            double dk = t->out[s - s0] * prime_of(activation, a);
             w->delta[l][(size_t)s * la + k] = dk;
             if (l >= 2) w->deltaT[l][(size_t)k * ld + s] = dk;
         }
     }
 }
 
-/* Bias step of layer l for outputs j0..j1-1: b[j] -= scale * sum_s delta[s][j]. */
-static void bias_update(fast_work *w, thread_work *t, double *params, int l, int m, double scale,
-                        int j0, int j1)
+/* The constants of one mini-batch's step (see pn_step and textbook.c). */
+typedef struct {
+    enum { STEP_PLAIN, STEP_DECAY, STEP_MOMENTUM } rule;
+    double scale;          /* eta/m */
+    double keep;           /* 1 - eta l2/n   (STEP_DECAY) */
+    double decay;          /* eta l2/n       (STEP_MOMENTUM) */
+    double shrink;         /* eta l1/n */
+    double mu;
+} step_plan;
+
+static step_plan plan_step(const pn_step *st, int m)
+{
+    step_plan p;
+    p.rule = st->momentum > 0.0 ? STEP_MOMENTUM
+           : st->l2 != 0.0 || st->l1 != 0.0 ? STEP_DECAY : STEP_PLAIN;
+    p.scale = st->lr / (double)m;
+    p.keep = 1.0 - st->lr * st->l2 / st->n;
+    p.decay = st->lr * st->l2 / st->n;
+    p.shrink = st->lr * st->l1 / st->n;
+    p.mu = st->momentum;
+    return p;
+}
+
+/* Bias step of layer l for outputs j0..j1-1 with g[j] = sum_s delta[s][j]:
+ * b[j] -= scale * g[j], or with momentum v[j] = mu v[j] - scale * g[j], b[j] += v[j]. */
+static void bias_update(fast_work *w, thread_work *t, double *params, double *vel, int l, int m,
+                        const step_plan *p, int j0, int j1)
 {
     int s, j;
     double *b = params + w->b_off[l], *nb = t->nb;
@@ -454,7 +518,15 @@ static void bias_update(fast_work *w, thread_work *t, double *params, int l, int
         const double *dl = w->delta[l + 1] + (size_t)s * w->lda[l + 1];
         for (j = j0; j < j1; j++) nb[j - j0] += dl[j];     /* sum dC/db_j, batch order */
     }
-    axpy_update(b + j0, nb, scale, j1 - j0);
+    if (p->rule != STEP_MOMENTUM) {
+        axpy_update(b + j0, nb, p->scale, j1 - j0);
+        return;
+    }
+    for (j = j0; j < j1; j++) {
+        double *v = vel + w->b_off[l] + j;
+        *v = p->mu * *v - p->scale * nb[j - j0];
+        b[j] = b[j] + *v;
+    }
 }
 
 /* The touched rows of weight layer l (inputs non-zero in some sample of the
@@ -504,6 +576,43 @@ static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const
                        wT + (size_t)c->uk[u] * ldw + c0, RS_UPDATE, scale, nb, t->kind, t->first);
 }
 
+/* Weight step of layer l, columns c0..c1-1, when every weight moves (L2, L1 or
+ * momentum): every row k ascending, each with its gradient row (the rowsum of
+ * csr_apply, into scratch) when it is touched, and with a zero gradient when not. */
+static void dense_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
+                       const pn_csr *c, const step_plan *p, int c0, int c1)
+{
+    const double *dl = w->delta[l + 1] + c0;
+    size_t lda = w->lda[l + 1], ldw = w->ldw[l];
+    int nc = c1 - c0, nb, u = 0, k;
+    if (nc <= 0) return;
+    nb = plan_blocks(nc, t->kind, t->first);
+    for (k = 0; k < w->n[l]; k++) {
+        size_t at = w->w_off[l] + (size_t)k * ldw + (size_t)c0;
+        const double *g = NULL;
+        if (u < c->nu && c->uk[u] == k) {
+            rowsum_planned(dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u], t->g,
+                           RS_SET, 0.0, nb, t->kind, t->first);
+            g = t->g;
+            u++;
+        }
+        if (p->rule == STEP_MOMENTUM)
+            momentum_step(params + at, vel + at, g, nc, p->mu, p->decay, p->shrink, p->scale);
+        else
+            decay_step(params + at, g, nc, p->keep, p->shrink, p->scale);
+    }
+}
+
+/* The step of weight layer l (biases and weights), columns c0..c1-1. */
+static void layer_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
+                       int view, int m, const step_plan *p, int c0, int c1)
+{
+    bias_update(w, t, params, vel, l, m, p, c0, c1);
+    csr_build(w, &t->csr, t->kcnt, l, view, m);
+    if (p->rule == STEP_PLAIN) csr_apply(w, t, params, l, &t->csr, p->scale, c0, c1);
+    else dense_step(w, t, params, vel, l, &t->csr, p, c0, c1);
+}
+
 /* ------------------------------------------------------------------------- */
 /* The training loop and its threads                                          */
 
@@ -512,12 +621,12 @@ struct pn_barrier_s;
 typedef struct {
     fast_work *w;
     thread_work tw[PN_MAX_THREADS];
-    double *params;
+    double *params, *velocities;
     const pn_data *d;
     const int64_t *indices;
     const int64_t *batch_sizes;
     size_t n_batches;
-    double lr;
+    const pn_step *step;
     int nthreads;
     struct pn_barrier_s *barrier;
 } train_job;
@@ -627,11 +736,13 @@ static void gather_batch(train_job *j, size_t b, size_t pos)
  *   B: every thread: the forward sums and activations of its neurons of layer 1,
  *      for all samples;
  *   -- barrier (layer 1 complete) --
- *   C: thread 0: the rest of the forward pass and all the errors; the last thread
+ *   C: thread 0: the rest of the forward pass (and a softmax output layer) and all
+ *      the errors; the last thread
  *      (thread 0 when alone): gathering the inputs of batch b+1;
  *   -- barrier (errors and the next inputs ready) --
  *   D: every thread: the gradient step of its columns of wT_0 and b_0 (all touched
- *      rows); thread 0: the steps of the other layers.
+ *      rows, or every row with L2, L1 or momentum); thread 0: the steps of the
+ *      other layers.
  * Every number is computed by the same operations in the same order as with one
  * thread.  Batch b+1's phase B uses only this thread's own columns of wT_0 and
  * b_0, and everything else waits for its first barrier, so phase D needs no
@@ -650,7 +761,7 @@ static void run_batches(train_job *j, int part, int *sense)
     for (b = 0; b < j->n_batches; b++) {
         int m = (int)j->batch_sizes[b], ld = (m + 3) / 4 * 4, view = (int)(b & 1);
         const int64_t *idx = j->indices + pos;
-        double scale = j->lr / (double)m;              /* eta/m */
+        step_plan plan = plan_step(j->step, m);
         /* B */
         forward_layer(w, t, cparams, 0, view, 0, m, c0, c1);
         sync_threads(j, sense);
@@ -660,21 +771,17 @@ static void run_batches(train_job *j, int part, int *sense)
                 compact_layer(w, l, 0, m);
                 forward_layer(w, t, cparams, l, 0, 0, m, 0, w->n[l + 1]);
             }
+            softmax_rows(w, 0, m);
             output_errors(w, j->d, idx, ld, 0, m);
             for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, ld, 0, m);
         }
         if (gather_part && b + 1 < j->n_batches) gather_batch(j, b + 1, pos + (size_t)m);
         sync_threads(j, sense);
         /* D */
-        bias_update(w, t, j->params, 0, m, scale, c0, c1);
-        csr_build(w, &t->csr, t->kcnt, 0, view, m);
-        csr_apply(w, t, j->params, 0, &t->csr, scale, c0, c1);
+        layer_step(w, t, j->params, j->velocities, 0, view, m, &plan, c0, c1);
         if (main_part)
-            for (l = 1; l < L; l++) {
-                bias_update(w, t, j->params, l, m, scale, 0, w->n[l + 1]);
-                csr_build(w, &t->csr, t->kcnt, l, 0, m);
-                csr_apply(w, t, j->params, l, &t->csr, scale, 0, w->n[l + 1]);
-            }
+            for (l = 1; l < L; l++)
+                layer_step(w, t, j->params, j->velocities, l, 0, m, &plan, 0, w->n[l + 1]);
         pos += (size_t)m;
     }
 }
@@ -694,15 +801,20 @@ static void *worker_main(void *p)
 }
 #endif
 
-int pn_train_batches(const int *sizes, int n_layers, double *params, size_t n_params,
-                     const pn_data *data, const int64_t *indices, size_t n_indices,
-                     const int64_t *batch_sizes, size_t n_batches, double lr, int threads)
+int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, double *params,
+                     double *velocities, size_t n_params, const pn_data *data,
+                     const int64_t *indices, size_t n_indices, const int64_t *batch_sizes,
+                     size_t n_batches, const pn_step *step, int threads)
 {
     fast_work w;
     train_job job;
     pn_barrier barrier;
     int m_max = 0, rc, p, nthreads, sense0 = 0;
     rc = check_fast_params(sizes, n_layers, params, n_params);
+    if (rc == PN_OK) rc = check_model(model);
+    if (rc == PN_OK && !step) rc = PN_ERR_NULL;
+    if (rc == PN_OK)
+        rc = check_step(step->lr, step->n, step->l2, step->l1, step->momentum, velocities);
     if (rc != PN_OK) return rc;
     if ((rc = check_data(data, sizes, n_layers, 1)) != PN_OK) return rc;
     if (threads < 1 || threads > PN_MAX_THREADS) return PN_ERR_THREADS;
@@ -710,11 +822,12 @@ int pn_train_batches(const int *sizes, int n_layers, double *params, size_t n_pa
     if (rc != PN_OK) return rc;
     if (n_batches == 0) return PN_OK;
     nthreads = PN_CAN_THREAD ? threads : 1;            /* the results are the same */
-    if ((rc = fast_alloc(&w, sizes, n_layers, m_max)) != PN_OK) return rc;
+    if ((rc = fast_alloc(&w, sizes, n_layers, model, m_max)) != PN_OK) return rc;
     w.pix_nz = data->pixels ? table_zero_only_at_0(data->table) : 0;
     memset(&job, 0, sizeof job);
-    job.w = &w; job.params = params; job.d = data; job.indices = indices;
-    job.batch_sizes = batch_sizes; job.n_batches = n_batches; job.lr = lr;
+    job.w = &w; job.params = params; job.velocities = velocities; job.d = data;
+    job.indices = indices; job.batch_sizes = batch_sizes; job.n_batches = n_batches;
+    job.step = step;
     for (p = 0; p < nthreads; p++)
         if ((rc = thread_alloc(&job.tw[p], sizes, n_layers, m_max)) != PN_OK) {
             while (p-- > 0) thread_free(&job.tw[p]);
@@ -760,14 +873,16 @@ int pn_train_batches(const int *sizes, int n_layers, double *params, size_t n_pa
 typedef struct {
     const int *sizes;
     int n_layers;
+    const pn_model *model;
     const double *params;
     const pn_data *data;
     size_t start, stop;
-    double *out;
+    double *out;           /* the outputs, or NULL */
+    double *costs;         /* the cost of each sample (reference.py: cost.fn), or NULL */
     int rc;
 } outputs_job;
 
-/* Feed samples start..stop-1 forward, 64 at a time, into out. */
+/* Feed samples start..stop-1 forward, 64 at a time, into out and costs. */
 static void outputs_run(outputs_job *o)
 {
     enum { CHUNK = 64 };
@@ -777,7 +892,7 @@ static void outputs_run(outputs_job *o)
     int L = o->n_layers - 1, nL = o->sizes[L], m_max, l;
     if (o->stop <= o->start) { o->rc = PN_OK; return; }
     m_max = o->stop - o->start < CHUNK ? (int)(o->stop - o->start) : CHUNK;
-    if ((o->rc = fast_alloc(&w, o->sizes, o->n_layers, m_max)) != PN_OK) return;
+    if ((o->rc = fast_alloc(&w, o->sizes, o->n_layers, o->model, m_max)) != PN_OK) return;
     if ((o->rc = thread_alloc(&t, o->sizes, o->n_layers, m_max)) != PN_OK) { fast_free(&w); return; }
     w.pix_nz = o->data->pixels ? table_zero_only_at_0(o->data->table) : 0;
     for (i = o->start; i < o->stop; i += (size_t)m_max) {
@@ -787,9 +902,14 @@ static void outputs_run(outputs_job *o)
             if (l > 0) compact_layer(&w, l, 0, m);
             forward_layer(&w, &t, o->params, l, 0, 0, m, 0, o->sizes[l + 1]);
         }
-        for (s = 0; s < m; s++)
-            memcpy(o->out + (i - o->start + (size_t)s) * nL, w.act[L] + (size_t)s * w.lda[L],
-                   sizeof(double) * (size_t)nL);
+        softmax_rows(&w, 0, m);
+        for (s = 0; s < m; s++) {
+            const double *a = w.act[L] + (size_t)s * w.lda[L], *z = w.zL + (size_t)s * w.lda[L];
+            size_t at = i - o->start + (size_t)s;
+            if (o->out) memcpy(o->out + at * nL, a, sizeof(double) * (size_t)nL);
+            if (o->costs)
+                o->costs[at] = cost_fn(o->model->cost, nL, a, target(&w, o->data, i + (size_t)s), z);
+        }
     }
     thread_free(&t);
     fast_free(&w);
@@ -803,31 +923,21 @@ static void *outputs_main(void *p)
 }
 #endif
 
-int pn_outputs(const int *sizes, int n_layers, const double *params, size_t n_params,
-               const pn_data *data, size_t start, size_t stop, double *out, size_t out_len,
-               int threads)
+/* outputs_run on samples start..stop-1, split between two threads if asked
+ * (each sample's numbers do not depend on which thread computes them). */
+static int run_outputs(outputs_job *job, int threads)
 {
     outputs_job jobs[2];
-    size_t need;
-    int rc, nL;
-    rc = check_fast_params(sizes, n_layers, params, n_params);
-    if (rc != PN_OK) return rc;
-    if ((rc = check_data(data, sizes, n_layers, 0)) != PN_OK) return rc;
-    if (threads < 1 || threads > PN_MAX_THREADS) return PN_ERR_THREADS;
-    if (start > stop || stop > data->n) return PN_ERR_RANGE;
-    nL = sizes[n_layers - 1];
-    if (!mul_size(stop - start, (size_t)nL, &need) || out_len != need) return PN_ERR_RANGE;
-    if (stop == start) return PN_OK;
-    if (!out) return PN_ERR_NULL;
-    jobs[0].sizes = sizes; jobs[0].n_layers = n_layers; jobs[0].params = params;
-    jobs[0].data = data; jobs[0].start = start; jobs[0].stop = stop; jobs[0].out = out;
+    size_t start = job->start, stop = job->stop, nL = (size_t)job->sizes[job->n_layers - 1];
+    jobs[0] = *job;
     jobs[0].rc = PN_OK;
 #if PN_CAN_THREAD
     if (threads == 2 && stop - start >= 256) {          /* each thread takes half the samples */
         pthread_t tid;
         jobs[1] = jobs[0];
         jobs[0].stop = jobs[1].start = start + (stop - start) / 2;
-        jobs[1].out = out + (jobs[1].start - start) * (size_t)nL;
+        if (jobs[1].out) jobs[1].out += (jobs[1].start - start) * nL;
+        if (jobs[1].costs) jobs[1].costs += jobs[1].start - start;
         if (pthread_create(&tid, NULL, outputs_main, &jobs[1]) == 0) {
             outputs_run(&jobs[0]);
             pthread_join(tid, NULL);
@@ -835,7 +945,72 @@ int pn_outputs(const int *sizes, int n_layers, const double *params, size_t n_pa
         }
         jobs[0].stop = stop;                            /* no worker: do it all here */
     }
+#else
+    (void)threads; (void)nL;
 #endif
     outputs_run(&jobs[0]);
     return jobs[0].rc;
+}
+
+int pn_outputs(const int *sizes, int n_layers, const pn_model *model, const double *params,
+               size_t n_params, const pn_data *data, size_t start, size_t stop, double *out,
+               size_t out_len, int threads)
+{
+    outputs_job job;
+    size_t need;
+    int rc = check_fast_params(sizes, n_layers, params, n_params);
+    if (rc == PN_OK) rc = check_model(model);
+    if (rc != PN_OK) return rc;
+    if ((rc = check_data(data, sizes, n_layers, 0)) != PN_OK) return rc;
+    if (threads < 1 || threads > PN_MAX_THREADS) return PN_ERR_THREADS;
+    if (start > stop || stop > data->n) return PN_ERR_RANGE;
+    if (!mul_size(stop - start, (size_t)sizes[n_layers - 1], &need) || out_len != need)
+        return PN_ERR_RANGE;
+    if (stop == start) return PN_OK;
+    if (!out) return PN_ERR_NULL;
+    memset(&job, 0, sizeof job);
+    job.sizes = sizes; job.n_layers = n_layers; job.model = model; job.params = params;
+    job.data = data; job.start = start; job.stop = stop; job.out = out;
+    return run_outputs(&job, threads);
+}
+
+int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double *params,
+            size_t n_params, const pn_data *data, double l2, double l1, double *cost, int threads)
+{
+    outputs_job job;
+    size_t *w_off, *b_off, i, k;
+    double total = 0.0, squares = 0.0, abs_sum = 0.0, n, *costs;
+    int L = n_layers - 1, l, j;
+    int rc = check_fast_params(sizes, n_layers, params, n_params);
+    if (rc == PN_OK) rc = check_model(model);
+    if (rc != PN_OK) return rc;
+    if ((rc = check_data(data, sizes, n_layers, 1)) != PN_OK) return rc;
+    if (threads < 1 || threads > PN_MAX_THREADS) return PN_ERR_THREADS;
+    if (!cost) return PN_ERR_NULL;
+    if (data->n == 0 || !(l2 >= 0.0 && l1 >= 0.0)) return PN_ERR_RANGE;
+    for (i = 0; data->labels && i < data->n; i++)
+        if (data->labels[i] >= sizes[L]) return PN_ERR_LABEL;
+    costs = (double *)malloc(sizeof(double) * data->n);
+    w_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
+    b_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
+    if (!costs || !w_off || !b_off) { free(costs); free(w_off); free(b_off); return PN_ERR_NOMEM; }
+    memset(&job, 0, sizeof job);
+    job.sizes = sizes; job.n_layers = n_layers; job.model = model; job.params = params;
+    job.data = data; job.start = 0; job.stop = data->n; job.costs = costs;
+    rc = run_outputs(&job, threads);
+    if (rc == PN_OK) {
+        for (i = 0; i < data->n; i++) total += costs[i];          /* samples in order */
+        layer_offsets(sizes, n_layers, 1, w_off, b_off);
+        for (l = 0; l < L; l++)                     /* the weights w[j][k], row by row */
+            for (j = 0; j < sizes[l + 1]; j++)
+                for (k = 0; k < (size_t)sizes[l]; k++) {
+                    double v = params[w_off[l] + k * pad_row(sizes[l + 1]) + (size_t)j];
+                    squares += v * v;
+                    abs_sum += fabs(v);
+                }
+        n = (double)data->n;
+        *cost = total / n + 0.5 * (l2 / n) * squares + (l1 / n) * abs_sum;
+    }
+    free(costs); free(w_off); free(b_off);
+    return rc;
 }

@@ -102,6 +102,19 @@ PN_HIDDEN int check_params(const int *sizes, int n_layers, const double *params,
 /* The same for the fast layout (n_params == pn_fast_param_count). */
 PN_HIDDEN int check_fast_params(const int *sizes, int n_layers, const double *params,
                                 size_t n_params);
+/* model non-NULL with a known cost and activation. */
+PN_HIDDEN int check_model(const pn_model *model);
+/* A valid step (see PN_ERR_STEP); velocities are needed when mu > 0. */
+PN_HIDDEN int check_step(double lr, double n, double l2, double l1, double mu,
+                         const double *velocities);
+
+/* ------------------------------------------------------------------------- */
+/* textbook.c: what the fast path takes from the textbook                    */
+
+/* reference.softmax: a[j] = e^(z[j] - max z) / sum_k e^(z[k] - max z). */
+PN_HIDDEN void softmax(int n, const double *z, double *a);
+/* The cost of one sample (reference.py: cost.fn) for cost PN_QUADRATIC, ... */
+PN_HIDDEN double cost_fn(int cost, int n, const double *a, const double *y, const double *z);
 
 /* ------------------------------------------------------------------------- */
 /* layout.c                                                                   */
@@ -143,11 +156,24 @@ PN_HIDDEN void forward_sums(const double *wT, size_t ldw, int n_out, int ns,
                             int const *const *idx, double const *const *val, const int *cp,
                             int nch, double *Z, size_t ldz, int *kind, int *first);
 
-/* a[j] = sigma(sum[j] + b[j]) for j < n (as pn_sigmoid); z and e: scratch of n doubles. */
-PN_HIDDEN void activate(const double *sum, const double *b, int n, double *a, double *z, double *e);
+/* z[j] = sum[j] + b[j], a[j] = act(z[j]) for j < n, act = pn_sigmoid, pn_tanh or
+ * pn_relu by activation, or no a at all for PN_Z_ONLY; e: scratch of n doubles. */
+enum { PN_Z_ONLY = -1 };
+PN_HIDDEN void activate(int activation, const double *sum, const double *b, int n, double *a,
+                        double *z, double *e);
 
 /* w[j] = w[j] - scale * g[j] for j < n. */
 PN_HIDDEN void axpy_update(double *w, const double *g, double scale, int n);
+
+/* The regularised step of a row (pn_regularized_update):
+ * w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j]; g == NULL for a zero gradient. */
+PN_HIDDEN void decay_step(double *w, const double *g, int n, double keep, double shrink,
+                          double scale);
+
+/* The momentum step of a row (pn_momentum_update), g == NULL for a zero gradient:
+ * v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], w[j] = w[j] + v[j]. */
+PN_HIDDEN void momentum_step(double *w, double *v, const double *g, int n, double mu,
+                             double decay, double shrink, double scale);
 
 /* The lists of non-zero inputs (k ascending, with their values) that the fast
  * path works on.  Each also records blk[i] = the number of entries with

@@ -180,20 +180,27 @@ static void forward_sums_mv(const double *wT, size_t ldw, int n_out, int ns,
             }
 }
 
-/* a[j] = sigma(sum[j] + b[j]) for j < n, the operations of pn_sigmoid, in three
- * passes over the row (z and e: scratch of n doubles). */
+/* z[j] = sum[j] + b[j] and a[j] = act(z[j]) for j < n (a may be sum; e: scratch
+ * of n doubles): sigmoid with the operations of pn_sigmoid in three passes over
+ * the row, tanh (libm), relu, or PN_Z_ONLY. */
 PN_CLONES
-static void activate_mv(const double *sum, const double *b, int n, double *a, double *z,
-                        double *e)
+static void activate_mv(int activation, const double *sum, const double *b, int n, double *a,
+                        double *z, double *e)
 {
     int j;
     for (j = 0; j < n; j++) z[j] = sum[j] + b[j];
-    for (j = 0; j < n; j++) {
-        double zj = z[j];
-        e[j] = exp(zj >= 0.0 ? -zj : zj);             /* libm exp, as math.exp */
+    if (activation == PN_SIGMOID) {
+        for (j = 0; j < n; j++) {
+            double zj = z[j];
+            e[j] = exp(zj >= 0.0 ? -zj : zj);         /* libm exp, as math.exp */
+        }
+        for (j = 0; j < n; j++)                       /* 1/(1+e^-z) or e^z/(1+e^z) */
+            a[j] = (z[j] >= 0.0 ? 1.0 : e[j]) / (1.0 + e[j]);
+    } else if (activation == PN_TANH) {
+        for (j = 0; j < n; j++) a[j] = tanh(z[j]);    /* libm tanh, as math.tanh */
+    } else if (activation == PN_RELU) {
+        for (j = 0; j < n; j++) a[j] = z[j] > 0.0 ? z[j] : 0.0;
     }
-    for (j = 0; j < n; j++)                           /* 1/(1+e^-z) or e^z/(1+e^z) */
-        a[j] = (z[j] >= 0.0 ? 1.0 : e[j]) / (1.0 + e[j]);
 }
 
 /* w[j] = w[j] - scale * g[j] for j < n. */
@@ -202,6 +209,44 @@ static void axpy_update_mv(double *w, const double *g, double scale, int n)
 {
     int j;
     for (j = 0; j < n; j++) w[j] = w[j] - scale * g[j];
+}
+
+PN_ALWAYS_INLINE double sgn(double x)
+{
+    return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
+}
+
+/* w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j] for j < n; g == NULL
+ * (a zero gradient): the same without the last term, since x - scale * 0.0 == x
+ * for every x. */
+PN_CLONES
+static void decay_step_mv(double *w, const double *g, int n, double keep, double shrink,
+                          double scale)
+{
+    int j;
+    if (g)
+        for (j = 0; j < n; j++) w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j];
+    else
+        for (j = 0; j < n; j++) w[j] = keep * w[j] - shrink * sgn(w[j]);
+}
+
+/* v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], then
+ * w[j] = w[j] + v[j], for j < n; g == NULL: without the last term (as above). */
+PN_CLONES
+static void momentum_step_mv(double *w, double *v, const double *g, int n, double mu,
+                             double decay, double shrink, double scale)
+{
+    int j;
+    if (g)
+        for (j = 0; j < n; j++) {
+            v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j];
+            w[j] = w[j] + v[j];
+        }
+    else
+        for (j = 0; j < n; j++) {
+            v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]);
+            w[j] = w[j] + v[j];
+        }
 }
 
 void rowsum_planned(const double *base, size_t ld, const int *rows, const double *xv, int n,
@@ -218,14 +263,26 @@ void forward_sums(const double *wT, size_t ldw, int n_out, int ns, int const *co
     forward_sums_mv(wT, ldw, n_out, ns, idx, val, cp, nch, Z, ldz, kind, first);
 }
 
-void activate(const double *sum, const double *b, int n, double *a, double *z, double *e)
+void activate(int activation, const double *sum, const double *b, int n, double *a, double *z,
+              double *e)
 {
-    activate_mv(sum, b, n, a, z, e);
+    activate_mv(activation, sum, b, n, a, z, e);
 }
 
 void axpy_update(double *w, const double *g, double scale, int n)
 {
     axpy_update_mv(w, g, scale, n);
+}
+
+void decay_step(double *w, const double *g, int n, double keep, double shrink, double scale)
+{
+    decay_step_mv(w, g, n, keep, shrink, scale);
+}
+
+void momentum_step(double *w, double *v, const double *g, int n, double mu, double decay,
+                   double shrink, double scale)
+{
+    momentum_step_mv(w, v, g, n, mu, decay, shrink, scale);
 }
 
 int pn_simd_level(void)

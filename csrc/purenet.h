@@ -1,6 +1,9 @@
 /*
- * purenet.h -- the C engine of purenet: a sigmoid multilayer perceptron whose
- * arithmetic is bit for bit the arithmetic of purenet/reference.py.
+ * purenet.h -- the C engine of purenet: a multilayer perceptron whose arithmetic
+ * is bit for bit the arithmetic of purenet/reference.py, for the seed's network
+ * (sigmoid neurons, quadratic cost) and the book's chapter 3 (cross-entropy and
+ * log-likelihood costs with a softmax output, tanh and ReLU neurons, L2 and L1
+ * regularisation, momentum).
  *
  * Conventions
  *   sizes[0..n_layers-1]  neurons per layer (layer 0 = inputs), every size >= 1,
@@ -19,7 +22,8 @@
  *
  * Bit identity (see reference.py): every sum starts from 0.0 and adds its terms in
  * the reference's order (inputs k ascending, samples in batch order); terms whose
- * input is exactly 0 are skipped as the reference skips them; sigma uses libm exp.
+ * input is exactly 0 are skipped as the reference skips them; exp, log, log1p and
+ * tanh are libm's, as in Python's math module.
  * Build with -ffp-contract=off and without -ffast-math.
  *
  * The block between PN_CDEF_BEGIN and PN_CDEF_END is read by build_ext.py as the
@@ -48,8 +52,31 @@ enum {
     PN_ERR_LABEL = 7,      /* a label >= number of outputs */
     PN_ERR_RANGE = 8,      /* start/stop or output length invalid */
     PN_ERR_THREADS = 9,    /* thread count < 1 or > PN_MAX_THREADS, or a thread failed to start */
-    PN_ERR_NOMEM = 10      /* out of memory for scratch buffers */
+    PN_ERR_NOMEM = 10,     /* out of memory for scratch buffers */
+    PN_ERR_MODEL = 11,     /* unknown cost or activation */
+    PN_ERR_STEP = 12       /* invalid step: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (all finite),
+                              0 <= momentum < 1, and velocities when momentum > 0 */
 };
+
+/* The costs (with the output layer each implies) and the hidden layers' activations. */
+enum { PN_QUADRATIC = 0, PN_CROSS_ENTROPY = 1, PN_LOG_LIKELIHOOD = 2 };
+enum { PN_SIGMOID = 0, PN_TANH = 1, PN_RELU = 2 };
+
+/* What kind of network: cost PN_QUADRATIC or PN_CROSS_ENTROPY (sigmoid outputs) or
+ * PN_LOG_LIKELIHOOD (softmax outputs); activation of the hidden layers. */
+typedef struct {
+    int cost;
+    int activation;
+} pn_model;
+
+/* One training step's settings (reference.py: update_mini_batch when l2 = l1 =
+ * momentum = 0; regularized_update when momentum = 0; else momentum_update). */
+typedef struct {
+    double lr;             /* eta */
+    double n;              /* the training-set size n of the regularisation terms */
+    double l2, l1;         /* lambda_2, lambda_1 */
+    double momentum;       /* mu */
+} pn_step;
 
 enum { PN_MAX_THREADS = 2, PN_MAX_SIZE = 16777216, PN_MAX_LAYERS = 1024 };
 
@@ -85,6 +112,7 @@ size_t pn_fast_param_count(const int *sizes, int n_layers);
 int pn_simd_level(void);
 
 /* --- layer 1: the textbook, one routine per function of reference.py ---------- */
+/* (model: the cost and the hidden activation; the seed's network is {PN_QUADRATIC, PN_SIGMOID}.) */
 
 /* sigmoid(z): 1/(1+exp(-z)) for z >= 0, else e/(1+e) with e = exp(z). */
 double pn_sigmoid(double z);
@@ -95,20 +123,60 @@ double pn_sigmoid_prime(double z);
 /* weighted_sums: z[j] = (sum over k ascending with a[k] != 0 of w[j*n_in+k]*a[k], from 0.0) + b[j]. */
 int pn_weighted_sums(int n_out, int n_in, const double *w, const double *a, const double *b, double *z);
 
+/* quadratic_cost: *cost = 0.5 * (sum_j (a[j]-y[j])^2, j ascending from 0.0) (z unused). */
+int pn_quadratic_cost(int n, const double *a, const double *y, const double *z, double *cost);
+
 /* output_error: delta[j] = (a[j] - y[j]) * pn_sigmoid_prime(z[j]) for j < n. */
 int pn_output_error(int n, const double *a, const double *y, const double *z, double *delta);
 
-/* backward_error: delta[k] = (sum_j w_next[j*n+k]*delta_next[j], j ascending from 0.0) * pn_sigmoid_prime(z[k]). */
-int pn_backward_error(int n_next, int n, const double *w_next, const double *delta_next, const double *z, double *delta);
-
 /* feedforward: out[sizes[L]] = output activations for input x[sizes[0]] (textbook layout params). */
-int pn_feedforward(const int *sizes, int n_layers, const double *params, size_t n_params, const double *x, double *out);
+int pn_feedforward(const int *sizes, int n_layers, const pn_model *model, const double *params, size_t n_params, const double *x, double *out);
+
+/* backward_error: delta[k] = (sum_j w_next[j*n+k]*delta_next[j], j ascending from 0.0) * act'(z[k]) (activation: PN_SIGMOID...). */
+int pn_backward_error(int n_next, int n, const double *w_next, const double *delta_next, const double *z, int activation, double *delta);
 
 /* backprop: grad (textbook layout, n_params) = (nabla_w, nabla_b) of one sample (x, y), as reference.backprop. */
-int pn_backprop(const int *sizes, int n_layers, const double *params, size_t n_params, const double *x, const double *y, double *grad);
+int pn_backprop(const int *sizes, int n_layers, const pn_model *model, const double *params, size_t n_params, const double *x, const double *y, double *grad);
 
 /* update_mini_batch: one SGD step in place on m samples xs[m*sizes[0]], ys[m*sizes[L]] (textbook layout). */
-int pn_update_mini_batch(const int *sizes, int n_layers, double *params, size_t n_params, const double *xs, const double *ys, int m, double lr);
+int pn_update_mini_batch(const int *sizes, int n_layers, const pn_model *model, double *params, size_t n_params, const double *xs, const double *ys, int m, double lr);
+
+/* --- chapter 3 --- */
+
+/* softplus(z): (z > 0 ? z : 0.0) + log1p(exp(-|z|)). */
+double pn_softplus(double z);
+
+/* cross_entropy_cost: *cost = sum_j y[j]*softplus(-z[j]) + (1.0-y[j])*softplus(z[j]), j ascending from 0.0 (a unused). */
+int pn_cross_entropy_cost(int n, const double *a, const double *y, const double *z, double *cost);
+
+/* cross_entropy_error: delta[j] = a[j] - y[j] (the output error of the cross-entropy and log-likelihood costs; z unused). */
+int pn_cross_entropy_error(int n, const double *a, const double *y, const double *z, double *delta);
+
+/* softmax: m = max z; e[j] = exp(z[j] - m); a[j] = e[j] / (sum_j e[j], j ascending from 0.0). */
+int pn_softmax(int n, const double *z, double *a);
+
+/* log_likelihood_cost: *cost = sum_j y[j]*(lse - z[j]), lse = m + log(sum_k exp(z[k] - m)), m = max z (a unused). */
+int pn_log_likelihood_cost(int n, const double *a, const double *y, const double *z, double *cost);
+
+/* total_cost: *cost = (sum over the count samples of the cost)/count + 0.5*(l2/count)*sum w^2 + (l1/count)*sum |w|. */
+int pn_total_cost(const int *sizes, int n_layers, const pn_model *model, const double *params, size_t n_params, const double *xs, const double *ys, int count, double l2, double l1, double *cost);
+
+/* sgn(w): 1.0, -1.0, or 0.0 for w = 0 (and NaN). */
+double pn_sgn(double w);
+
+/* regularized_update: w = (1.0 - lr*l2/n)*w - (lr*l1/n)*sgn(w) - (lr/m)*sum dC/dw (every w), b = b - (lr/m)*sum dC/db. */
+int pn_regularized_update(const int *sizes, int n_layers, const pn_model *model, double *params, size_t n_params, const double *xs, const double *ys, int m, double lr, double n, double l2, double l1);
+
+/* momentum_update: v = mu*v - (lr*l2/n)*w - (lr*l1/n)*sgn(w) - (lr/m)*sum dC/dw, w = w + v; v_b = mu*v_b - (lr/m)*sum dC/db, b = b + v_b. */
+int pn_momentum_update(const int *sizes, int n_layers, const pn_model *model, double *params, double *velocities, size_t n_params, const double *xs, const double *ys, int m, double lr, double n, double mu, double l2, double l1);
+
+/* tanh(z) (libm) and tanh_prime(z) = 1.0 - t*t, t = tanh(z). */
+double pn_tanh(double z);
+double pn_tanh_prime(double z);
+
+/* relu(z) = z > 0 ? z : 0.0; relu_prime(z) = z > 0 ? 1.0 : 0.0. */
+double pn_relu(double z);
+double pn_relu_prime(double z);
 
 /* --- layouts ------------------------------------------------------------------- */
 
@@ -120,11 +188,15 @@ int pn_from_fast(const int *sizes, int n_layers, const double *fast, size_t n_fa
 
 /* --- layer 2: the fast path (fast layout params) ---------------------------------- */
 
-/* For each batch b in order: update_mini_batch on samples indices[pos..pos+batch_sizes[b]-1] of data (fast layout; threads 1 or 2, same bits). */
-int pn_train_batches(const int *sizes, int n_layers, double *params, size_t n_params, const pn_data *data, const int64_t *indices, size_t n_indices, const int64_t *batch_sizes, size_t n_batches, double lr, int threads);
+/* For each batch b in order: one step (see pn_step) on samples indices[pos..pos+batch_sizes[b]-1] of data (fast layout;
+ * velocities: the momentum velocities in the fast layout, n_params doubles, required when step->momentum > 0, else unused; threads 1 or 2, same bits). */
+int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, double *params, double *velocities, size_t n_params, const pn_data *data, const int64_t *indices, size_t n_indices, const int64_t *batch_sizes, size_t n_batches, const pn_step *step, int threads);
 
 /* out[(i-start)*sizes[L] + j] = output j of sample i, start <= i < stop (batch feedforward; fast layout; threads 1 or 2). */
-int pn_outputs(const int *sizes, int n_layers, const double *params, size_t n_params, const pn_data *data, size_t start, size_t stop, double *out, size_t out_len, int threads);
+int pn_outputs(const int *sizes, int n_layers, const pn_model *model, const double *params, size_t n_params, const pn_data *data, size_t start, size_t stop, double *out, size_t out_len, int threads);
+
+/* *cost = pn_total_cost over every sample of data (needs targets; fast layout; threads 1 or 2, same bits). */
+int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double *params, size_t n_params, const pn_data *data, double l2, double l1, double *cost, int threads);
 
 /* PN_CDEF_END */
 

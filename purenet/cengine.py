@@ -12,6 +12,7 @@ Only :mod:`purenet.network` imports this module, and only for ``backend="c"``:
 the rest of purenet works without cffi.
 """
 
+import math
 from array import array
 
 from .dataset import Dataset
@@ -63,6 +64,12 @@ def lib_and_ffi():
     return _load()
 
 
+def simd_name():
+    """The instructions the C engine's vector kernels run with on this CPU."""
+    lib, _ = _load()
+    return "AVX2" if lib.pn_simd_level() == 1 else "baseline"
+
+
 def _check(code, what):
     if code != 0:
         lib, ffi = _load()
@@ -76,14 +83,24 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+COSTS = {"quadratic": "PN_QUADRATIC", "cross-entropy": "PN_CROSS_ENTROPY",
+         "log-likelihood": "PN_LOG_LIKELIHOOD"}
+ACTIVATIONS = {"sigmoid": "PN_SIGMOID", "tanh": "PN_TANH", "relu": "PN_RELU"}
+
+
 class CEngine:
     """Runs a Network's arithmetic in C (``backend="c"``); same interface as
     :class:`purenet.reference.ReferenceEngine`."""
 
     name = "c"
 
-    def __init__(self, sizes, weights, biases, threads=1):
+    def __init__(self, sizes, weights, biases, threads=1, cost="quadratic", activation="sigmoid"):
         self.lib, self.ffi = _load()
+        if cost not in COSTS or activation not in ACTIVATIONS:
+            raise ValueError("the C engine has no cost %r / activation %r: use one of %s / %s"
+                             % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
+        self._model = self.ffi.new("pn_model *", {"cost": getattr(self.lib, COSTS[cost]),
+                                                  "activation": getattr(self.lib, ACTIVATIONS[activation])})
         from .network import _check_sizes          # network.py imports this module lazily
         sizes = _check_sizes(sizes)
         max_size, max_layers = self.lib.PN_MAX_SIZE, self.lib.PN_MAX_LAYERS
@@ -100,19 +117,38 @@ class CEngine:
         self.n_params = self.lib.pn_fast_param_count(self._csizes, len(sizes))
         if self.n_params == 0 or self.n_textbook == 0:
             raise ValueError("sizes %r are too large for the C engine" % (sizes,))
-        # One flat buffer for the whole network (fast layout), started on a 64-byte
-        # boundary inside the array (the array is never resized, so it never moves).
-        self._params = array("d", bytes(8 * (self.n_params + 8)))
-        whole = self.ffi.from_buffer("double[]", self._params)
-        skip = (-int(self.ffi.cast("uintptr_t", whole)) % 64) // 8
-        self._pbuf = whole + skip
-        self._keep = whole
+        self._params, self._pbuf = self._aligned()
+        self._velocities = self._vbuf = None         # made by the first momentum step
         self.set_params(weights, biases)
+
+    def _aligned(self):
+        """One flat zeroed buffer for the whole network (fast layout), and a pointer
+        to its first 64-byte boundary (the array is never resized, so it never moves)."""
+        buf = array("d", bytes(8 * (self.n_params + 8)))
+        whole = self.ffi.from_buffer("double[]", buf)
+        skip = (-int(self.ffi.cast("uintptr_t", whole)) % 64) // 8
+        return buf, whole + skip
 
     # --- parameters ------------------------------------------------------------
 
     def set_params(self, weights, biases):
         """Copy nested lists weights[l][j][k], biases[l][j] into the flat C buffer."""
+        self._to_fast(weights, biases, self._pbuf)
+
+    def get_params(self):
+        """(weights, biases) as fresh nested lists of the current values."""
+        return self._from_fast(self._pbuf)
+
+    def get_velocities(self):
+        """The momentum velocities (vw, vb) as nested lists, or None before any momentum step."""
+        return None if self._vbuf is None else self._from_fast(self._vbuf)
+
+    def set_velocities(self, vw, vb):
+        if self._vbuf is None:
+            self._velocities, self._vbuf = self._aligned()
+        self._to_fast(vw, vb, self._vbuf)
+
+    def _to_fast(self, weights, biases, dest):
         sizes, layers = self.sizes, len(self.sizes) - 1
         if len(weights) != layers or len(biases) != layers:
             raise ValueError("expected %d weight matrices and %d bias vectors for sizes %s, "
@@ -130,14 +166,13 @@ class CEngine:
                 flat.extend(map(float, row))
             flat.extend(map(float, b))
         code = self.lib.pn_to_fast(self._csizes, len(sizes), self.ffi.from_buffer("double[]", flat),
-                                   len(flat), self._pbuf, self.n_params)
+                                   len(flat), dest, self.n_params)
         _check(code, "set_params")
 
-    def get_params(self):
-        """(weights, biases) as fresh nested lists of the current values."""
+    def _from_fast(self, src):
         sizes = self.sizes
         flat = array("d", bytes(8 * self.n_textbook))
-        code = self.lib.pn_from_fast(self._csizes, len(sizes), self._pbuf, self.n_params,
+        code = self.lib.pn_from_fast(self._csizes, len(sizes), src, self.n_params,
                                      self.ffi.from_buffer("double[]", flat), len(flat))
         _check(code, "get_params")
         weights, biases, pos = [], [], 0
@@ -222,11 +257,18 @@ class CEngine:
                        name="input")
         return self.outputs(data, 0, 1)[0]
 
-    def train_batches(self, data, batches, lr):
-        """update_mini_batch for each batch (a list of sample indices into data), in
-        order, in one C call."""
-        lr = float(lr)
+    def train_batches(self, data, batches, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
+        """One update for each batch (a list of sample indices into data), in order,
+        in one C call: as ReferenceEngine.train_batches."""
         d, keep = self._cdata(data, True, "train_batches")     # checks data first
+        step = self.ffi.new("pn_step *", {"lr": float(lr), "n": float(data.n if n is None else n),
+                                          "l2": float(l2), "l1": float(l1),
+                                          "momentum": float(momentum)})
+        if not (step.lr > 0 and step.n >= 1 and step.l2 >= 0 and step.l1 >= 0
+                and 0 <= step.momentum < 1 and all(map(math.isfinite, (step.lr, step.l2, step.l1)))):
+            raise ValueError("train_batches: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (finite) and "
+                             "0 <= momentum < 1, got lr=%r n=%r l2=%r l1=%r momentum=%r"
+                             % (lr, n, l2, l1, momentum))
         indices = array("q")
         counts = array("q")
         for b, batch in enumerate(batches):
@@ -247,10 +289,13 @@ class CEngine:
             raise ValueError("train_batches: sample index %d is out of range for %s (%d samples)"
                              % (bad, data.name, data.n))
         ffi = self.ffi
+        if step.momentum > 0 and self._vbuf is None:
+            self._velocities, self._vbuf = self._aligned()  # velocities start at 0
         code = self.lib.pn_train_batches(
-            self._csizes, len(self.sizes), self._pbuf, self.n_params, d,
+            self._csizes, len(self.sizes), self._model, self._pbuf,
+            self._vbuf if step.momentum > 0 else ffi.NULL, self.n_params, d,
             ffi.from_buffer("int64_t[]", indices), len(indices),
-            ffi.from_buffer("int64_t[]", counts), len(counts), lr, self.threads)
+            ffi.from_buffer("int64_t[]", counts), len(counts), step, self.threads)
         del keep
         _check(code, "train_batches")
 
@@ -265,9 +310,24 @@ class CEngine:
         out = array("d", bytes(8 * n_out * (stop - start)))
         if stop == start:
             return []
-        code = self.lib.pn_outputs(self._csizes, len(self.sizes), self._pbuf, self.n_params, d,
-                                   start, stop, self.ffi.from_buffer("double[]", out), len(out),
-                                   self.threads)
+        code = self.lib.pn_outputs(self._csizes, len(self.sizes), self._model, self._pbuf,
+                                   self.n_params, d, start, stop,
+                                   self.ffi.from_buffer("double[]", out), len(out), self.threads)
         del keep
         _check(code, "outputs")
         return [out[i:i + n_out].tolist() for i in range(0, len(out), n_out)]
+
+    def total_cost(self, data, l2=0.0, l1=0.0):
+        """reference.total_cost over every sample of data, computed in C."""
+        l2, l1 = float(l2), float(l1)
+        if not (l2 >= 0 and l1 >= 0 and math.isfinite(l2) and math.isfinite(l1)):
+            raise ValueError("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r" % (l2, l1))
+        d, keep = self._cdata(data, True, "total_cost")
+        if data.n == 0:
+            raise ValueError("total_cost: %s has no samples" % data.name)
+        cost = self.ffi.new("double *")
+        code = self.lib.pn_cost(self._csizes, len(self.sizes), self._model, self._pbuf,
+                                self.n_params, d, l2, l1, cost, self.threads)
+        del keep
+        _check(code, "total_cost")
+        return cost[0]

@@ -11,9 +11,11 @@ initial weights, the per-epoch shuffle and the slicing into mini-batches.  So
 two engines given the same seed see the same samples in the same order, and
 differ only in how fast they do the arithmetic.
 
-An engine has: ``set_params(weights, biases)``, ``get_params()``,
-``feedforward(x)``, ``train_batches(data, batches, lr)`` (update_mini_batch for
-each list of sample indices, in order) and ``outputs(data, start, stop)``.
+An engine is made for a cost and a hidden-layer activation, and has:
+``set_params(weights, biases)``, ``get_params()``, ``get_velocities()``,
+``set_velocities(vw, vb)``, ``feedforward(x)``, ``train_batches(data, batches,
+lr, n, l2, l1, momentum)`` (one update per list of sample indices, in order),
+``outputs(data, start, stop)`` and ``total_cost(data, l2, l1)``.
 """
 
 import json
@@ -24,25 +26,44 @@ import tempfile
 import time
 
 from .dataset import DataError, argmax, as_dataset
-from .reference import ReferenceEngine
+from .reference import ACTIVATIONS, COSTS, ReferenceEngine
 
 FORMAT_NAME = "purenet"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2              # version 1: sigmoid / quadratic / "large" only, no "init"
 BACKENDS = ("python", "c")
+INITS = ("large", "scaled")
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be read: the message names the file and the problem."""
 
 
-def make_engine(backend, sizes, weights, biases, threads=1):
+def make_engine(backend, sizes, weights, biases, threads=1, cost="quadratic",
+                activation="sigmoid"):
     """The engine for a backend name ("python" or "c")."""
     if backend == "python":
-        return ReferenceEngine(sizes, weights, biases)
+        return ReferenceEngine(sizes, weights, biases, cost=cost, activation=activation)
     if backend == "c":
         from .cengine import CEngine     # imported only when asked for: needs cffi
-        return CEngine(sizes, weights, biases, threads=threads)
+        return CEngine(sizes, weights, biases, threads=threads, cost=cost,
+                       activation=activation)
     raise ValueError("unknown backend %r: use one of %s" % (backend, ", ".join(BACKENDS)))
+
+
+def _check_choice(what, value, choices):
+    if value not in choices:
+        raise ValueError("unknown %s %r: use one of %s" % (what, value, ", ".join(choices)))
+
+
+def _check_penalty(what, value, below_one=False):
+    """A finite float >= 0 (and < 1 for the momentum)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("%s must be a number, got %r" % (what, value))
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0.0 and (value < 1.0 or not below_one)):
+        raise ValueError("%s must be a finite number %s, got %r"
+                         % (what, "in [0, 1)" if below_one else ">= 0", value))
+    return value
 
 
 def _check_sizes(sizes):
@@ -73,9 +94,18 @@ def _check_params(sizes, weights, biases):
 
 
 class Network:
-    """A fully connected sigmoid network trained by mini-batch gradient descent.
+    """A fully connected network trained by mini-batch gradient descent.
 
     ``Network([784, 100, 10])``: 784 inputs, a hidden layer of 100, 10 outputs.
+
+    The defaults are the seed's network: sigmoid neurons, the quadratic cost and
+    N(0, 1) initial weights.  Chapter 3 of the book gives the alternatives:
+
+    * ``cost``: "quadratic", "cross-entropy" (sigmoid outputs) or "log-likelihood"
+      (a softmax output layer);
+    * ``activation`` of the hidden layers: "sigmoid", "tanh" or "relu";
+    * ``init``: "large" (weights and biases N(0, 1)) or "scaled" (weights
+      N(0, 1)/√n_in, where n_in is the number of inputs of the neuron; biases N(0, 1)).
 
     Attributes (as in Nielsen's network.py):
 
@@ -85,25 +115,34 @@ class Network:
 
     Reading ``weights``/``biases`` gives the current values whatever the engine,
     as fresh nested lists (changing them changes nothing); assigning lists of the
-    right shapes sets the parameters.  Initial weights and biases
-    are drawn from N(0, 1) by ``random.Random(seed)``, which also draws every
-    shuffle of :meth:`fit`.
+    right shapes sets the parameters.  ``random.Random(seed)`` draws the initial
+    parameters, in this order: every bias, layer by layer (biases[0][0],
+    biases[0][1], ...), then every weight, layer by layer and row by row
+    (weights[0][0][0], weights[0][0][1], ...), each ``rng.gauss(0.0, 1.0)`` (a
+    "scaled" weight is that draw divided by ``math.sqrt(n_in)``).  The same
+    generator then draws every shuffle of :meth:`fit`.
     """
 
-    def __init__(self, sizes, seed=None, backend="python", threads=1):
+    def __init__(self, sizes, seed=None, backend="python", threads=1, cost="quadratic",
+                 activation="sigmoid", init="large"):
         self.sizes = _check_sizes(sizes)
-        if backend not in BACKENDS:
-            raise ValueError("unknown backend %r: use one of %s" % (backend, ", ".join(BACKENDS)))
+        _check_choice("backend", backend, BACKENDS)
+        _check_choice("cost", cost, tuple(COSTS))
+        _check_choice("activation", activation, tuple(ACTIVATIONS))
+        _check_choice("init", init, INITS)
         if seed is None:
             seed = random.SystemRandom().randrange(2 ** 32)
         self.seed = seed
         self.rng = random.Random(seed)
-        # b ~ N(0, 1), then w ~ N(0, 1), layer by layer (Nielsen's order).
-        biases = [[self.rng.gauss(0.0, 1.0) for _ in range(n)] for n in self.sizes[1:]]
-        weights = [[[self.rng.gauss(0.0, 1.0) for _ in range(n_in)] for _ in range(n_out)]
+        gauss = self.rng.gauss
+        biases = [[gauss(0.0, 1.0) for _ in range(n)] for n in self.sizes[1:]]
+        weights = [[[gauss(0.0, 1.0) for _ in range(n_in)] for _ in range(n_out)]
                    for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
-        self.backend = backend
-        self.engine = make_engine(backend, self.sizes, weights, biases, threads=threads)
+        if init == "scaled":
+            weights = [[[v / math.sqrt(len(row)) for v in row] for row in w] for w in weights]
+        self.backend, self.cost_name, self.activation, self.init = backend, cost, activation, init
+        self.engine = make_engine(backend, self.sizes, weights, biases, threads=threads,
+                                  cost=cost, activation=activation)
         self.history = []            # one dict per trained epoch
         self.test_outputs = None     # output activations on fit's test data, last epoch
         self.meta = {"seed": seed}
@@ -166,6 +205,15 @@ class Network:
         """The predicted class of every sample of data."""
         return [argmax(o) for o in self.outputs(data)]
 
+    def cost(self, data, l2=0.0, l1=0.0):
+        """The mean cost over the n samples of data, plus the regularisation terms
+        (λ₂/2n) Σ w² + (λ₁/n) Σ |w| (n = len(data), as in Nielsen's network2)."""
+        l2, l1 = _check_penalty("l2", l2), _check_penalty("l1", l1)
+        data = self._data(data, "data")
+        if data.n == 0:
+            raise DataError("data has no samples: the mean cost is undefined")
+        return self.engine.total_cost(data, l2, l1)
+
     def evaluate(self, data):
         """Number of samples whose predicted class (argmax of the output) is right.
 
@@ -177,12 +225,16 @@ class Network:
     # --- learning ------------------------------------------------------------
 
     def fit(self, training_data, epochs, batch_size=10, lr=3.0, test=None,
-            callback=None, progress=None):
+            callback=None, progress=None, l2=0.0, l1=0.0, momentum=0.0):
         """Stochastic gradient descent: for each epoch, shuffle, slice into
         mini-batches of ``batch_size`` and take one gradient step per batch.
 
         training_data: a Dataset or (x, y) pairs with one-hot/target vectors y.
         test: optional data evaluated after each epoch.
+        l2, l1: regularisation λ₂, λ₁ (with n = the number of training samples);
+        momentum: μ in [0, 1).  The velocities start at 0 and are kept: a second
+        fit continues with them (see reference.regularized_update and
+        reference.momentum_update for the equations).
         callback(record): called after each epoch with a dict (epoch, seconds,
         samples_per_s, and hits/n_test/accuracy when test is given).
         progress(done, total): called within an epoch as batches complete.
@@ -195,6 +247,8 @@ class Network:
         lr = float(lr)
         if not (lr > 0.0 and math.isfinite(lr)):
             raise ValueError("learning rate must be a finite number > 0, got %r" % (lr,))
+        l2, l1 = _check_penalty("l2", l2), _check_penalty("l1", l1)
+        momentum = _check_penalty("momentum", momentum, below_one=True)
         train = self._data(training_data, "training data")
         if train.n == 0:
             raise DataError("training data has no samples")
@@ -207,7 +261,8 @@ class Network:
             start = time.perf_counter()
             chunk = max(1, min(len(batches), 60000 // (batch_size * 20) or 1))
             for c in range(0, len(batches), chunk):
-                self.engine.train_batches(train, batches[c:c + chunk], lr)
+                self.engine.train_batches(train, batches[c:c + chunk], lr, n=train.n,
+                                          l2=l2, l1=l1, momentum=momentum)
                 if progress is not None:
                     progress(min((c + chunk) * batch_size, train.n), train.n)
             seconds = time.perf_counter() - start
@@ -224,7 +279,8 @@ class Network:
             if callback is not None:
                 callback(record)
         self.meta.update(batch_size=batch_size, lr=lr, epochs=len(self.history),
-                         train_samples=train.n, backend=self.backend)
+                         train_samples=train.n, backend=self.backend, l2=l2, l1=l1,
+                         momentum=momentum)
         return records
 
     # --- model files ---------------------------------------------------------
@@ -236,7 +292,7 @@ class Network:
         info.update(meta or {})
         info["history"] = self.history
         doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "sizes": self.sizes,
-               "activation": "sigmoid", "cost": "quadratic",
+               "cost": self.cost_name, "activation": self.activation, "init": self.init,
                "weights": weights, "biases": biases, "meta": info}
         try:
             text = json.dumps(doc, allow_nan=False)    # repr of floats: round-trips exactly
@@ -284,12 +340,19 @@ def load(path, backend="python", threads=1):
         fail("not a purenet model file (invalid JSON: %s)" % e)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         fail("not a purenet model file (no \"format\": \"purenet\")")
-    if doc.get("version") != FORMAT_VERSION:
-        fail("model format version %r is not supported (this purenet reads version %d)"
-             % (doc.get("version"), FORMAT_VERSION))
-    if doc.get("activation") != "sigmoid" or doc.get("cost") != "quadratic":
-        fail("activation %r / cost %r not supported (only sigmoid / quadratic)"
-             % (doc.get("activation"), doc.get("cost")))
+    version = doc.get("version")
+    if version not in (1, FORMAT_VERSION) or isinstance(version, bool):
+        fail("model format version %r is not supported (this purenet reads versions 1 to %d)"
+             % (version, FORMAT_VERSION))
+    kind = {"cost": doc.get("cost"), "activation": doc.get("activation"),
+            "init": doc.get("init", "large") if version == 1 else doc.get("init")}
+    choices = {"cost": tuple(COSTS), "activation": tuple(ACTIVATIONS), "init": INITS}
+    if version == 1:
+        choices = {"cost": ("quadratic",), "activation": ("sigmoid",), "init": ("large",)}
+    for key, value in kind.items():
+        if value not in choices[key]:
+            fail("%s %r is not supported in a version %d file (use one of %s)"
+                 % (key, value, version, ", ".join(choices[key])))
     sizes = doc.get("sizes")
     if (not isinstance(sizes, list) or len(sizes) < 2
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)):
@@ -310,7 +373,8 @@ def load(path, backend="python", threads=1):
     if not isinstance(meta, dict):
         fail("\"meta\" must be an object")
     seed = meta.get("seed")
-    net = Network(sizes, seed=seed if isinstance(seed, int) else 0, backend=backend, threads=threads)
+    net = Network(sizes, seed=seed if isinstance(seed, int) else 0, backend=backend,
+                  threads=threads, **kind)
     net.set_params([[[float(v) for v in row] for row in w] for w in weights],
                    [[float(v) for v in b] for b in biases])
     net.meta = dict(meta)

@@ -1,7 +1,9 @@
 """Train a handwritten-digit classifier: ``python -m purenet.train [--backend c]``.
 
-Defaults are the seed's: a 784-100-10 sigmoid network, quadratic cost,
-mini-batches of 10, learning rate 3.0, 30 epochs on MNIST.
+Defaults are the seed's: a 784-100-10 sigmoid network, quadratic cost, N(0, 1)
+initial weights, mini-batches of 10, learning rate 3.0, 30 epochs on MNIST.
+``--cost``, ``--activation``, ``--init``, ``--l2``, ``--l1`` and ``--momentum``
+switch on the book's chapter 3, one at a time or together.
 """
 
 import argparse
@@ -47,6 +49,23 @@ def learning_rate(text):
     return v
 
 
+def penalty(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text)
+    if not (v >= 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError("must be a finite number >= 0, got %s" % text)
+    return v
+
+
+def momentum_value(text):
+    v = penalty(text)
+    if v >= 1.0:
+        raise argparse.ArgumentTypeError("must be in [0, 1) (e.g. 0.9), got %s" % text)
+    return v
+
+
 def layer_sizes(text):
     try:
         sizes = [int(s) for s in text.split(",")]
@@ -79,6 +98,19 @@ def build_parser():
     p.add_argument("--batch-size", type=positive_int, default=10,
                    help="mini-batch size (default 10)")
     p.add_argument("--lr", type=learning_rate, default=3.0, help="learning rate η (default 3.0)")
+    p.add_argument("--cost", choices=["quadratic", "cross-entropy", "log-likelihood"],
+                   default="quadratic", help="quadratic (default), cross-entropy, or "
+                   "log-likelihood with a softmax output layer")
+    p.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], default="sigmoid",
+                   help="the hidden layers' neurons (default sigmoid)")
+    p.add_argument("--init", choices=["large", "scaled"], default="large",
+                   help="initial weights: large = N(0, 1) (default), scaled = N(0, 1)/sqrt(n_in)")
+    p.add_argument("--l2", type=penalty, default=0.0, metavar="λ",
+                   help="L2 regularisation λ₂ (weight decay; default 0)")
+    p.add_argument("--l1", type=penalty, default=0.0, metavar="λ",
+                   help="L1 regularisation λ₁ (default 0)")
+    p.add_argument("--momentum", type=momentum_value, default=0.0, metavar="μ",
+                   help="momentum coefficient μ in [0, 1) (default 0: plain gradient descent)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for the initial weights and every shuffle (default 0)")
     p.add_argument("--limit", type=count, default=None, metavar="N",
@@ -138,11 +170,15 @@ def run(args, out=sys.stdout):
 
     if args.source == "openml" and args.dataset != "mnist":
         raise UsageError("--source openml is only for --dataset mnist")
+    engine_note = ""
     if args.backend == "c":
         try:
             Network([1, 1], seed=0, backend="c")       # is the C engine built?
         except ImportError as e:
             raise UsageError(str(e))
+        from .cengine import simd_name
+        engine_note = " (%s, %d thread%s)" % (simd_name(), args.threads,
+                                              "s" if args.threads > 1 else "")
     if args.save:
         folder = os.path.dirname(os.path.abspath(args.save))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -167,13 +203,14 @@ def run(args, out=sys.stdout):
                             ",".join(map(str, sizes[:-1] + [train.n_out]))))
     load_seconds = time.perf_counter() - t_start
 
-    net = Network(sizes, seed=args.seed, backend=args.backend, threads=args.threads)
+    net = Network(sizes, seed=args.seed, backend=args.backend, threads=args.threads,
+                  cost=args.cost, activation=args.activation, init=args.init)
     say("purenet: %s network, %s backend%s, %d training / %d test samples (%s), "
-        "batch %d, lr %g, %d epochs, seed %d (data loaded in %.1f s)"
-        % ("-".join(map(str, sizes)), args.backend,
-           " (%d threads)" % args.threads if args.backend == "c" and args.threads > 1 else "",
-           train.n, test.n, args.dataset, args.batch_size, args.lr, args.epochs, args.seed,
-           load_seconds))
+        "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g, "
+        "%d epochs, seed %d (data loaded in %.1f s)"
+        % ("-".join(map(str, sizes)), args.backend, engine_note, train.n, test.n, args.dataset,
+           args.cost, args.activation, args.init, args.batch_size, args.lr, args.l2, args.l1,
+           args.momentum, args.epochs, args.seed, load_seconds))
     progress = Progress(not args.quiet)
     results = []
     labels = [test.label(i) for i in range(test.n)]
@@ -189,7 +226,7 @@ def run(args, out=sys.stdout):
         else:
             say("Epoch %2d: (no test samples)  train %6.2f s  %9.0f samples/s"
                 % (rec["epoch"], rec["seconds"], rec["samples_per_s"]))
-        if net.test_outputs is not None:
+        if net.test_outputs is not None and args.cost == "quadratic":
             units = report.output_units(net.test_outputs, labels)
             flagged = [u["unit"] for u in report.stuck_units(units)]
             if flagged != state["flagged"]:        # say it when it starts, changes or ends
@@ -203,7 +240,8 @@ def run(args, out=sys.stdout):
 
     progress.begin(1)
     net.fit(train, args.epochs, batch_size=args.batch_size, lr=args.lr,
-            test=test if test.n else None, callback=on_epoch, progress=progress)
+            test=test if test.n else None, callback=on_epoch, progress=progress,
+            l2=args.l2, l1=args.l1, momentum=args.momentum)
     progress.clear()
     total = time.perf_counter() - t_start
     if results and test.n:
@@ -221,8 +259,9 @@ def run(args, out=sys.stdout):
         outs = net.test_outputs if results else net.outputs(test)
         preds = [argmax(o) for o in outs]
         print(report.format_report(labels, preds, test.n_out), file=out)
-        for line in report.dead_unit_lines(report.output_units(outs, labels)):
-            print("! " + line, file=out)
+        if args.cost == "quadratic":
+            for line in report.dead_unit_lines(report.output_units(outs, labels)):
+                print("! " + line, file=out)
     if args.save:
         net.save(args.save, meta={"dataset": args.dataset, "source": args.source})
         say("saved the model to %s" % args.save)

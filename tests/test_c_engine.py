@@ -132,6 +132,12 @@ class Raw:
     def sizes(self, sizes):
         return self.ffi.new("int[]", list(sizes))
 
+    def model(self, cost="quadratic", activation="sigmoid"):
+        """A pn_model* (the seed's network by default)."""
+        return self.ffi.new("pn_model *", {
+            "cost": getattr(self.lib, cengine.COSTS[cost]),
+            "activation": getattr(self.lib, cengine.ACTIVATIONS[activation])})
+
     def params(self, weights, biases):
         out = []
         for w, b in zip(weights, biases):
@@ -200,51 +206,131 @@ def test_layer_routines_exact(raw, seed):
     back = array("d", [0.0] * n_out)
     k3 = [raw.d(flat(w_next)), raw.d(d_next), raw.d(list(z))]
     assert raw.lib.pn_backward_error(n_next, n_out, k3[0][1], k3[1][1], k3[2][1],
-                                     raw.ffi.from_buffer("double[]", back)) == 0
+                                     raw.lib.PN_SIGMOID, raw.ffi.from_buffer("double[]", back)) == 0
     assert_same("pn_backward_error", list(back), ref.backward_error(w_next, d_next, list(z)))
 
 
+COSTS = ["quadratic", "cross-entropy", "log-likelihood"]
+ACTIVATIONS = ["sigmoid", "tanh", "relu"]
+MODELS = [(c, a) for c in COSTS for a in ACTIVATIONS]
+
+
+def targets(rnd, cost, n):
+    """A target vector: one-hot for the log-likelihood cost (targets that sum to 1)."""
+    if cost == "log-likelihood":
+        y = [0.0] * n
+        y[rnd.randrange(n)] = 1.0
+        return y
+    return [rnd.random() for _ in range(n)]
+
+
 @needs_c
-@pytest.mark.parametrize("seed", range(12))
-def test_feedforward_backprop_update_textbook(raw, seed):
-    """pn_feedforward / pn_backprop / pn_update_mini_batch against their Python twins."""
-    rnd = random.Random(100 + seed)
+@pytest.mark.parametrize("cost,activation", MODELS)
+@pytest.mark.parametrize("seed", range(2))
+def test_feedforward_backprop_update_textbook(raw, cost, activation, seed):
+    """pn_feedforward / pn_backprop / pn_total_cost and the three updates
+    (pn_update_mini_batch, pn_regularized_update, pn_momentum_update) against
+    their Python twins, for every cost and activation."""
+    rnd = random.Random(100 + 10 * MODELS.index((cost, activation)) + seed)
     sizes = random_shape(rnd)
-    scale = 30.0 if seed % 4 == 3 else 1.0        # some nets saturate: activations exactly 0
+    scale = 30.0 if seed == 1 else 1.0            # saturating: activations exactly 0 (or 1)
     weights, biases = random_params(sizes, rnd, scale=scale, zeros=0.1)
-    cs = raw.sizes(sizes)
-    n = raw.lib.pn_param_count(cs, len(sizes))
+    act, cst, model = ref.ACTIVATIONS[activation], ref.COSTS[cost], raw.model(cost, activation)
+    cs, L = raw.sizes(sizes), len(sizes)
+    n = raw.lib.pn_param_count(cs, L)
     params = raw.params(weights, biases)
     assert n == len(params)
     pk = raw.d(params)
-    for trial in range(4):
+    what = "%s %s/%s" % (sizes, cost, activation)
+    for trial in range(3):
         x = [0.0 if rnd.random() < 0.5 else rnd.gauss(0, 1) for _ in range(sizes[0])]
-        y = [rnd.random() for _ in range(sizes[-1])]
+        y = targets(rnd, cost, sizes[-1])
         xk, yk = raw.d(x), raw.d(y)
         out = array("d", [0.0] * sizes[-1])
-        assert raw.lib.pn_feedforward(cs, len(sizes), pk[1], n, xk[1],
+        assert raw.lib.pn_feedforward(cs, L, model, pk[1], n, xk[1],
                                       raw.ffi.from_buffer("double[]", out)) == 0
-        assert_same("pn_feedforward %s" % sizes, list(out), ref.feedforward(weights, biases, x))
+        assert_same("pn_feedforward " + what, list(out), ref.feedforward(weights, biases, x, act, cst))
         grad = array("d", [0.0] * n)
-        assert raw.lib.pn_backprop(cs, len(sizes), pk[1], n, xk[1], yk[1],
+        assert raw.lib.pn_backprop(cs, L, model, pk[1], n, xk[1], yk[1],
                                    raw.ffi.from_buffer("double[]", grad)) == 0
-        nabla_b, nabla_w = ref.backprop(weights, biases, x, y)
+        nabla_b, nabla_w = ref.backprop(weights, biases, x, y, act, cst)
         gw, gb = raw.unflatten(sizes, list(grad))
-        assert_same("pn_backprop nabla_w %s" % sizes, gw, nabla_w)
-        assert_same("pn_backprop nabla_b %s" % sizes, gb, nabla_b)
+        assert_same("pn_backprop nabla_w " + what, gw, nabla_w)
+        assert_same("pn_backprop nabla_b " + what, gb, nabla_b)
 
-    for m in (1, 3, 5):
+    velocities = ([[[0.0] * len(r) for r in w] for w in weights], [[0.0] * len(b) for b in biases])
+    vbuf = array("d", [0.0] * n)
+    for rule, m in (("plain", 1), ("l2", 3), ("l1", 2), ("l2+l1", 5), ("momentum", 3),
+                    ("momentum", 4), ("plain", 4)):
         xs = [[0.0 if rnd.random() < 0.5 else rnd.gauss(0, 1) for _ in range(sizes[0])]
               for _ in range(m)]
-        ys = [[rnd.random() for _ in range(sizes[-1])] for _ in range(m)]
+        ys = [targets(rnd, cost, sizes[-1]) for _ in range(m)]
+        batch = list(zip(xs, ys))
         buf = array("d", raw.params(weights, biases))
         xk, yk = raw.d(flat(xs)), raw.d(flat(ys))
-        assert raw.lib.pn_update_mini_batch(cs, len(sizes), raw.ffi.from_buffer("double[]", buf),
-                                            n, xk[1], yk[1], m, 3.0) == 0
-        ref.update_mini_batch(weights, biases, list(zip(xs, ys)), 3.0)
+        p = raw.ffi.from_buffer("double[]", buf)
+        l2 = 1.3 if "l2" in rule or rule == "momentum" else 0.0
+        l1 = 0.4 if "l1" in rule else 0.0
+        if rule == "plain":
+            assert raw.lib.pn_update_mini_batch(cs, L, model, p, n, xk[1], yk[1], m, 3.0) == 0
+            ref.update_mini_batch(weights, biases, batch, 3.0, act, cst)
+        elif rule == "momentum":
+            assert raw.lib.pn_momentum_update(cs, L, model, p, raw.ffi.from_buffer("double[]", vbuf),
+                                              n, xk[1], yk[1], m, 0.5, 20.0, 0.8, l2, 0.1) == 0
+            ref.momentum_update(weights, biases, velocities, batch, 0.5, 20, 0.8, l2, 0.1, act, cst)
+            assert_same("pn_momentum_update velocities " + what, raw.unflatten(sizes, list(vbuf)),
+                        velocities)
+        else:
+            assert raw.lib.pn_regularized_update(cs, L, model, p, n, xk[1], yk[1], m, 0.7, 25.0,
+                                                 l2, l1) == 0
+            ref.regularized_update(weights, biases, batch, 0.7, 25, l2, l1, act, cst)
         gw, gb = raw.unflatten(sizes, list(buf))
-        assert_same("pn_update_mini_batch weights %s m=%d" % (sizes, m), gw, weights)
-        assert_same("pn_update_mini_batch biases %s m=%d" % (sizes, m), gb, biases)
+        assert_same("%s update weights %s m=%d" % (rule, what, m), gw, weights)
+        assert_same("%s update biases %s m=%d" % (rule, what, m), gb, biases)
+
+    cost_out = raw.ffi.new("double *")
+    pk = raw.d(raw.params(weights, biases))
+    for l2, l1 in ((0.0, 0.0), (2.5, 0.0), (0.0, 0.7), (1.0, 3.0)):
+        assert raw.lib.pn_total_cost(cs, L, model, pk[1], n, xk[1], yk[1], m, l2, l1, cost_out) == 0
+        assert_same("pn_total_cost " + what, [cost_out[0]],
+                    [ref.total_cost(weights, biases, batch, act, cst, l2, l1)])
+
+
+CH3_POINTS = SIGMOID_POINTS + [0.25, -3.5, 19.0, -19.0, 1e-8, -1e-8, 354.0, -354.0]
+
+
+@needs_c
+def test_chapter3_scalars_exact(raw):
+    """tanh, relu, their derivatives, softplus and sgn: the same libm calls."""
+    rnd = random.Random(2)
+    zs = CH3_POINTS + [rnd.gauss(0.0, s) for s in (0.5, 5.0, 300.0) for _ in range(300)]
+    lib = raw.lib
+    for name in ("tanh", "tanh_prime", "relu", "relu_prime", "softplus", "sgn"):
+        assert_same("pn_" + name, [getattr(lib, "pn_" + name)(z) for z in zs],
+                    [getattr(ref, name)(z) for z in zs])
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(4))
+def test_costs_softmax_and_errors_exact(raw, seed):
+    rnd = random.Random(seed)
+    n = rnd.choice([1, 2, 10, 37])
+    spread = [1.0, 20.0, 400.0, 1000.0][seed]             # 400, 1000: saturated outputs
+    z = [rnd.gauss(0.0, spread) for _ in range(n)]
+    a = [ref.sigmoid(v) for v in z]
+    y = [rnd.random() for _ in range(n)]
+    zk, ak, yk = raw.d(z), raw.d(a), raw.d(y)
+    out, c = array("d", [0.0] * n), raw.ffi.new("double *")
+    op = raw.ffi.from_buffer("double[]", out)
+    assert raw.lib.pn_softmax(n, zk[1], op) == 0
+    assert_same("pn_softmax", list(out), ref.softmax(z))
+    assert raw.lib.pn_cross_entropy_error(n, ak[1], yk[1], zk[1], op) == 0
+    assert_same("pn_cross_entropy_error", list(out), ref.cross_entropy_error(a, y, z))
+    for name in ("quadratic_cost", "cross_entropy_cost", "log_likelihood_cost"):
+        assert getattr(raw.lib, "pn_" + name)(n, ak[1], yk[1], zk[1], c) == 0
+        want = getattr(ref, name)(a, y, z)
+        assert math.isfinite(want)
+        assert_same("pn_" + name, [c[0]], [want])
 
 
 @needs_c
@@ -324,6 +410,90 @@ def test_train_batches_exact(seed, kind, batch_size):
         assert_same(what + " biases", got[1], want[1])
         assert_same(what + " with 2 threads", c2.get_params(), want)
     assert_same("outputs after training", c.outputs(data), python.outputs(data))
+
+
+RULES = {"plain": {}, "l2": {"l2": 2.0}, "l1": {"l1": 0.5},
+         "momentum": {"momentum": 0.6, "l2": 1.0, "l1": 0.2}}
+BATCHES = (1, 3, 7, 10)
+
+
+def ch3_cases():
+    """Every cost x activation x update rule once; the batch size and the data kind
+    cycle so that each cost, activation and rule meets every batch size and kind."""
+    out = []
+    for c, cost in enumerate(COSTS):
+        for a, activation in enumerate(ACTIVATIONS):
+            for r, rule in enumerate(RULES):
+                out.append((cost, activation, rule, BATCHES[(3 * c + a + r) % 4],
+                            ("pixels", "floats")[(c + a + r) % 2]))
+    return out
+
+
+def ch3_data(rnd, kind, n, sizes, cost):
+    data = make_data(kind, rnd, n, sizes)
+    if kind == "floats" and cost == "log-likelihood":      # targets that sum to 1
+        labels = bytes(rnd.randrange(sizes[-1]) for _ in range(n))
+        data = Dataset(sizes[0], sizes[-1], xs=data.xs, labels=labels, name="floats")
+    return data
+
+
+def check_engines_agree(sizes, cost, activation, rule, batch_size, data, rnd, epochs, lr):
+    weights, biases = random_params(sizes, rnd, scale=0.7)
+    opts = dict(cost=cost, activation=activation)
+    python = ReferenceEngine(sizes, weights, biases, **opts)
+    c = cengine.CEngine(sizes, weights, biases, **opts)
+    c2 = cengine.CEngine(sizes, weights, biases, threads=2, **opts)
+    step = dict(RULES[rule], n=data.n)
+    what = "%s %s/%s %s batch %d" % (sizes, cost, activation, rule, batch_size)
+    for epoch in range(epochs):
+        batches = epoch_batches(rnd, data.n, batch_size)
+        python.train_batches(data, batches, lr, **step)
+        c.train_batches(data, batches[:len(batches) // 2], lr, **step)   # two C calls
+        c.train_batches(data, batches[len(batches) // 2:], lr, **step)
+        c2.train_batches(data, batches, lr, **step)
+        want = python.get_params()
+        assert_same("%s epoch %d" % (what, epoch + 1), c.get_params(), want)
+        assert_same("%s epoch %d, 2 threads" % (what, epoch + 1), c2.get_params(), want)
+        if rule == "momentum":
+            assert_same(what + " velocities", c.get_velocities(), python.get_velocities())
+            assert_same(what + " velocities, 2 threads", c2.get_velocities(),
+                        python.get_velocities())
+    assert_same(what + " outputs", c.outputs(data), python.outputs(data))
+    for l2, l1 in ((0.0, 0.0), (3.0, 0.5)):
+        want = python.total_cost(data, l2, l1)
+        assert math.isfinite(want)
+        assert_same(what + " cost", [c.total_cost(data, l2, l1), c2.total_cost(data, l2, l1)],
+                    [want, want])
+
+
+@needs_c
+@pytest.mark.parametrize("cost,activation,rule,batch_size,kind", ch3_cases())
+def test_chapter3_train_batches_exact(cost, activation, rule, batch_size, kind):
+    """Three epochs of the fast path == three epochs of the reference, for every
+    cost, activation and update rule: weights, biases, velocities, outputs, cost."""
+    index = ch3_cases().index((cost, activation, rule, batch_size, kind))
+    rnd = random.Random(5000 + index)
+    sizes = random_shape(rnd, max_width=30 if batch_size != 1 else 16)
+    n = 150 if batch_size > 1 else 60
+    data = ch3_data(rnd, kind, n, sizes, cost)
+    check_engines_agree(sizes, cost, activation, rule, batch_size, data, rnd, 3,
+                        rnd.choice([0.5, 0.1]))
+
+
+WIDE_CASES = [([140, 104, 10], "cross-entropy", "sigmoid", "l2", 10, "pixels"),
+              ([120, 100, 12], "log-likelihood", "relu", "momentum", 7, "pixels"),
+              ([100, 112, 9], "quadratic", "tanh", "l1", 3, "floats"),
+              ([110, 101, 30, 10], "cross-entropy", "relu", "plain", 10, "floats"),
+              ([105, 128, 10], "log-likelihood", "tanh", "l2", 1, "pixels")]
+
+
+@needs_c
+@pytest.mark.parametrize("sizes,cost,activation,rule,batch_size,kind", WIDE_CASES)
+def test_chapter3_wide_layers_exact(sizes, cost, activation, rule, batch_size, kind):
+    """Widths of 100 and more take the widest vector blocks (784-100-10 does)."""
+    rnd = random.Random(sum(sizes) + batch_size)
+    data = ch3_data(rnd, kind, 40 if batch_size == 1 else 70, sizes, cost)
+    check_engines_agree(sizes, cost, activation, rule, batch_size, data, rnd, 2, 0.3)
 
 
 @needs_c
@@ -429,6 +599,30 @@ def test_mnist_784_30_10_one_epoch_exact():
     assert hits(c_out) == hits(py_out) > 150       # chance is about 100
 
 
+@needs_c
+@pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found: set PURENET_DATA to a "
+                    "folder with the four IDX files (CI uses ../shared/data/mnist)")
+@pytest.mark.parametrize("cost,activation,rule", [("cross-entropy", "sigmoid", "l2"),
+                                                  ("log-likelihood", "relu", "momentum")])
+def test_mnist_chapter3_one_epoch_exact(cost, activation, rule):
+    """network2's settings (cross-entropy, L2 5.0, scaled init) and a softmax/ReLU/momentum
+    net: 784-30-10 on 1,000 real MNIST images, one epoch, then the test outputs and cost."""
+    from purenet.network import Network
+    train, test = load_mnist_head(mnist_dir(), 1000, 500)
+    step = {"l2": dict(l2=5.0), "momentum": dict(momentum=0.5, l2=1.0)}[rule]
+    nets = [Network([784, 30, 10], seed=7, backend=b, threads=t, cost=cost,
+                    activation=activation, init="scaled") for b, t in (("python", 1), ("c", 1), ("c", 2))]
+    for net in nets:
+        net.fit(train, 1, batch_size=10, lr=0.5 if rule == "l2" else 0.1, **step)
+    want = nets[0].engine.get_params()
+    for net in nets[1:]:
+        assert_same("MNIST %s/%s/%s, %d threads" % (cost, activation, rule, net.engine.threads),
+                    net.engine.get_params(), want)
+    assert_same("MNIST test outputs", nets[1].outputs(test), nets[0].outputs(test))
+    assert_same("MNIST cost", [nets[1].cost(test, l2=5.0)], [nets[0].cost(test, l2=5.0)])
+    assert nets[0].evaluate(test) > 200                # of 500; chance is 50
+
+
 # --- errors: Python side ---------------------------------------------------------------
 
 @needs_c
@@ -488,7 +682,7 @@ def test_unavailable_error_is_an_import_error_with_instructions():
 def test_c_checks_its_arguments(raw):
     lib, ffi = raw.lib, raw.ffi
     assert ffi.string(lib.pn_strerror(0)) == b"ok"
-    for code in range(1, 11):
+    for code in range(1, 13):
         assert len(ffi.string(lib.pn_strerror(code))) > 10
     assert b"unknown" in ffi.string(lib.pn_strerror(999))
 
@@ -511,12 +705,31 @@ def test_c_checks_its_arguments(raw):
 
     x, y = raw.d([0.5] * 5), raw.d([0.1] * 3)
     out = raw.d([0.0] * 3)
-    assert lib.pn_feedforward(cs, 3, tb[1], n - 1, x[1], out[1]) == lib.PN_ERR_PARAMS
-    assert lib.pn_feedforward(cs, 1, tb[1], n, x[1], out[1]) == lib.PN_ERR_SIZES
-    assert lib.pn_feedforward(cs, 3, ffi.NULL, n, x[1], out[1]) == lib.PN_ERR_NULL
-    assert lib.pn_feedforward(cs, 3, tb[1], n, ffi.NULL, out[1]) == lib.PN_ERR_NULL
-    assert lib.pn_backprop(cs, 3, tb[1], n, x[1], ffi.NULL, out[1]) == lib.PN_ERR_NULL
-    assert lib.pn_update_mini_batch(cs, 3, tb[1], n, x[1], y[1], 0, 3.0) == lib.PN_ERR_BATCH
+    seed = raw.model()
+    bad_models = [ffi.NULL, ffi.new("pn_model *", {"cost": 3, "activation": 0}),
+                  ffi.new("pn_model *", {"cost": 0, "activation": -1})]
+    assert lib.pn_feedforward(cs, 3, seed, tb[1], n - 1, x[1], out[1]) == lib.PN_ERR_PARAMS
+    assert lib.pn_feedforward(cs, 1, seed, tb[1], n, x[1], out[1]) == lib.PN_ERR_SIZES
+    assert lib.pn_feedforward(cs, 3, seed, ffi.NULL, n, x[1], out[1]) == lib.PN_ERR_NULL
+    assert lib.pn_feedforward(cs, 3, seed, tb[1], n, ffi.NULL, out[1]) == lib.PN_ERR_NULL
+    for bad in bad_models:
+        assert lib.pn_feedforward(cs, 3, bad, tb[1], n, x[1], out[1]) == lib.PN_ERR_MODEL
+    assert lib.pn_backprop(cs, 3, seed, tb[1], n, x[1], ffi.NULL, out[1]) == lib.PN_ERR_NULL
+    assert lib.pn_update_mini_batch(cs, 3, seed, tb[1], n, x[1], y[1], 0, 3.0) == lib.PN_ERR_BATCH
+    assert lib.pn_backward_error(3, 4, tb[1], x[1], x[1], 7, out[1]) == lib.PN_ERR_MODEL
+    assert lib.pn_softmax(0, x[1], out[1]) == lib.PN_ERR_SIZES
+    assert lib.pn_cross_entropy_cost(3, x[1], y[1], ffi.NULL, out[1]) == lib.PN_ERR_NULL
+    vel = raw.d([0.0] * n)
+    for args in ((0.0, 10.0, 0.0, 0.0), (float("nan"), 10.0, 0.0, 0.0), (1.0, 0.5, 0.0, 0.0),
+                 (1.0, 10.0, -1.0, 0.0), (1.0, 10.0, 0.0, float("inf"))):
+        assert lib.pn_regularized_update(cs, 3, seed, tb[1], n, x[1], y[1], 1, *args) == lib.PN_ERR_STEP
+    for mu in (0.0, 1.0, -0.5, float("nan")):
+        assert lib.pn_momentum_update(cs, 3, seed, tb[1], vel[1], n, x[1], y[1], 1, 1.0, 10.0, mu,
+                                      0.0, 0.0) == lib.PN_ERR_STEP
+    assert lib.pn_momentum_update(cs, 3, seed, tb[1], ffi.NULL, n, x[1], y[1], 1, 1.0, 10.0, 0.5,
+                                  0.0, 0.0) == lib.PN_ERR_STEP
+    assert lib.pn_total_cost(cs, 3, seed, tb[1], n, x[1], y[1], 0, 0.0, 0.0, out[1]) == lib.PN_ERR_BATCH
+    assert tb[0].tobytes() == array("d", raw.params(weights, biases)).tobytes()   # untouched
     assert lib.pn_weighted_sums(0, 5, tb[1], x[1], tb[1], out[1]) == lib.PN_ERR_SIZES
     assert lib.pn_to_fast(cs, 3, tb[1], n, fp, nf + 1) == lib.PN_ERR_PARAMS
     assert lib.pn_from_fast(cs, 3, fp, nf, tb[1], n - 1) == lib.PN_ERR_PARAMS
@@ -538,10 +751,17 @@ def test_c_checks_its_arguments(raw):
             setattr(d, k, v)
         return d
 
-    def train(d, idx, bs, threads=1, params_len=nf):
+    velocities = array("d", [0.0] * nf)
+    vp = ffi.from_buffer("double[]", velocities)
+
+    def train(d, idx, bs, threads=1, params_len=nf, model=seed, vel=ffi.NULL, **step):
         ia, ba = array("q", idx), array("q", bs)
-        return lib.pn_train_batches(cs, 3, fp, params_len, d, ffi.from_buffer("int64_t[]", ia),
-                                    len(ia), ffi.from_buffer("int64_t[]", ba), len(ba), 3.0, threads)
+        st = dict(lr=3.0, n=10.0, l2=0.0, l1=0.0, momentum=0.0)
+        st.update(step)
+        return lib.pn_train_batches(cs, 3, model, fp, vel, params_len, d,
+                                    ffi.from_buffer("int64_t[]", ia), len(ia),
+                                    ffi.from_buffer("int64_t[]", ba), len(ba),
+                                    ffi.new("pn_step *", st), threads)
 
     assert train(pn_data(), [0, 1, 2], [2, 1]) == 0
     saved = fast.tobytes()
@@ -569,20 +789,44 @@ def test_c_checks_its_arguments(raw):
     assert train(pn_data(labels=lb), [0, 1, 2], [3]) == 0          # sample 4 is not used
     saved = fast.tobytes()
     assert train(pn_data(labels=lb), [0, 4], [2]) == lib.PN_ERR_LABEL
-    assert lib.pn_train_batches(cs, 3, fp, nf, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0, 3.0, 1) == lib.PN_ERR_NULL
-    assert lib.pn_train_batches(cs, 3, fp, nf, pn_data(), ffi.NULL, 1,
-                                ffi.from_buffer("int64_t[]", array("q", [1])), 1, 3.0, 1) == lib.PN_ERR_NULL
+    step = ffi.new("pn_step *", dict(lr=3.0, n=10.0, l2=0.0, l1=0.0, momentum=0.0))
+    assert lib.pn_train_batches(cs, 3, seed, fp, ffi.NULL, nf, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0,
+                                step, 1) == lib.PN_ERR_NULL
+    assert lib.pn_train_batches(cs, 3, seed, fp, ffi.NULL, nf, pn_data(), ffi.NULL, 1,
+                                ffi.from_buffer("int64_t[]", array("q", [1])), 1, step, 1) == lib.PN_ERR_NULL
+    assert lib.pn_train_batches(cs, 3, seed, fp, ffi.NULL, nf, pn_data(), ffi.NULL, 0, ffi.NULL, 0,
+                                ffi.NULL, 1) == lib.PN_ERR_NULL
+    for bad in bad_models:
+        assert train(pn_data(), [0], [1], model=bad) == lib.PN_ERR_MODEL
+    for step in ({"lr": 0.0}, {"lr": float("inf")}, {"n": 0.0}, {"l2": -1.0}, {"l1": float("nan")},
+                 {"momentum": 1.0}, {"momentum": -0.1}, {"momentum": 0.5}):   # 0.5: no velocities
+        assert train(pn_data(), [0], [1], **step) == lib.PN_ERR_STEP, step
     assert fast.tobytes() == saved                    # no failed call changed a parameter
+    assert train(pn_data(), [0, 1], [2], vel=vp, momentum=0.5, l2=1.0) == 0
+    assert velocities.tobytes() != bytes(8 * nf)      # the velocities moved with the weights
+    saved = fast.tobytes()
 
     outs = array("d", [0.0] * 30)
     op = ffi.from_buffer("double[]", outs)
-    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 10, op, 30, 1) == 0
-    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 11, op, 33, 1) == lib.PN_ERR_RANGE
-    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 4, 3, op, 0, 1) == lib.PN_ERR_RANGE
-    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 10, op, 29, 1) == lib.PN_ERR_RANGE
-    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(), 0, 10, ffi.NULL, 30, 1) == lib.PN_ERR_NULL
-    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(labels=ffi.NULL), 0, 10, op, 30, 1) == 0
-    assert lib.pn_outputs(cs, 3, fp, nf, pn_data(pixels=ffi.NULL), 0, 10, op, 30, 1) == lib.PN_ERR_DATA
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(), 0, 10, op, 30, 1) == 0
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(), 0, 11, op, 33, 1) == lib.PN_ERR_RANGE
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(), 4, 3, op, 0, 1) == lib.PN_ERR_RANGE
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(), 0, 10, op, 29, 1) == lib.PN_ERR_RANGE
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(), 0, 10, ffi.NULL, 30, 1) == lib.PN_ERR_NULL
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(labels=ffi.NULL), 0, 10, op, 30, 1) == 0
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(pixels=ffi.NULL), 0, 10, op, 30, 1) == lib.PN_ERR_DATA
+    assert lib.pn_outputs(cs, 3, bad_models[1], fp, nf, pn_data(), 0, 10, op, 30, 1) == lib.PN_ERR_MODEL
+
+    c = ffi.new("double *", 1.5)
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), 0.0, 0.0, c, 1) == 0 and c[0] != 1.5
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(labels=ffi.NULL), 0.0, 0.0, c, 1) == lib.PN_ERR_DATA
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), -1.0, 0.0, c, 1) == lib.PN_ERR_RANGE
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), 0.0, 0.0, ffi.NULL, 1) == lib.PN_ERR_NULL
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(n=0, pixels_len=0, labels_len=0), 0.0, 0.0, c,
+                       1) == lib.PN_ERR_RANGE
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(labels=lb), 0.0, 0.0, c, 1) == lib.PN_ERR_LABEL
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), 0.0, 0.0, c, 3) == lib.PN_ERR_THREADS
+    assert fast.tobytes() == saved
 
 
 @needs_c

@@ -34,6 +34,20 @@ def test_trains_and_saves_on_a_tiny_dataset(tiny_mnist, tmp_path):
     assert doc["meta"]["epochs"] == 3 and len(doc["meta"]["history"]) == 3
 
 
+def test_header_names_every_setting(tiny_mnist):
+    out = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "1", "--cost",
+              "cross-entropy", "--activation", "tanh", "--init", "scaled", "--l2", "5",
+              "--l1", "0.25", "--momentum", "0.9", "--lr", "0.5")
+    assert out.returncode == 0, out.stderr
+    head = out.stdout.splitlines()[0]
+    for part in ("cost cross-entropy", "activation tanh", "init scaled", "batch 10", "lr 0.5",
+                 "l2 5", "l1 0.25", "momentum 0.9", "1 epochs", "seed 0"):
+        assert part in head, (part, head)
+    default = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "0")
+    assert ("cost quadratic, activation sigmoid, init large, batch 10, lr 3, l2 0, l1 0, "
+            "momentum 0") in default.stdout.splitlines()[0]
+
+
 def test_same_seed_same_output(tiny_mnist):
     a = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "2", "--quiet")
     b = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "2", "--quiet")
@@ -59,6 +73,14 @@ def test_limits(tiny_mnist):
     (["--sizes", "100,10"], "--sizes starts with 100 inputs but mnist images have 784 pixels"),
     (["--sizes", "784,30,7"], "ends with 7 outputs but mnist has 10 classes"),
     (["--epochs", "-2"], "--epochs: must be 0 or more"),
+    (["--momentum", "1"], "--momentum: must be in [0, 1)"),
+    (["--momentum", "-0.5"], "--momentum: must be a finite number >= 0"),
+    (["--l2", "-1"], "--l2: must be a finite number >= 0"),
+    (["--l1", "nan"], "--l1: must be a finite number >= 0"),
+    (["--l2", "x"], "--l2: 'x' is not a number"),
+    (["--cost", "hinge"], "--cost: invalid choice: 'hinge'"),
+    (["--activation", "elu"], "--activation: invalid choice: 'elu'"),
+    (["--init", "xavier"], "--init: invalid choice: 'xavier'"),
 ])
 def test_invalid_values_exit_2_with_one_line(tiny_mnist, args, message):
     out = run("--data-dir", tiny_mnist, *args)
@@ -134,6 +156,19 @@ def test_both_backends_print_the_same_numbers(tiny_mnist):
                 if not l.startswith("purenet:") and "total time" not in l]
     assert numbers(py.stdout) == numbers(c.stdout)
     assert "confusion matrix" in c.stdout
+    assert "c backend (AVX2, 1 thread)" in c.stdout or "c backend (baseline, 1 thread)" in c.stdout
+
+
+@needs_c
+def test_both_backends_print_the_same_numbers_with_chapter_3(tiny_mnist):
+    common = ["--data-dir", tiny_mnist, "--sizes", "784,16,10", "--epochs", "2", "--seed", "3",
+              "--cost", "log-likelihood", "--activation", "relu", "--init", "scaled",
+              "--l2", "2", "--momentum", "0.5", "--lr", "0.2"]
+    py, c = run("--backend", "python", *common), run("--backend", "c", *common)
+    assert py.returncode == 0 and c.returncode == 0, py.stderr + c.stderr
+    epochs = [[l.split("train")[0] for l in out.stdout.splitlines() if l.startswith("Epoch")]
+              for out in (py, c)]
+    assert len(epochs[0]) == 2 and epochs[0] == epochs[1]
 
 
 def test_digits_dataset():

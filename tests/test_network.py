@@ -143,8 +143,8 @@ def test_save_then_load_is_bit_identical(tmp_path):
             for k, v in enumerate(row):
                 assert math.copysign(1, v) == math.copysign(1, back.weights[l][j][k])
     doc = json.loads(path.read_text())
-    assert doc["format"] == "purenet" and doc["version"] == 1
-    assert doc["activation"] == "sigmoid" and doc["cost"] == "quadratic"
+    assert doc["format"] == "purenet" and doc["version"] == 2
+    assert doc["activation"] == "sigmoid" and doc["cost"] == "quadratic" and doc["init"] == "large"
     assert doc["meta"]["seed"] == 5 and doc["meta"]["epochs"] == 2
     assert [f.name for f in tmp_path.iterdir()] == ["model.json"]     # no temp file left
 
@@ -153,7 +153,11 @@ def test_save_then_load_is_bit_identical(tmp_path):
     (lambda d: d.update(format="other"), "not a purenet model file"),
     (lambda d: d.update(version=99), "version 99 is not supported"),
     (lambda d: d.update(sizes=[3, "x"]), "sizes"),
-    (lambda d: d.update(activation="relu"), "not supported"),
+    (lambda d: d.update(activation="softsign"), "activation 'softsign' is not supported"),
+    (lambda d: d.update(cost=None), "cost None is not supported"),
+    (lambda d: d.pop("init"), "init None is not supported in a version 2 file"),
+    (lambda d: d.update(version=1, cost="cross-entropy"), "not supported in a version 1 file"),
+    (lambda d: d.update(version=True), "version True is not supported"),
     (lambda d: d["weights"][0].pop(), r"weights\[0\] must be 2 rows"),
     (lambda d: d["weights"][0][0].__setitem__(0, "1.0"), "not a finite number"),
     (lambda d: d["biases"][1].__setitem__(0, True), "not a finite number"),
@@ -167,6 +171,80 @@ def test_load_rejects_bad_files(tmp_path, mutate, message):
     path.write_text(json.dumps(doc))
     with pytest.raises(ModelFileError, match=message):
         purenet.load(path)
+
+
+@pytest.mark.parametrize("cost,activation,init", [
+    ("cross-entropy", "tanh", "scaled"), ("log-likelihood", "relu", "large"),
+    ("quadratic", "relu", "scaled")])
+def test_chapter3_model_round_trip(tmp_path, cost, activation, init):
+    net = Network([5, 6, 4], seed=2, cost=cost, activation=activation, init=init)
+    data = pairs_for([5, 6, 4], n=20)
+    net.fit(data, 2, 4, 0.5, l2=0.3, momentum=0.5)
+    net.save(tmp_path / "m.json")
+    back = purenet.load(tmp_path / "m.json")
+    assert (back.cost_name, back.activation, back.init) == (cost, activation, init)
+    assert back.weights == net.weights and back.biases == net.biases
+    assert back.outputs(data) == net.outputs(data)
+    assert back.meta["l2"] == 0.3 and back.meta["momentum"] == 0.5
+
+
+def test_version_1_files_still_load(tmp_path):
+    """A file written before chapter 3 (no "init"; sigmoid / quadratic) loads as the
+    seed's kind of network and predicts exactly as before."""
+    net = Network([4, 3, 2], seed=9)
+    doc = {"format": "purenet", "version": 1, "sizes": [4, 3, 2], "activation": "sigmoid",
+           "cost": "quadratic", "weights": net.weights, "biases": net.biases,
+           "meta": {"seed": 9, "history": []}}
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(doc))
+    back = purenet.load(path)
+    assert (back.cost_name, back.activation, back.init) == ("quadratic", "sigmoid", "large")
+    x = [0.1, 0.0, 0.7, 0.2]
+    assert back.feedforward(x) == net.feedforward(x)
+
+
+def test_scaled_init_divides_the_same_draws_by_sqrt_n_in():
+    large, scaled = Network([400, 30, 10], seed=6), Network([400, 30, 10], seed=6, init="scaled")
+    assert scaled.biases == large.biases
+    for l, n_in in enumerate((400, 30)):
+        for row_l, row_s in zip(large.weights[l], scaled.weights[l]):
+            assert row_s == [v / math.sqrt(n_in) for v in row_l]
+    flat = [v for row in scaled.weights[0] for v in row]
+    var = sum(v * v for v in flat) / len(flat)
+    assert abs(var * 400 - 1.0) < 0.05                       # N(0, 1/400)
+
+
+def test_chapter3_options_are_checked():
+    with pytest.raises(ValueError, match="unknown cost 'hinge'"):
+        Network([2, 2], cost="hinge")
+    with pytest.raises(ValueError, match="unknown activation 'elu'"):
+        Network([2, 2], activation="elu")
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        Network([2, 2], init="xavier")
+    net = Network([2, 2, 2], seed=0)
+    data = pairs_for([2, 2, 2], n=5)
+    before = net.weights
+    for kwargs, message in (({"l2": -1.0}, "l2 must be a finite number >= 0"),
+                            ({"l1": float("inf")}, "l1 must be a finite number >= 0"),
+                            ({"momentum": 1.0}, r"momentum must be a finite number in \[0, 1\)"),
+                            ({"momentum": -0.1}, "momentum"), ({"l2": "1"}, "l2 must be a number")):
+        with pytest.raises(ValueError, match=message):
+            net.fit(data, 1, **kwargs)
+    assert net.weights == before
+    with pytest.raises(ValueError, match="l1 must be"):
+        net.cost(data, l1=-2.0)
+
+
+def test_cost_is_the_mean_plus_the_penalties():
+    from purenet import reference as ref
+    net = Network([3, 4, 2], seed=1, cost="cross-entropy")
+    data = pairs_for([3, 4, 2], n=7)
+    mean = sum(ref.cross_entropy_cost(*(lambda zs, acts: (acts[-1], y, zs[-1]))(
+        *ref.forward_pass(net.weights, net.biases, x, cost=ref.CROSS_ENTROPY))) for x, y in data) / 7
+    flat = [v for w in net.weights for row in w for v in row]
+    want = mean + 2.0 / 14 * sum(v * v for v in flat) + 0.5 / 7 * sum(abs(v) for v in flat)
+    assert math.isclose(net.cost(data, l2=2.0, l1=0.5), want, rel_tol=1e-12)
+    assert math.isclose(net.cost(data), mean, rel_tol=1e-12)
 
 
 def test_load_rejects_non_json_and_missing(tmp_path):

@@ -63,14 +63,17 @@ typedef double pn_v4 __attribute__((vector_size(32)));
 #endif
 
 /* target_clones: one AVX2 and one baseline copy of the hot loops, picked at load
- * time.  -ffp-contract=off keeps FMA out of the AVX2 copy (the AVX2 ISA does not
- * include FMA anyway), so both copies give the same bits. */
+ * time (PN_CLONES_WIDE: also an AVX-512 copy, for the plain loops of the dense
+ * update steps, which the compiler vectorises 8 doubles wide there).
+ * -ffp-contract=off keeps FMA out of every copy, so all give the same bits. */
 #if defined(__GNUC__) && !defined(__clang__) && (__GNUC__ >= 6) && \
     defined(__x86_64__) && defined(__linux__) && !defined(PN_NO_CLONES)
 #define PN_CLONES __attribute__((target_clones("avx2", "default")))
+#define PN_CLONES_WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
 #define PN_HAVE_CLONES 1
 #else
 #define PN_CLONES
+#define PN_CLONES_WIDE
 #define PN_HAVE_CLONES 0
 #endif
 
@@ -166,11 +169,11 @@ PN_HIDDEN void activate(int activation, const double *sum, const double *b, int 
 PN_HIDDEN void axpy_update(double *w, const double *g, double scale, int n);
 
 /* The regularised step of a row (pn_regularized_update):
- * w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j]; g == NULL for a zero gradient. */
+ * w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j]. */
 PN_HIDDEN void decay_step(double *w, const double *g, int n, double keep, double shrink,
                           double scale);
 
-/* The momentum step of a row (pn_momentum_update), g == NULL for a zero gradient:
+/* The momentum step of a row (pn_momentum_update):
  * v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], w[j] = w[j] + v[j]. */
 PN_HIDDEN void momentum_step(double *w, double *v, const double *g, int n, double mu,
                              double decay, double shrink, double scale);

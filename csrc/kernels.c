@@ -2,12 +2,14 @@
  * kernels.c -- the inner loops of the fast path (fastpath.c calls them):
  *   - the row sum (rowsum_planned, forward_sums), the one kernel every product of
  *     the fast path goes through, vectorised across its independent columns;
- *   - activate (the sigmoid of a row) and axpy_update (the bias step);
+ *   - activate (the activation of a row) and axpy_update (the bias step);
+ *   - decay_step and momentum_step (chapter 3's steps of a row of weights);
  *   - the lists of the non-zero inputs of a sample (compact_*).
  * With GCC on x86-64 Linux the functions marked PN_CLONES are compiled twice, for
- * AVX2 and for the baseline instruction set, and the CPU picks one at load time
- * (pn_simd_level says which).  Both copies do the same operations in the same
- * order (no FMA: -ffp-contract=off), so they give the same bits.
+ * AVX2 and for the baseline instruction set (PN_CLONES_WIDE: also for AVX-512),
+ * and the CPU picks one at load time (pn_simd_level says which).  All copies do
+ * the same operations in the same order (no FMA: -ffp-contract=off), so they give
+ * the same bits.
  */
 #include "internal.h"
 
@@ -211,42 +213,41 @@ static void axpy_update_mv(double *w, const double *g, double scale, int n)
     for (j = 0; j < n; j++) w[j] = w[j] - scale * g[j];
 }
 
-PN_ALWAYS_INLINE double sgn(double x)
-{
-    return x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0;
-}
+/* The two update steps of chapter 3 touch every weight at every step, so they are
+ * plain loops that the compiler vectorises as wide as the CPU allows (PN_CLONES_WIDE
+ * adds an AVX-512 copy).  shrink * sgn(w) is written as two selects, which give the
+ * same value as the product without a branch: shrink, -shrink (-0.0 when shrink is
+ * 0.0, as 0.0 * -1.0 is), or +0.0 for w = 0 and NaN. */
 
-/* w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j] for j < n; g == NULL
- * (a zero gradient): the same without the last term, since x - scale * 0.0 == x
- * for every x. */
-PN_CLONES
+/* w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j] for j < n. */
+PN_CLONES_WIDE
 static void decay_step_mv(double *w, const double *g, int n, double keep, double shrink,
                           double scale)
 {
+    double neg = -shrink;
     int j;
-    if (g)
-        for (j = 0; j < n; j++) w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j];
-    else
-        for (j = 0; j < n; j++) w[j] = keep * w[j] - shrink * sgn(w[j]);
+    for (j = 0; j < n; j++) {
+        double x = w[j], t = x > 0.0 ? shrink : 0.0;
+        t = x < 0.0 ? neg : t;
+        w[j] = keep * x - t - scale * g[j];
+    }
 }
 
 /* v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], then
- * w[j] = w[j] + v[j], for j < n; g == NULL: without the last term (as above). */
-PN_CLONES
+ * w[j] = w[j] + v[j], for j < n. */
+PN_CLONES_WIDE
 static void momentum_step_mv(double *w, double *v, const double *g, int n, double mu,
                              double decay, double shrink, double scale)
 {
+    double neg = -shrink;
     int j;
-    if (g)
-        for (j = 0; j < n; j++) {
-            v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j];
-            w[j] = w[j] + v[j];
-        }
-    else
-        for (j = 0; j < n; j++) {
-            v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]);
-            w[j] = w[j] + v[j];
-        }
+    for (j = 0; j < n; j++) {
+        double x = w[j], t = x > 0.0 ? shrink : 0.0, vj;
+        t = x < 0.0 ? neg : t;
+        vj = mu * v[j] - decay * x - t - scale * g[j];
+        v[j] = vj;
+        w[j] = x + vj;
+    }
 }
 
 void rowsum_planned(const double *base, size_t ld, const int *rows, const double *xv, int n,
@@ -289,6 +290,7 @@ int pn_simd_level(void)
 {
 #if PN_HAVE_CLONES
     __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 2;
     return __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
     return 0;

@@ -108,7 +108,7 @@ size_t pn_param_count(const int *sizes, int n_layers);
 /* Number of doubles of a network's parameters in the fast layout (rows padded); 0 if sizes are invalid. */
 size_t pn_fast_param_count(const int *sizes, int n_layers);
 
-/* Whether the SIMD kernels run with AVX2 (1) or baseline instructions (0) on this CPU. */
+/* The SIMD kernels' instructions on this CPU: 2 = AVX2, and AVX-512 for the dense update steps; 1 = AVX2; 0 = baseline. */
 int pn_simd_level(void);
 
 /* --- layer 1: the textbook, one routine per function of reference.py ---------- */

@@ -67,7 +67,7 @@ def lib_and_ffi():
 def simd_name():
     """The instructions the C engine's vector kernels run with on this CPU."""
     lib, _ = _load()
-    return "AVX2" if lib.pn_simd_level() == 1 else "baseline"
+    return ("baseline", "AVX2", "AVX2 + AVX-512")[lib.pn_simd_level()]
 
 
 def _check(code, what):

@@ -931,11 +931,11 @@ static void *outputs_main(void *p)
 static int run_outputs(outputs_job *job, int threads)
 {
     outputs_job jobs[2];
-    size_t start = job->start, stop = job->stop, nL = (size_t)job->sizes[job->n_layers - 1];
     jobs[0] = *job;
     jobs[0].rc = PN_OK;
 #if PN_CAN_THREAD
-    if (threads == 2 && stop - start >= 256) {          /* each thread takes half the samples */
+    if (threads == 2 && job->stop - job->start >= 256) {  /* each thread takes half the samples */
+        size_t start = job->start, stop = job->stop, nL = (size_t)job->sizes[job->n_layers - 1];
         pthread_t tid;
         jobs[1] = jobs[0];
         jobs[0].stop = jobs[1].start = start + (stop - start) / 2;
@@ -949,7 +949,7 @@ static int run_outputs(outputs_job *job, int threads)
         jobs[0].stop = stop;                            /* no worker: do it all here */
     }
 #else
-    (void)threads; (void)nL;
+    (void)threads;
 #endif
     outputs_run(&jobs[0]);
     return jobs[0].rc;

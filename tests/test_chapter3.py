@@ -46,6 +46,9 @@ def test_cross_entropy_by_hand():
     assert close(nabla_w[1][0][0], d2 / 2) and close(nabla_w[1][0][1], d2 / 2)
     assert close(nabla_b[0][0], d2 / 4) and close(nabla_b[0][1], -d2 / 4)
     assert close(nabla_w[0][0][1], d2 / 2) and close(nabla_w[0][1][1], -d2 / 2)
+    # one step, η = 2, m = 1: w ← w − 2 ∂C/∂w
+    ref.update_mini_batch(w, b, [(X, Y)], 2.0, cost=ref.CROSS_ENTROPY)
+    assert close(w[1][0][0], 1.0 - d2) and close(w[0][1][1], 1.0 + d2) and close(b[1][0], 0.5 - 2 * d2)
 
 
 # --- softmax and log-likelihood, worked by hand -------------------------------------
@@ -72,6 +75,9 @@ def test_softmax_and_log_likelihood_by_hand():
     assert close(nabla_w[1][0][0], -0.375) and close(nabla_w[1][1][1], 0.375)
     assert close(nabla_b[0][0], -3 / 16) and close(nabla_b[0][1], 3 / 16)
     assert close(nabla_w[0][0][1], -3 / 8) and close(nabla_w[0][1][0], 3 / 16)
+    # one step, η = 1, m = 1: w²₀₀ = 1 + 3/8, b²₁ = ln 3 − ¾, w¹₀₁ = −¼ + 3/8
+    ref.update_mini_batch(w, b, [(X, y)], 1.0, cost=ref.LOG_LIKELIHOOD)
+    assert close(w[1][0][0], 1.375) and close(b[1][1], LN3 - 0.75) and close(w[0][0][1], 0.125)
 
 
 def test_softmax_is_stable_and_sums_to_one():
@@ -99,6 +105,9 @@ def test_tanh_by_hand():
     assert close(nabla_w[1][0][0], -1 / 16) and close(nabla_w[1][0][1], 1 / 16)
     assert close(nabla_b[0][0], -3 / 32) and close(nabla_b[0][1], 3 / 32)
     assert close(nabla_w[0][0][1], -3 / 16) and close(nabla_w[0][1][1], 3 / 16)
+    # one step, η = 4, m = 1: w²₀₁ = −1 − 4/16, w¹₁₁ = 1 − 4·3/16, b²₀ = −1 + 4/8
+    ref.update_mini_batch(w, b, [(X, Y)], 4.0, act=ref.TANH)
+    assert close(w[1][0][1], -1.25) and close(w[0][1][1], 0.25) and close(b[1][0], -0.5)
 
 
 # --- ReLU, worked by hand ------------------------------------------------------------------
@@ -117,6 +126,9 @@ def test_relu_by_hand():
     assert nabla_b[1] == [-0.125] and nabla_w[1] == [[-0.125, 0.0]]
     assert nabla_b[0] == [-0.125, 0.0]
     assert nabla_w[0] == [[-0.125, -0.25], [0.0, 0.0]]
+    # one step, η = 8, m = 1: w²₀₀ = 1 + 1, w¹₀₁ = −¼ + 2, the dead unit's weights stay
+    ref.update_mini_batch(w, b, [(X, Y)], 8.0, act=ref.RELU)
+    assert w[1][0] == [2.0, -1.0] and w[0] == [[1.5, 1.75], [0.0, 1.0]] and b[1] == [0.0]
 
 
 # --- L2 and L1, worked by hand --------------------------------------------------------------

@@ -188,6 +188,21 @@ def test_chapter3_model_round_trip(tmp_path, cost, activation, init):
     assert back.meta["l2"] == 0.3 and back.meta["momentum"] == 0.5
 
 
+def test_loaded_model_predicts_the_same_in_the_c_engine(tmp_path):
+    try:
+        Network([1, 1], backend="c")
+    except ImportError:
+        pytest.skip("the C engine is not built (python build_ext.py)")
+    net = Network([6, 9, 5], seed=4, cost="log-likelihood", activation="tanh", init="scaled")
+    data = pairs_for([6, 9, 5], n=25)
+    net.fit(data, 2, 5, 0.3, l1=0.2, momentum=0.3)
+    net.save(tmp_path / "m.json")
+    back = purenet.load(tmp_path / "m.json", backend="c")
+    assert back.backend == "c" and back.weights == net.weights
+    assert back.outputs(data) == net.outputs(data)
+    assert back.cost(data, l2=1.0) == net.cost(data, l2=1.0)
+
+
 def test_version_1_files_still_load(tmp_path):
     """A file written before chapter 3 (no "init"; sigmoid / quadratic) loads as the
     seed's kind of network and predicts exactly as before."""

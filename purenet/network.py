@@ -22,10 +22,10 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 
 from .dataset import DataError, argmax, as_dataset
+from .files import check_target, write_atomically
 from .reference import ACTIVATIONS, COSTS, ReferenceEngine
 
 FORMAT_NAME = "purenet"
@@ -286,7 +286,14 @@ class Network:
     # --- model files ---------------------------------------------------------
 
     def save(self, path, meta=None):
-        """Write the network to a JSON model file (atomically: temp file + rename)."""
+        """Write the network to a JSON model file, atomically (see :mod:`purenet.files`).
+
+        A symlink is written through; the file's mode is kept, or follows the umask for a
+        new file. Raises ValueError for NaN/infinite parameters and for a path that cannot
+        be a file (empty, a directory, a FIFO or device: ``files.SaveTargetError``), and an
+        OSError naming the path for what the system refuses (a missing folder, a full disk).
+        Nothing is left behind on failure, Ctrl-C included.
+        """
         weights, biases = self.engine.get_params()
         info = dict(self.meta)
         info.update(meta or {})
@@ -294,25 +301,13 @@ class Network:
         doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "sizes": self.sizes,
                "cost": self.cost_name, "activation": self.activation, "init": self.init,
                "weights": weights, "biases": biases, "meta": info}
+        check_target(path)                         # a bad path before the work of encoding
         try:
             text = json.dumps(doc, allow_nan=False)    # repr of floats: round-trips exactly
         except ValueError:
             raise ValueError("cannot save: the network's parameters contain NaN or infinity "
                              "(training diverged; try a smaller --lr)")
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".purenet-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomically(path, (text + "\n").encode("utf-8"))
 
 
 def _hits(outputs, data):

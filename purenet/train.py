@@ -19,6 +19,58 @@ class UsageError(Exception):
     """A bad option value: reported in one line, exit code 2."""
 
 
+class SaveError(Exception):
+    """The trained model could not be written: reported in one line, exit code 1."""
+
+
+def _message(e):
+    """One line for an error from purenet.files (an OSError without its "[Errno n]")."""
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
+def check_output_file(option, path, example="model.json"):
+    """Refuse, before any training, a path that the write at the end would refuse.
+
+    For ``--save`` (and any later option that writes a file, such as a checkpoint): an
+    empty path, a directory, a FIFO or device, a missing or unwritable folder is a
+    UsageError (exit 2) naming the option, the problem and the fix.
+    """
+    from .files import check_target
+    try:
+        check_target(path, example)
+    except (ValueError, OSError) as e:
+        raise UsageError("%s: %s" % (option, _message(e)))
+
+
+class Output:
+    """Prints lines to a stream until its reader goes away, then stays quiet.
+
+    ``purenet.train ... --save m.json | head -1``: once ``head`` exits, a write raises
+    BrokenPipeError. The run goes on (the model is still trained and saved), printing
+    nothing more; for the real stdout the descriptor is pointed at /dev/null so that the
+    flush at exit does not complain either.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.closed = False
+
+    def __call__(self, text):
+        if self.closed:
+            return
+        try:
+            print(text, file=self.stream, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            if self.stream is sys.stdout or self.stream is sys.__stdout__:
+                try:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, self.stream.fileno())
+                    os.close(devnull)
+                except (OSError, ValueError):
+                    pass
+
+
 def positive_int(text):
     try:
         v = int(text)
@@ -166,7 +218,8 @@ def run(args, out=sys.stdout):
     from . import report
     from .dataset import argmax
 
-    say = (lambda *a: None) if args.quiet else (lambda text: print(text, file=out, flush=True))
+    emit = Output(out)
+    say = (lambda *a: None) if args.quiet else emit
 
     if args.source == "openml" and args.dataset != "mnist":
         raise UsageError("--source openml is only for --dataset mnist")
@@ -179,11 +232,8 @@ def run(args, out=sys.stdout):
         from .cengine import simd_name
         engine_note = " (%s, %d thread%s)" % (simd_name(), args.threads,
                                               "s" if args.threads > 1 else "")
-    if args.save:
-        folder = os.path.dirname(os.path.abspath(args.save))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise UsageError("--save %s: the folder %s does not exist or is not writable"
-                             % (args.save, folder))
+    if args.save is not None:                    # "" too: refused, not silently ignored
+        check_output_file("--save", args.save)
 
     t_start = time.perf_counter()
     train, test = datamod.load_dataset(args.dataset, source=args.source, data_dir=args.data_dir,
@@ -247,23 +297,24 @@ def run(args, out=sys.stdout):
     if results and test.n:
         best = max(results, key=lambda r: r["hits"])
         final = results[-1]
-        print("Best: %.2f%% (epoch %d)   final: %.2f%%   total time %.1f s"
-              % (100.0 * best["accuracy"], best["epoch"], 100.0 * final["accuracy"], total),
-              file=out, flush=True)
+        emit("Best: %.2f%% (epoch %d)   final: %.2f%%   total time %.1f s"
+             % (100.0 * best["accuracy"], best["epoch"], 100.0 * final["accuracy"], total))
     else:
         hits = net.evaluate(test) if test.n else 0
-        print("Final: %s   total time %.1f s"
-              % ("%d / %d" % (hits, test.n) if test.n else "no test samples", total),
-              file=out, flush=True)
+        emit("Final: %s   total time %.1f s"
+             % ("%d / %d" % (hits, test.n) if test.n else "no test samples", total))
     if args.report and test.n:
         outs = net.test_outputs if results else net.outputs(test)
         preds = [argmax(o) for o in outs]
-        print(report.format_report(labels, preds, test.n_out), file=out)
+        emit(report.format_report(labels, preds, test.n_out))
         if args.cost == "quadratic":
             for line in report.dead_unit_lines(report.output_units(outs, labels)):
-                print("! " + line, file=out)
-    if args.save:
-        net.save(args.save, meta={"dataset": args.dataset, "source": args.source})
+                emit("! " + line)
+    if args.save is not None:
+        try:
+            net.save(args.save, meta={"dataset": args.dataset, "source": args.source})
+        except (ValueError, OSError) as e:        # everything save() raises but Ctrl-C
+            raise SaveError(_message(e))
         say("saved the model to %s" % args.save)
     return net, results
 
@@ -277,7 +328,7 @@ def main(argv=None):
     except UsageError as e:
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 2
-    except (DataError, ModelFileError) as e:
+    except (DataError, ModelFileError, SaveError) as e:
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 1
     except OSError as e:

@@ -98,7 +98,6 @@ typedef struct {
 /* Per-thread scratch. */
 typedef struct {
     double *out, *z, *e, *nb, *g;
-    double *zero;          /* wide 0.0s: the gradient of an untouched row */
     int *kcnt;             /* per-row counters (n_max) */
     pn_csr csr;            /* the touched rows of the layer being updated */
     int *kind, *first;     /* column blocks of a rowsum */
@@ -260,7 +259,6 @@ static int thread_alloc(thread_work *t, const int *sizes, int n_layers, int m_ma
         t->e = (double *)bump_take(&b, wide, sizeof(double));
         t->nb = (double *)bump_take(&b, wide, sizeof(double));
         t->g = (double *)bump_take(&b, wide, sizeof(double));
-        t->zero = (double *)bump_take(&b, wide, sizeof(double));
         t->kcnt = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
         t->csr.uk = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
         t->csr.start = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
@@ -279,7 +277,6 @@ static int thread_alloc(thread_work *t, const int *sizes, int n_layers, int m_ma
         }
     }
     memset(t->kcnt, 0, sizeof(int) * (size_t)n_max);
-    memset(t->zero, 0, sizeof(double) * wide);
     return PN_OK;
 }
 
@@ -581,7 +578,7 @@ static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const
 
 /* Weight step of layer l, columns c0..c1-1, when every weight moves (L2, L1 or
  * momentum): every row k ascending, with its gradient row (the rowsum of
- * csr_apply, into scratch) when it is touched, and a row of zeros when not. */
+ * csr_apply, into scratch) when it is touched, and a zero gradient when not. */
 static void dense_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
                        const pn_csr *c, const step_plan *p, int c0, int c1)
 {
@@ -592,7 +589,7 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
     nb = plan_blocks(nc, t->kind, t->first);
     for (k = 0; k < w->n[l]; k++) {
         size_t at = w->w_off[l] + (size_t)k * ldw + (size_t)c0;
-        const double *g = t->zero;
+        const double *g = NULL;
         if (u < c->nu && c->uk[u] == k) {
             rowsum_planned(dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u], t->g,
                            RS_SET, 0.0, nb, t->kind, t->first);

@@ -168,12 +168,12 @@ PN_HIDDEN void activate(int activation, const double *sum, const double *b, int 
 /* w[j] = w[j] - scale * g[j] for j < n. */
 PN_HIDDEN void axpy_update(double *w, const double *g, double scale, int n);
 
-/* The regularised step of a row (pn_regularized_update):
+/* The regularised step of a row (pn_regularized_update), g == NULL for a zero gradient:
  * w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j]. */
 PN_HIDDEN void decay_step(double *w, const double *g, int n, double keep, double shrink,
                           double scale);
 
-/* The momentum step of a row (pn_momentum_update):
+/* The momentum step of a row (pn_momentum_update), g == NULL for a zero gradient:
  * v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], w[j] = w[j] + v[j]. */
 PN_HIDDEN void momentum_step(double *w, double *v, const double *g, int n, double mu,
                              double decay, double shrink, double scale);

@@ -219,22 +219,31 @@ static void axpy_update_mv(double *w, const double *g, double scale, int n)
  * same value as the product without a branch: shrink, -shrink (-0.0 when shrink is
  * 0.0, as 0.0 * -1.0 is), or +0.0 for w = 0 and NaN. */
 
-/* w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j] for j < n. */
+/* w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j] for j < n.  g == NULL:
+ * a zero gradient, and the same without the last term: scale * 0.0 is +0.0, and
+ * x - (+0.0) == x for every x, -0.0 and NaN included. */
 PN_CLONES_WIDE
 static void decay_step_mv(double *w, const double *g, int n, double keep, double shrink,
                           double scale)
 {
     double neg = -shrink;
     int j;
-    for (j = 0; j < n; j++) {
-        double x = w[j], t = x > 0.0 ? shrink : 0.0;
-        t = x < 0.0 ? neg : t;
-        w[j] = keep * x - t - scale * g[j];
-    }
+    if (g)
+        for (j = 0; j < n; j++) {
+            double x = w[j], t = x > 0.0 ? shrink : 0.0;
+            t = x < 0.0 ? neg : t;
+            w[j] = keep * x - t - scale * g[j];
+        }
+    else
+        for (j = 0; j < n; j++) {
+            double x = w[j], t = x > 0.0 ? shrink : 0.0;
+            t = x < 0.0 ? neg : t;
+            w[j] = keep * x - t;
+        }
 }
 
 /* v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], then
- * w[j] = w[j] + v[j], for j < n. */
+ * w[j] = w[j] + v[j], for j < n; g == NULL: without the last term (as above). */
 PN_CLONES_WIDE
 static void momentum_step_mv(double *w, double *v, const double *g, int n, double mu,
                              double decay, double shrink, double scale)
@@ -244,7 +253,8 @@ static void momentum_step_mv(double *w, double *v, const double *g, int n, doubl
     for (j = 0; j < n; j++) {
         double x = w[j], t = x > 0.0 ? shrink : 0.0, vj;
         t = x < 0.0 ? neg : t;
-        vj = mu * v[j] - decay * x - t - scale * g[j];
+        vj = mu * v[j] - decay * x - t;
+        if (g) vj = vj - scale * g[j];
         v[j] = vj;
         w[j] = x + vj;
     }

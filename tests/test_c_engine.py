@@ -412,8 +412,10 @@ def test_train_batches_exact(seed, kind, batch_size):
     assert_same("outputs after training", c.outputs(data), python.outputs(data))
 
 
-RULES = {"plain": {}, "l2": {"l2": 2.0}, "l1": {"l1": 0.5},
-         "momentum": {"momentum": 0.6, "l2": 1.0, "l1": 0.2}}
+# Penalties and rates that are not powers of two, so that lr*l2/n and lr*(l2/n) round
+# differently and a reordered step shows.
+RULES = {"plain": {}, "l2": {"l2": 2.3}, "l1": {"l1": 0.35},
+         "momentum": {"momentum": 0.6, "l2": 1.7, "l1": 0.15}}
 BATCHES = (1, 3, 7, 10)
 
 
@@ -477,7 +479,30 @@ def test_chapter3_train_batches_exact(cost, activation, rule, batch_size, kind):
     n = 150 if batch_size > 1 else 60
     data = ch3_data(rnd, kind, n, sizes, cost)
     check_engines_agree(sizes, cost, activation, rule, batch_size, data, rnd, 3,
-                        rnd.choice([0.5, 0.1]))
+                        rnd.choice([0.3, 0.07]))
+
+
+@needs_c
+@pytest.mark.parametrize("rule", ["l2", "momentum"])
+def test_step_constants_round_as_in_the_reference(rule):
+    """1 − ηλ₂/n, ηλ₂/n and ηλ₁/n are computed as 1.0 - lr*l2/n, lr*l2/n, lr*l1/n:
+    for these values lr*(l2/n) and lr*(l1/n) round differently (checked here), and
+    the fast path must round as the reference does.  (With most values 1.0 - x
+    absorbs the difference, which is why the epochs above cannot see it.)"""
+    lr, l2, l1, n = 0.94, 2.3, 0.37, 150
+    assert 1.0 - lr * l2 / n != 1.0 - lr * (l2 / n)
+    assert lr * l2 / n != lr * (l2 / n) and lr * l1 / n != lr * (l1 / n)
+    rnd = random.Random(31)
+    sizes = [9, 12, 4]
+    weights, biases = random_params(sizes, rnd)
+    data = float_dataset(rnd, 20, 9, 4)
+    step = dict(n=n, l2=l2, l1=l1, momentum=0.5 if rule == "momentum" else 0.0)
+    python = ReferenceEngine(sizes, weights, biases, cost="cross-entropy")
+    c = cengine.CEngine(sizes, weights, biases, cost="cross-entropy")
+    batches = epoch_batches(rnd, 20, 5)
+    python.train_batches(data, batches, lr, **step)
+    c.train_batches(data, batches, lr, **step)
+    assert_same("%s step constants" % rule, c.get_params(), python.get_params())
 
 
 WIDE_CASES = [([140, 104, 10], "cross-entropy", "sigmoid", "l2", 10, "pixels"),

@@ -2,6 +2,7 @@
 
 import json
 import math
+import random
 import subprocess
 import sys
 
@@ -32,6 +33,32 @@ def test_initial_weights_are_seeded_gaussians():
     mean = sum(flat) / len(flat)
     var = sum((v - mean) ** 2 for v in flat) / len(flat)
     assert abs(mean) < 0.02 and abs(var - 1.0) < 0.02       # N(0, 1)
+
+
+def test_initial_draws_in_the_documented_order():
+    """Every bias, layer by layer, then every weight, row by row: rng.gauss(0.0, 1.0)."""
+    rng = random.Random(21)
+    biases = [[rng.gauss(0.0, 1.0) for _ in range(n)] for n in (4, 2)]
+    weights = [[[rng.gauss(0.0, 1.0) for _ in range(3)] for _ in range(4)],
+               [[rng.gauss(0.0, 1.0) for _ in range(4)] for _ in range(2)]]
+    net = Network([3, 4, 2], seed=21)
+    assert net.biases == biases and net.weights == weights
+
+
+def test_fit_passes_every_penalty_to_the_step():
+    """One epoch of one mini-batch is one regularised step of the reference."""
+    from purenet import reference as ref
+    data = pairs_for([5, 4, 3], n=6, seed=3)
+    for l2, l1 in ((0.9, 0.0), (0.0, 0.45), (0.9, 0.45)):
+        net = Network([5, 4, 3], seed=8)
+        w, b = net.weights, net.biases
+        net.fit(data, 1, batch_size=6, lr=0.7, l2=l2, l1=l1)
+        ref.regularized_update(w, b, data, 0.7, 6, l2, l1)  # batch order differs: isclose
+        for got, want in ((net.weights, w), (net.biases, b)):
+            flat_got = [v for m in got for r in (m if isinstance(m[0], list) else [m]) for v in r]
+            flat_want = [v for m in want for r in (m if isinstance(m[0], list) else [m]) for v in r]
+            assert all(math.isclose(g, v, rel_tol=1e-12, abs_tol=1e-15)
+                       for g, v in zip(flat_got, flat_want)), (l2, l1)
 
 
 def test_same_seed_same_training_different_seed_different():

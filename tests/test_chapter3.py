@@ -282,6 +282,21 @@ def test_update_is_a_step_down_the_finite_difference_gradient(cost, activation, 
                 fd_check((up - down) / (2 * h), keep - new_w[l][j][k], "w[%d][%d][%d]" % (l, j, k))
 
 
+def test_activations_known_values():
+    """Values worked out by hand (no C engine needed): the kinks and the fixed points."""
+    assert ref.relu(0.0) == 0.0 and ref.relu(-2.5) == 0.0 and ref.relu(1.75) == 1.75
+    assert ref.relu_prime(0.0) == 0.0 and ref.relu_prime(-1e-300) == 0.0
+    assert ref.relu_prime(1e-300) == 1.0 and ref.relu_prime(3.0) == 1.0
+    assert ref.tanh(0.0) == 0.0 and ref.tanh_prime(0.0) == 1.0
+    assert close(ref.tanh(LN3 / 2), 0.5) and close(ref.tanh_prime(-LN3 / 2), 0.75)
+    assert ref.tanh(30.0) == 1.0 and ref.tanh_prime(30.0) == 0.0
+    assert ref.sigmoid(0.0) == 0.5 and ref.sigmoid_prime(0.0) == 0.25
+    assert close(ref.sigmoid(-LN3), 0.25) and close(ref.sigmoid_prime(LN3), 0.1875)
+    assert ref.sgn(0.0) == 0.0 and ref.sgn(-0.0) == 0.0 and ref.sgn(-2.0) == -1.0
+    assert ref.sgn(5e-324) == 1.0 and ref.sgn(float("nan")) == 0.0
+    assert close(ref.softplus(0.0), math.log(2.0)) and close(ref.softplus(LN3), math.log(4.0))
+
+
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
 def test_activation_derivatives_match_finite_differences(name):
     act = ref.ACTIVATIONS[name]

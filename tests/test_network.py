@@ -61,6 +61,30 @@ def test_fit_passes_every_penalty_to_the_step():
                        for g, v in zip(flat_got, flat_want)), (l2, l1)
 
 
+@pytest.mark.parametrize("step", [dict(l1=0.3), dict(momentum=0.5, l1=0.3),
+                                  dict(momentum=0.5, l2=0.6, l1=0.1)])
+def test_fit_replays_as_the_reference_steps(step):
+    """fit is exactly the reference's steps, in fit's own shuffled order, with every
+    setting passed on (the momentum ones too)."""
+    from purenet import reference as ref
+    sizes, n, m, lr = [4, 3, 2], 12, 4, 0.5
+    data = pairs_for(sizes, n=n, seed=1)
+    fitted, replay = Network(sizes, seed=5), Network(sizes, seed=5)
+    fitted.fit(data, 1, m, lr, **step)
+    order = list(range(n))
+    replay.rng.shuffle(order)                                  # the shuffle fit draws
+    w, b = replay.weights, replay.biases
+    vel = ([[[0.0] * len(r) for r in layer] for layer in w], [[0.0] * len(v) for v in b])
+    l2, l1, mu = step.get("l2", 0.0), step.get("l1", 0.0), step.get("momentum", 0.0)
+    for i in range(0, n, m):
+        batch = [data[k] for k in order[i:i + m]]
+        if mu:
+            ref.momentum_update(w, b, vel, batch, lr, n, mu, l2, l1)
+        else:
+            ref.regularized_update(w, b, batch, lr, n, l2, l1)
+    assert fitted.weights == w and fitted.biases == b
+
+
 def test_same_seed_same_training_different_seed_different():
     data = pairs_for([6, 5, 3])
     nets = [Network([6, 5, 3], seed=s) for s in (1, 1, 2)]

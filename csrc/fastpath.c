@@ -1002,12 +1002,15 @@ int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double 
         for (i = 0; i < data->n; i++) total += costs[i];          /* samples in order */
         layer_offsets(sizes, n_layers, 1, w_off, b_off);
         for (l = 0; l < L; l++)                     /* the weights w[j][k], row by row */
-            for (j = 0; j < sizes[l + 1]; j++)
+            for (j = 0; j < sizes[l + 1]; j++) {
+                const double *col = params + w_off[l] + (size_t)j;   /* wT[k][j], k = 0.. */
+                size_t ld = pad_row(sizes[l + 1]);
                 for (k = 0; k < (size_t)sizes[l]; k++) {
-                    double v = params[w_off[l] + k * pad_row(sizes[l + 1]) + (size_t)j];
+                    double v = col[k * ld];
                     squares += v * v;
                     abs_sum += fabs(v);
                 }
+            }
         n = (double)data->n;
         *cost = total / n + 0.5 * (l2 / n) * squares + (l1 / n) * abs_sum;
     }

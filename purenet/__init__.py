@@ -8,6 +8,7 @@ library.
 
 from .dataset import Dataset, DataError
 from .network import Network, ModelFileError, load
+from .checkpoint import resume
 
-__all__ = ["Network", "load", "Dataset", "DataError", "ModelFileError"]
+__all__ = ["Network", "load", "resume", "Dataset", "DataError", "ModelFileError"]
 __version__ = "0.1.0"

@@ -25,6 +25,7 @@ import random
 import time
 
 from .dataset import DataError, argmax, as_dataset
+from . import checkpoint as _checkpoint
 from .files import check_target, write_atomically
 from .reference import ACTIVATIONS, COSTS, ReferenceEngine
 
@@ -64,6 +65,21 @@ def _check_penalty(what, value, below_one=False):
         raise ValueError("%s must be a finite number %s, got %r"
                          % (what, "in [0, 1)" if below_one else ">= 0", value))
     return value
+
+
+FIT_SETTINGS = ("batch_size", "lr", "l2", "l1", "momentum")
+
+
+def check_fit_settings(batch_size, lr, l2, l1, momentum):
+    """fit's settings, checked, as a dict (the numbers a checkpoint records)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError("batch size must be a whole number >= 1, got %r" % (batch_size,))
+    lr = float(lr)
+    if not (lr > 0.0 and math.isfinite(lr)):
+        raise ValueError("learning rate must be a finite number > 0, got %r" % (lr,))
+    return {"batch_size": batch_size, "lr": lr, "l2": _check_penalty("l2", l2),
+            "l1": _check_penalty("l1", l1),
+            "momentum": _check_penalty("momentum", momentum, below_one=True)}
 
 
 def _check_sizes(sizes):
@@ -146,6 +162,7 @@ class Network:
         self.history = []            # one dict per trained epoch
         self.test_outputs = None     # output activations on fit's test data, last epoch
         self.meta = {"seed": seed}
+        self.trained_on = None       # set by resume(): the data the run was trained on
 
     # --- parameters -------------------------------------------------------
 
@@ -225,7 +242,7 @@ class Network:
     # --- learning ------------------------------------------------------------
 
     def fit(self, training_data, epochs, batch_size=10, lr=3.0, test=None,
-            callback=None, progress=None, l2=0.0, l1=0.0, momentum=0.0):
+            callback=None, progress=None, l2=0.0, l1=0.0, momentum=0.0, checkpoint=None):
         """Stochastic gradient descent: for each epoch, shuffle, slice into
         mini-batches of ``batch_size`` and take one gradient step per batch.
 
@@ -235,6 +252,10 @@ class Network:
         momentum: μ in [0, 1).  The velocities start at 0 and are kept: a second
         fit continues with them (see reference.regularized_update and
         reference.momentum_update for the equations).
+        checkpoint: a path where the whole training state is written, atomically,
+        after every epoch (see :mod:`purenet.checkpoint`); :func:`purenet.resume`
+        reads it back.  A network that was resumed checks that training_data is
+        the data its checkpoint was made with.
         callback(record): called after each epoch with a dict (epoch, seconds,
         samples_per_s, and hits/n_test/accuracy when test is given).
         progress(done, total): called within an epoch as batches complete.
@@ -242,17 +263,15 @@ class Network:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError("epochs must be a whole number >= 0, got %r" % (epochs,))
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError("batch size must be a whole number >= 1, got %r" % (batch_size,))
-        lr = float(lr)
-        if not (lr > 0.0 and math.isfinite(lr)):
-            raise ValueError("learning rate must be a finite number > 0, got %r" % (lr,))
-        l2, l1 = _check_penalty("l2", l2), _check_penalty("l1", l1)
-        momentum = _check_penalty("momentum", momentum, below_one=True)
+        settings = check_fit_settings(batch_size, lr, l2, l1, momentum)
+        batch_size, lr, l2, l1, momentum = (settings[k] for k in FIT_SETTINGS)
         train = self._data(training_data, "training data")
         if train.n == 0:
             raise DataError("training data has no samples")
         test = self._data(test, "test data") if test is not None else None
+        if checkpoint is not None:
+            check_target(checkpoint, "run.ckpt")
+        trained_on = _checkpoint.check_data(self, train, checkpoint is not None)
         records = []
         for epoch in range(1, epochs + 1):
             order = list(range(train.n))
@@ -276,11 +295,12 @@ class Network:
                               eval_seconds=time.perf_counter() - t0)
             self.history.append(record)
             records.append(record)
+            self.meta.update(settings, epochs=len(self.history), train_samples=train.n,
+                             backend=self.backend)
+            if checkpoint is not None:
+                _checkpoint.write(self, checkpoint, settings, trained_on)
             if callback is not None:
                 callback(record)
-        self.meta.update(batch_size=batch_size, lr=lr, epochs=len(self.history),
-                         train_samples=train.n, backend=self.backend, l2=l2, l1=l1,
-                         momentum=momentum)
         return records
 
     # --- model files ---------------------------------------------------------
@@ -294,20 +314,29 @@ class Network:
         OSError naming the path for what the system refuses (a missing folder, a full disk).
         Nothing is left behind on failure, Ctrl-C included.
         """
+        check_target(path)                         # a bad path before the work of encoding
+        write_atomically(path, encode(self.document(meta)))
+
+    def document(self, meta=None):
+        """The model file's content (a dict for JSON): what :meth:`save` writes."""
         weights, biases = self.engine.get_params()
         info = dict(self.meta)
         info.update(meta or {})
         info["history"] = self.history
-        doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "sizes": self.sizes,
-               "cost": self.cost_name, "activation": self.activation, "init": self.init,
-               "weights": weights, "biases": biases, "meta": info}
-        check_target(path)                         # a bad path before the work of encoding
-        try:
-            text = json.dumps(doc, allow_nan=False)    # repr of floats: round-trips exactly
-        except ValueError:
-            raise ValueError("cannot save: the network's parameters contain NaN or infinity "
-                             "(training diverged; try a smaller --lr)")
-        write_atomically(path, (text + "\n").encode("utf-8"))
+        return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "sizes": self.sizes,
+                "cost": self.cost_name, "activation": self.activation, "init": self.init,
+                "weights": weights, "biases": biases, "meta": info}
+
+
+def encode(doc):
+    """JSON bytes of a model or checkpoint document; floats as repr, so they read back
+    bit-identical."""
+    try:
+        text = json.dumps(doc, allow_nan=False)
+    except ValueError:
+        raise ValueError("cannot save: the network's parameters contain NaN or infinity "
+                         "(training diverged; try a smaller --lr)")
+    return (text + "\n").encode("utf-8")
 
 
 def _hits(outputs, data):
@@ -319,8 +348,9 @@ def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def load(path, backend="python", threads=1):
-    """Read a model file written by :meth:`Network.save` (JSON; nothing is executed)."""
+def read_json(path, what="model"):
+    """The JSON document in the file at path, and a ``fail(problem)`` that raises
+    ModelFileError naming the file."""
     path = os.fspath(path)
 
     def fail(problem):
@@ -332,7 +362,22 @@ def load(path, backend="python", threads=1):
     except OSError as e:
         fail("cannot read: %s" % (e.strerror or e))
     except (ValueError, UnicodeDecodeError) as e:
-        fail("not a purenet model file (invalid JSON: %s)" % e)
+        fail("not a purenet %s file (invalid JSON: %s)" % (what, e))
+    return doc, fail
+
+
+def load(path, backend="python", threads=1):
+    """Read a model file written by :meth:`Network.save` (JSON; nothing is executed)."""
+    doc, fail = read_json(path)
+    return from_document(doc, fail, backend, threads)
+
+
+def from_document(doc, fail, backend="python", threads=1):
+    """The Network a model document describes (see :meth:`Network.document`); every
+    problem is a ``fail(problem)``."""
+    if isinstance(doc, dict) and doc.get("format") == _checkpoint.FORMAT_NAME:
+        fail("this is a checkpoint, not a model file: purenet.resume reads it "
+             "(purenet-train --resume)")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         fail("not a purenet model file (no \"format\": \"purenet\")")
     version = doc.get("version")

@@ -130,6 +130,50 @@ def layer_sizes(text):
     return sizes
 
 
+def parse_args(argv=None):
+    """The options, and in ``args.given`` the names of those the command line gave
+    (a resumed run refuses any that contradict its checkpoint)."""
+    args = build_parser().parse_args(argv)
+    probe, unset = build_parser(), object()
+    probe.set_defaults(**{name: unset for name in vars(args)})
+    args.given = {k for k, v in vars(probe.parse_args(argv)).items() if v is not unset}
+    return args
+
+
+def checkpoint_settings(net):
+    """The options a resumed net's checkpoint decides, by option name."""
+    settings = {"sizes": net.sizes, "cost": net.cost_name, "activation": net.activation,
+                "init": net.init, "seed": net.meta.get("seed")}
+    settings.update(net.fit_settings)
+    settings.update((k, v) for k, v in net.meta.get("run", {}).items()
+                    if k in ("dataset", "source", "limit", "test_limit"))
+    return settings
+
+
+def _shown(name, value):
+    option = "--" + name.replace("_", "-")
+    if value is None:
+        return "no " + option
+    return "%s %s" % (option, ",".join(map(str, value)) if isinstance(value, list) else value)
+
+
+def take_checkpoint_settings(args, net):
+    """Set args from the resumed net's checkpoint.  An option given that says otherwise
+    is a UsageError naming both values; --epochs is the total to reach."""
+    for name, value in checkpoint_settings(net).items():
+        if name in args.given and getattr(args, name) != value:
+            raise UsageError("%s contradicts the checkpoint %s, made with %s: leave it out to "
+                             "resume, or start a new run" % (_shown(name, getattr(args, name)),
+                                                             args.resume, _shown(name, value)))
+        setattr(args, name, value)
+    done = len(net.history)
+    if "epochs" not in args.given:
+        args.epochs = net.meta.get("run", {}).get("epochs", args.epochs)
+    if args.epochs <= done:
+        raise UsageError("the checkpoint %s already has %d epochs: give --epochs more than %d "
+                         "to train further" % (args.resume, done, done))
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         """One line naming the problem (not the whole usage), exit code 2."""
@@ -179,6 +223,11 @@ def build_parser():
     p.add_argument("--no-download", action="store_true",
                    help="never download missing MNIST files")
     p.add_argument("--save", default=None, metavar="PATH", help="write the trained model here (JSON)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="write the whole training state here after every epoch, to --resume from")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue the run of this checkpoint, with its settings, until --epochs "
+                        "epochs in total (and keep checkpointing to it)")
     p.add_argument("--report", action="store_true",
                    help="at the end, print per-class accuracy and the confusion matrix")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -234,6 +283,16 @@ def run(args, out=sys.stdout):
                                               "s" if args.threads > 1 else "")
     if args.save is not None:                    # "" too: refused, not silently ignored
         check_output_file("--save", args.save)
+    net = None
+    if args.resume is not None:
+        from .checkpoint import resume
+        net = resume(args.resume, backend=args.backend, threads=args.threads)
+        take_checkpoint_settings(args, net)
+        args.saved_state = (args.resume, len(net.history))
+        if args.checkpoint is None:
+            args.checkpoint = args.resume            # a resumed run goes on checkpointing
+    if args.checkpoint is not None:
+        check_output_file("--checkpoint", args.checkpoint, "run.ckpt")
 
     t_start = time.perf_counter()
     train, test = datamod.load_dataset(args.dataset, source=args.source, data_dir=args.data_dir,
@@ -253,14 +312,21 @@ def run(args, out=sys.stdout):
                             ",".join(map(str, sizes[:-1] + [train.n_out]))))
     load_seconds = time.perf_counter() - t_start
 
-    net = Network(sizes, seed=args.seed, backend=args.backend, threads=args.threads,
-                  cost=args.cost, activation=args.activation, init=args.init)
+    if net is None:
+        net = Network(sizes, seed=args.seed, backend=args.backend, threads=args.threads,
+                      cost=args.cost, activation=args.activation, init=args.init)
+    net.meta["run"] = {"dataset": args.dataset, "source": args.source, "limit": args.limit,
+                       "test_limit": args.test_limit, "epochs": args.epochs}
     say("purenet: %s network, %s backend%s, %d training / %d test samples (%s), "
         "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g, "
         "%d epochs, seed %d (data loaded in %.1f s)"
         % ("-".join(map(str, sizes)), args.backend, engine_note, train.n, test.n, args.dataset,
            args.cost, args.activation, args.init, args.batch_size, args.lr, args.l2, args.l1,
            args.momentum, args.epochs, args.seed, load_seconds))
+    if args.resume is not None:
+        say("resuming %s after epoch %d" % (args.resume, len(net.history)))
+    if args.checkpoint is not None:
+        say("checkpoint after every epoch: %s" % args.checkpoint)
     progress = Progress(not args.quiet)
     results = []
     labels = [test.label(i) for i in range(test.n)]
@@ -269,6 +335,8 @@ def run(args, out=sys.stdout):
     def on_epoch(rec):
         progress.clear()
         results.append(rec)
+        if args.checkpoint is not None:
+            args.saved_state = (args.checkpoint, rec["epoch"])
         if test.n:
             say("Epoch %2d: %5d / %d = %6.2f%%   train %6.2f s  %9.0f samples/s"
                 % (rec["epoch"], rec["hits"], rec["n_test"], 100.0 * rec["accuracy"],
@@ -288,14 +356,15 @@ def run(args, out=sys.stdout):
                 state["flagged"] = flagged
         progress.begin(rec["epoch"] + 1)
 
-    progress.begin(1)
-    net.fit(train, args.epochs, batch_size=args.batch_size, lr=args.lr,
+    progress.begin(len(net.history) + 1)
+    net.fit(train, args.epochs - len(net.history), batch_size=args.batch_size, lr=args.lr,
             test=test if test.n else None, callback=on_epoch, progress=progress,
-            l2=args.l2, l1=args.l1, momentum=args.momentum)
+            l2=args.l2, l1=args.l1, momentum=args.momentum, checkpoint=args.checkpoint)
     progress.clear()
     total = time.perf_counter() - t_start
+    tested = [r for r in net.history if "hits" in r]       # a resumed run's earlier epochs too
     if results and test.n:
-        best = max(results, key=lambda r: r["hits"])
+        best = max(tested, key=lambda r: r["hits"])
         final = results[-1]
         emit("Best: %.2f%% (epoch %d)   final: %.2f%%   total time %.1f s"
              % (100.0 * best["accuracy"], best["epoch"], 100.0 * final["accuracy"], total))
@@ -319,8 +388,21 @@ def run(args, out=sys.stdout):
     return net, results
 
 
+def interrupted(args):
+    """What Ctrl-C leaves: the last checkpoint and how to resume from it, or nothing."""
+    if getattr(args, "saved_state", None) is None:
+        if getattr(args, "checkpoint", None) is None:
+            return "interrupted: nothing was saved (--checkpoint PATH keeps the state after " \
+                   "every epoch)"
+        return "interrupted before the first epoch ended: nothing was saved"
+    path, epoch = args.saved_state
+    engine = " --backend c" if args.backend == "c" else ""
+    return ("interrupted: %s holds the state after epoch %d; continue with: %s --resume %s%s"
+            % (path, epoch, PROG, path, engine))
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     from .dataset import DataError
     from .network import ModelFileError
     try:
@@ -335,7 +417,7 @@ def main(argv=None):
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("%s: interrupted" % PROG, file=sys.stderr)
+        print("%s: %s" % (PROG, interrupted(args)), file=sys.stderr)
         return 130
     return 0
 

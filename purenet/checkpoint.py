@@ -1,0 +1,144 @@
+"""Checkpoints: the whole state of a training run, to resume it bit for bit.
+
+A *model file* (:meth:`Network.save`, :func:`purenet.load`) is the small thing you
+ship: sizes, cost, activation, init, weights and biases.  A *checkpoint*
+(``fit(..., checkpoint=PATH)``, :func:`resume`) is what you resume a run from: the
+model file's content, plus everything that decides the numbers still to come:
+
+* the random generator's state (``random.Random.getstate()``), which draws the
+  next epochs' shuffles;
+* the momentum velocities, when a momentum step has been taken;
+* the epoch count and the history (in the model's ``meta``);
+* fit's settings: batch size, η, λ₂, λ₁, μ;
+* the training data's sample count and SHA-256, so that a resumed run is checked
+  to train on the same samples.
+
+``fit`` writes it atomically after every epoch (a ``kill -9`` leaves the previous
+checkpoint or the new one, never half of one).  A run of E epochs, and the same run
+resumed from its checkpoint after k, end with bit-identical parameters, in either
+engine and across engines::
+
+    net.fit(train, 30, test=test, checkpoint="run.ckpt")       # interrupted after epoch 12
+
+    net = purenet.resume("run.ckpt", backend="c")
+    net.fit(train, 30 - len(net.history), test=test, checkpoint="run.ckpt",
+            **net.fit_settings)                                  # epochs 13..30
+"""
+
+import hashlib
+
+from .dataset import DataError
+from .files import write_atomically
+
+FORMAT_NAME = "purenet-checkpoint"
+FORMAT_VERSION = 1
+_STATE_WORDS = 625          # random.Random's state: 624 words of the Mersenne Twister + index
+
+
+def fingerprint(data):
+    """{"n": samples, "sha256": hex} of a Dataset's inputs and targets."""
+    h = hashlib.sha256(("%d %d %r\n" % (data.n_in, data.n_out, data.divisor)).encode())
+    h.update(data.pixels if data.pixels is not None else data.xs.tobytes())
+    h.update(data.labels if data.labels is not None else data.ys.tobytes())
+    return {"n": data.n, "sha256": h.hexdigest()}
+
+
+def check_data(net, train, needed):
+    """The fingerprint of train, when needed or when net was resumed (else None).
+
+    A resumed network must train on the data its checkpoint was made with: DataError
+    otherwise, naming both.
+    """
+    if not needed and net.trained_on is None:
+        return None
+    seen = fingerprint(train)
+    was = net.trained_on
+    if was is not None and seen != was:
+        raise DataError(
+            "the training data differs from the checkpoint's: %d samples (sha256 %s...) where "
+            "the run was trained on %d samples (sha256 %s...); resume with the same data"
+            % (seen["n"], seen["sha256"][:12], was["n"], was["sha256"][:12]))
+    return seen
+
+
+def write(net, path, settings, trained_on):
+    """Write net's training state to path, atomically (see the module docstring)."""
+    from .network import encode
+    velocities = net.engine.get_velocities()
+    doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": net.document(),
+           "rng": _rng_to_json(net.rng.getstate()),
+           "velocities": None if velocities is None else list(velocities),
+           "fit": settings, "data": trained_on}
+    write_atomically(path, encode(doc), "run.ckpt")
+
+
+def resume(path, backend="python", threads=1):
+    """The network of the checkpoint at path, in the state its last epoch left it.
+
+    ``net.fit_settings`` holds fit's settings as keyword arguments (batch_size, lr,
+    l2, l1, momentum) and ``len(net.history)`` the epochs done.  Every problem with
+    the file is a ModelFileError naming it.
+    """
+    from .network import check_fit_settings, from_document, read_json
+    doc, fail = read_json(path, "checkpoint")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+        fail("not a purenet checkpoint (no \"format\": \"%s\"; a model file is read by "
+             "purenet.load, and cannot be resumed)" % FORMAT_NAME)
+    if doc.get("version") != FORMAT_VERSION or isinstance(doc.get("version"), bool):
+        fail("checkpoint version %r is not supported (this purenet reads version %d)"
+             % (doc.get("version"), FORMAT_VERSION))
+    net = from_document(doc.get("model"), fail, backend, threads)
+    try:
+        net.fit_settings = check_fit_settings(**doc.get("fit"))
+    except (TypeError, ValueError) as e:
+        fail("bad \"fit\" settings (%s)" % e)
+    net.trained_on = _data_id(doc.get("data"), fail)
+    net.rng.setstate(_rng_from_json(doc.get("rng"), fail))
+    if doc.get("velocities") is not None:
+        net.engine.set_velocities(*_velocities(doc["velocities"], net.sizes, fail))
+    return net
+
+
+def _rng_to_json(state):
+    version, words, gauss_next = state
+    return [version, list(words), gauss_next]
+
+
+def _rng_from_json(value, fail):
+    """random.Random's state from its JSON list, checked: a wrong one is a fail()."""
+    try:
+        version, words, gauss_next = value
+        ok = (version == 3 and isinstance(words, list) and len(words) == _STATE_WORDS
+              and all(type(w) is int and 0 <= w < 2 ** 32 for w in words)
+              and words[-1] <= _STATE_WORDS - 1
+              and (gauss_next is None or type(gauss_next) is float))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        fail("bad \"rng\": expected [3, %d words, null or a float] as "
+             "random.Random.getstate() gives" % _STATE_WORDS)
+    return (3, tuple(words), gauss_next)
+
+
+def _velocities(value, sizes, fail):
+    """(vw, vb) from JSON, shaped like the weights and biases and finite."""
+    from .network import _check_params, _is_number
+    try:
+        vw, vb = value
+        _check_params(sizes, vw, vb)
+        ok = all(_is_number(v) for w in vw for row in w for v in row) and all(
+            _is_number(v) for b in vb for v in b)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        fail("bad \"velocities\": expected [weights, biases] of finite numbers shaped as the "
+             "model's")
+    return vw, vb
+
+
+def _data_id(value, fail):
+    if (not isinstance(value, dict) or set(value) != {"n", "sha256"}
+            or type(value["n"]) is not int or value["n"] < 1
+            or not isinstance(value["sha256"], str) or len(value["sha256"]) != 64):
+        fail("bad \"data\": expected {\"n\": samples, \"sha256\": 64 hex digits}")
+    return value

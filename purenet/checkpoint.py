@@ -128,7 +128,7 @@ def _velocities(value, sizes, fail):
         _check_params(sizes, vw, vb)
         ok = all(_is_number(v) for w in vw for row in w for v in row) and all(
             _is_number(v) for b in vb for v in b)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
         fail("bad \"velocities\": expected [weights, biases] of finite numbers shaped as the "

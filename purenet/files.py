@@ -11,7 +11,8 @@ A reader of the path sees the old file or the new one, never half of one, and a
   any file a user creates);
 * the temp file is created next to the real target, written, fsync'ed, renamed onto the
   target, and then the folder is fsync'ed, so the rename is on disk too;
-* on any failure, Ctrl-C included, the temp file is removed and the target is untouched.
+* on any failure, Ctrl-C included, the temp file is removed and the target is untouched;
+  one that a killed process left is removed by the next save to the same target.
 
 Errors: :class:`SaveTargetError` (a ``ValueError``) for a path that cannot name a file
 to write; an ``OSError`` of the usual subclass (``FileNotFoundError``,
@@ -103,15 +104,41 @@ def check_target(path, example="model.json"):
 
 
 def _create_temp(folder, name):
-    """A new empty file next to the target, mode 0666 minus the umask (as open() gives)."""
+    """A new empty file next to the target, mode 0666 minus the umask (as open() gives).
+
+    Its name, ``.NAME.PID.RANDOM.tmp``, says which process writes it, so that a later
+    save can remove what a killed one left (:func:`_sweep`)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        tmp = os.path.join(folder, ".%s.%s.tmp" % (name[:100], os.urandom(4).hex()))
+        tmp = os.path.join(folder, ".%s.%d.%s.tmp" % (name[:100], os.getpid(),
+                                                      os.urandom(4).hex()))
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
     raise _os_error(errno.EEXIST, "no free temp file name in %s" % folder)
+
+
+def _sweep(folder, name):
+    """Remove the temp files of saves to the same target by processes that no longer run
+    (a ``kill -9`` during a save leaves one)."""
+    prefix = ".%s." % name[:100]
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry[len(prefix):].split(".")[0]
+        if entry.startswith(prefix) and entry.endswith(".tmp") and pid.isdigit():
+            try:
+                os.kill(int(pid), 0)             # raises if no such process
+            except ProcessLookupError:
+                try:
+                    os.unlink(os.path.join(folder, entry))
+                except OSError:
+                    pass
+            except (OSError, OverflowError):     # alive (maybe another user's), or no pid
+                pass
 
 
 def write_atomically(path, data, example="model.json"):
@@ -133,6 +160,7 @@ def write_atomically(path, data, example="model.json"):
             os.fsync(f.fileno())                 # the bytes are on disk before the rename
         os.replace(tmp, real)
         renamed = True
+        _sweep(folder, name)
     except OSError as e:
         raise _os_error(e.errno, "cannot save to %s: %s" % (shown, e.strerror or e)) from e
     finally:

@@ -280,3 +280,5 @@ def test_kill_9_leaves_a_whole_checkpoint(tmp_path):
         seen.add(len(purenet.resume(ck).history))         # whole, or resume() would raise
         ck.unlink()
     assert len(seen) > 3
+    temps = [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+    assert len(temps) <= 1, temps      # each run's first save removed what the last kill left

@@ -17,6 +17,7 @@ import pytest
 
 import purenet
 from purenet import Network
+from purenet.files import write_atomically
 from conftest import ROOT, make_tiny_mnist
 
 
@@ -235,6 +236,7 @@ def test_a_full_disk_removes_the_temp_file_and_names_the_target(tmp_path):
     code = r"""
 import os, resource, signal, sys
 from purenet import Network
+from purenet.files import write_atomically
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
 try:
@@ -331,3 +333,17 @@ def test_main_reports_a_save_failure_after_training_in_one_line(tmp_path, monkey
     assert len(lines) == 1 and lines[0].startswith("purenet-train: error: ") and message in err
     assert "Errno" not in err
     assert leftovers(tmp_path) == []
+
+
+def test_a_save_removes_the_temp_files_that_killed_saves_left(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    names = {"dead": ".m.json.%s.0a1b2c3d.tmp" % dead,             # its writer is gone
+             "alive": ".m.json.%d.0a1b2c3d.tmp" % os.getppid(),    # a writer still running
+             "other": ".n.json.%s.0a1b2c3d.tmp" % dead,            # another target's
+             "mine": ".m.json.notapid.tmp"}                         # not one of ours
+    for name in names.values():
+        (tmp_path / name).write_bytes(b"half")
+    write_atomically(str(tmp_path / "m.json"), b"whole")
+    assert sorted(os.listdir(str(tmp_path))) == sorted(
+        [names["alive"], names["other"], names["mine"], "m.json"])

@@ -26,6 +26,7 @@ before it gets its final name.
 
 import gzip
 import hashlib
+import io
 import os
 import struct
 import sys
@@ -61,47 +62,47 @@ def _shape(dims):
 
 
 class _Reader:
-    """Read an IDX file, raw or gzip, turning every read failure into a DataError."""
+    """Read an IDX file, raw or gzip, turning every read failure into a DataError.
+
+    The payload is read in steps of at most 1 MB, so what is held is what the file
+    really has, whatever its header (or a gzip trailer, whose size field is the length
+    mod 2**32 and anyone can write it) declares.
+    """
 
     def __init__(self, path, f):
-        self.path, self.f = path, f
-        self.size = os.fstat(f.fileno()).st_size
-        self.gz = f.read(2) == _GZIP_MAGIC
-        f.seek(0)
-        self.isize = None           # gzip trailer: uncompressed size mod 2**32
+        self.path, self.gz, self.stream = path, False, f
+        try:
+            self.gz = f.peek(2)[:2] == _GZIP_MAGIC
+        except OSError as e:
+            self.fail(e)
         if self.gz:
-            if self.size >= 18:
-                f.seek(-4, os.SEEK_END)
-                self.isize = struct.unpack("<I", f.read(4))[0]
-                f.seek(0)
             self.stream = gzip.GzipFile(fileobj=f, mode="rb")
-        else:
-            self.stream = f
+
+    def fail(self, e):
+        if self.gz:
+            raise DataError("%s: corrupt gzip stream: %s" % (self.path, e)) from None
+        raise DataError("%s: cannot read: %s" % (self.path, e)) from None
 
     def read(self, n):
         try:
             return self.stream.read(n)
         except (OSError, EOFError, zlib.error) as e:
-            if self.gz:
-                raise DataError("%s: corrupt gzip stream: %s" % (self.path, e)) from None
-            raise DataError("%s: cannot read: %s" % (self.path, e)) from None
+            self.fail(e)
 
-    def read_payload(self, n, offset):
-        """Up to n bytes; one allocation when the file's size says n bytes are there."""
-        if self.gz:
-            plausible = self.isize is not None and (offset + n) % (1 << 32) == self.isize
-        else:
-            plausible = self.size - offset >= n
-        if plausible:
-            return self.read(n)
-        chunks, got = [], 0        # a header that overstates the size: read what exists
+    def read_payload(self, n):
+        """Up to n bytes: fewer when the data runs out first.
+
+        A BytesIO grows in place and hands its buffer over without a copy, so the
+        payload is held once (a list of chunks joined at the end would hold it twice).
+        """
+        buf, got = io.BytesIO(), 0
         while got < n:
             chunk = self.read(min(_CHUNK, n - got))
             if not chunk:
                 break
-            chunks.append(chunk)
+            buf.write(chunk)
             got += len(chunk)
-        return b"".join(chunks)
+        return buf.getvalue()
 
     def count_rest(self):
         extra = 0
@@ -112,13 +113,21 @@ class _Reader:
             extra += len(chunk)
 
 
-def read_idx(path):
+# What read_images and read_labels need: dimensions -> (what, their layout and magic).
+_NEEDS = {3: ("images", "count x rows x cols, magic 0x00000803"),
+          1: ("labels", "count, magic 0x00000801")}
+
+
+def read_idx(path, ndims=None):
     """Read an IDX file of unsigned bytes: ``(dims, payload)``.
 
     ``dims`` is a tuple of ints, ``payload`` the ``prod(dims)`` data bytes.  Raw and
-    gzip files are both accepted (gzip detected by its magic bytes).  Any problem --
-    missing file, bad magic, unsupported type, truncated or over-long payload,
-    corrupt gzip -- raises :class:`DataError` with one line naming the file.
+    gzip files are both accepted (gzip detected by its magic bytes).  With ``ndims``
+    given, a header declaring another number of dimensions is refused before any data
+    is read.  Any problem -- missing file, bad magic, unsupported type, wrong number
+    of dimensions, truncated or over-long payload, corrupt gzip -- raises
+    :class:`DataError` with one line naming the file.  Memory follows the data the
+    file really holds, whatever its header declares.
     """
     path = os.fspath(path)
     try:
@@ -130,13 +139,13 @@ def read_idx(path):
     with f:
         r = _Reader(path, f)
         try:
-            return _read_idx(r)
+            return _read_idx(r, ndims)
         finally:
             if r.gz:
                 r.stream.close()
 
 
-def _read_idx(r):
+def _read_idx(r, need):
     path = r.path
     head = r.read(4)
     if len(head) < 4:
@@ -158,11 +167,15 @@ def _read_idx(r):
         raise DataError("%s: truncated header: %d dimensions need %d bytes of sizes, file has %d"
                         % (path, ndims, 4 * ndims, len(raw)))
     dims = struct.unpack(">%dI" % ndims, raw)
+    if need is not None and ndims != need:
+        what, layout = _NEEDS.get(need, ("the data", None))
+        raise DataError("%s: %s need %d dimension%s%s, the header declares %d (%s)"
+                        % (path, what, need, "s" if need > 1 else "",
+                           " (%s)" % layout if layout else "", ndims, _shape(dims)))
     n = 1
     for d in dims:
         n *= d
-    offset = 4 + 4 * ndims
-    payload = r.read_payload(n, offset)
+    payload = r.read_payload(n)
     kind = _payload_kind(ndims)
     if len(payload) < n:
         raise DataError("%s: truncated: header says %s = %d %s bytes, file has %d"
@@ -176,11 +189,7 @@ def _read_idx(r):
 
 def read_images(path):
     """Read an IDX image file (magic 0x00000803): ``(count, rows, cols, pixel bytes)``."""
-    dims, payload = read_idx(path)
-    if len(dims) != 3:
-        raise DataError("%s: not an image file: %d dimensions (%s), images have 3 "
-                        "(count x rows x cols, magic 0x00000803)"
-                        % (os.fspath(path), len(dims), _shape(dims)))
+    dims, payload = read_idx(path, ndims=3)
     return dims[0], dims[1], dims[2], payload
 
 
@@ -189,10 +198,7 @@ def read_labels(path, classes=None):
 
     With ``classes`` given, every label must be below it (MNIST: 10).
     """
-    dims, payload = read_idx(path)
-    if len(dims) != 1:
-        raise DataError("%s: not a label file: %d dimensions (%s), labels have 1 "
-                        "(magic 0x00000801)" % (os.fspath(path), len(dims), _shape(dims)))
+    dims, payload = read_idx(path, ndims=1)
     if classes is not None and payload:
         top = max(payload)
         if top >= classes:

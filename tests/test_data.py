@@ -163,10 +163,73 @@ def test_images_vs_labels_kind(tmp_path):
     img = write(tmp_path / "img", idx_bytes((1, 1, 2), b"\x01\x02"))
     with pytest.raises(DataError) as e:
         data.read_images(lab)
-    assert one_line(e).startswith(lab + ": not an image file")
+    assert one_line(e) == (lab + ": images need 3 dimensions (count x rows x cols, magic "
+                           "0x00000803), the header declares 1 (2)")
     with pytest.raises(DataError) as e:
         data.read_labels(img)
-    assert one_line(e).startswith(img + ": not a label file")
+    assert one_line(e) == (img + ": labels need 1 dimension (count, magic 0x00000801), "
+                           "the header declares 3 (1x1x2)")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_dimension_count_is_checked_before_the_payload(tmp_path, gz):
+    # 4 dimensions and a truncated payload: the wrong count is the problem to name,
+    # not the truncation.
+    p = write(tmp_path / "four", idx_bytes((2, 3, 4, 5), bytes(7)), gz=gz)
+    with pytest.raises(DataError) as e:
+        data.read_images(p)
+    assert one_line(e).startswith(p + ": images need 3 dimensions (count x rows x cols")
+    assert message(e).endswith("the header declares 4 (2x3x4x5)")
+    with pytest.raises(DataError) as e:
+        data.read_labels(p)
+    assert one_line(e).startswith(p + ": labels need 1 dimension (count, magic 0x00000801)")
+
+
+def forged_gzip_trailer(dims):
+    """A gzip IDX header declaring dims, whose trailer size field is forged to match them.
+
+    The stream holds only the header: a reader that trusts the trailer asks for
+    prod(dims) bytes at once.
+    """
+    head = idx_bytes(dims, b"")
+    n = 1
+    for d in dims:
+        n *= d
+    packed = gzip.compress(head, mtime=0)
+    return packed[:-4] + struct.pack("<I", (len(head) + n) % (1 << 32))
+
+
+def test_gzip_trailer_matching_a_huge_count_does_not_allocate(tmp_path):
+    import tracemalloc
+    dims = (60000, 60000, 60)        # 216 GB declared; the trailer agrees mod 2**32
+    p = write(tmp_path / "bomb.gz", forged_gzip_trailer(dims))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as e:
+            data.read_images(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert one_line(e).startswith(p + ": corrupt gzip stream")
+    assert peak < 4 << 20, peak
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_payload_is_read_in_bounded_chunks(tmp_path, monkeypatch, gz):
+    # A payload far bigger than one chunk: read whole, in steps of at most a chunk.
+    monkeypatch.setattr(data, "_CHUNK", 1000)
+    sizes = []
+    real_read = data._Reader.read
+
+    def read(self, n):
+        sizes.append(n)
+        return real_read(self, n)
+
+    monkeypatch.setattr(data._Reader, "read", read)
+    pixels = bytes(i % 251 for i in range(5 * 30 * 40))
+    p = write(tmp_path / "img", idx_bytes((5, 30, 40), pixels), gz=gz)
+    assert data.read_images(p) == (5, 30, 40, pixels)
+    assert max(sizes) <= 1000 and sum(1 for s in sizes if s == 1000) >= 6
 
 
 @pytest.mark.parametrize("gz", [False, True])

@@ -15,17 +15,19 @@ IDX, the MNIST file format (big-endian)::
 so images are magic 0x00000803 (count, rows, cols) and labels 0x00000801 (count).
 Files may be gzip-compressed (detected by the 1f 8b magic, not by the name).
 
-MNIST lookup (:func:`find_mnist`, :func:`load_mnist`): an explicit ``data_dir``,
-then ``$PURENET_DATA``, then the default cache (``data/mnist/`` in a source
-checkout, else ``$XDG_CACHE_HOME/purenet/mnist`` or ``~/.cache/purenet/mnist``).
+MNIST lookup (:func:`find_mnist`, :func:`load_mnist`): an explicit ``data_dir``
+alone; without one, ``$PURENET_DATA``, then the default cache (``data/mnist/`` in a
+source checkout, else ``$XDG_CACHE_HOME/purenet/mnist`` or ``~/.cache/purenet/mnist``).
 The first directory holding all four files is read as it is (no checksum: the
 files are the user's).  If none has them, the missing files are downloaded into
 the first of those directories, each one checked against its known SHA-256
-before it gets its final name.
+before it gets its final name; folders created for a download that fails are
+removed again.
 """
 
 import gzip
 import hashlib
+import io
 import os
 import struct
 import sys
@@ -61,47 +63,47 @@ def _shape(dims):
 
 
 class _Reader:
-    """Read an IDX file, raw or gzip, turning every read failure into a DataError."""
+    """Read an IDX file, raw or gzip, turning every read failure into a DataError.
+
+    The payload is read in steps of at most 1 MB, so what is held is what the file
+    really has, whatever its header (or a gzip trailer, whose size field is the length
+    mod 2**32 and anyone can write it) declares.
+    """
 
     def __init__(self, path, f):
-        self.path, self.f = path, f
-        self.size = os.fstat(f.fileno()).st_size
-        self.gz = f.read(2) == _GZIP_MAGIC
-        f.seek(0)
-        self.isize = None           # gzip trailer: uncompressed size mod 2**32
+        self.path, self.gz, self.stream = path, False, f
+        try:
+            self.gz = f.peek(2)[:2] == _GZIP_MAGIC
+        except OSError as e:
+            self.fail(e)
         if self.gz:
-            if self.size >= 18:
-                f.seek(-4, os.SEEK_END)
-                self.isize = struct.unpack("<I", f.read(4))[0]
-                f.seek(0)
             self.stream = gzip.GzipFile(fileobj=f, mode="rb")
-        else:
-            self.stream = f
+
+    def fail(self, e):
+        if self.gz:
+            raise DataError("%s: corrupt gzip stream: %s" % (self.path, e)) from None
+        raise DataError("%s: cannot read: %s" % (self.path, e)) from None
 
     def read(self, n):
         try:
             return self.stream.read(n)
         except (OSError, EOFError, zlib.error) as e:
-            if self.gz:
-                raise DataError("%s: corrupt gzip stream: %s" % (self.path, e)) from None
-            raise DataError("%s: cannot read: %s" % (self.path, e)) from None
+            self.fail(e)
 
-    def read_payload(self, n, offset):
-        """Up to n bytes; one allocation when the file's size says n bytes are there."""
-        if self.gz:
-            plausible = self.isize is not None and (offset + n) % (1 << 32) == self.isize
-        else:
-            plausible = self.size - offset >= n
-        if plausible:
-            return self.read(n)
-        chunks, got = [], 0        # a header that overstates the size: read what exists
+    def read_payload(self, n):
+        """Up to n bytes: fewer when the data runs out first.
+
+        A BytesIO grows in place and hands its buffer over without a copy, so the
+        payload is held once (a list of chunks joined at the end would hold it twice).
+        """
+        buf, got = io.BytesIO(), 0
         while got < n:
             chunk = self.read(min(_CHUNK, n - got))
             if not chunk:
                 break
-            chunks.append(chunk)
+            buf.write(chunk)
             got += len(chunk)
-        return b"".join(chunks)
+        return buf.getvalue()
 
     def count_rest(self):
         extra = 0
@@ -112,13 +114,21 @@ class _Reader:
             extra += len(chunk)
 
 
-def read_idx(path):
+# What read_images and read_labels need: dimensions -> (what, their layout and magic).
+_NEEDS = {3: ("images", "count x rows x cols, magic 0x00000803"),
+          1: ("labels", "count, magic 0x00000801")}
+
+
+def read_idx(path, ndims=None):
     """Read an IDX file of unsigned bytes: ``(dims, payload)``.
 
     ``dims`` is a tuple of ints, ``payload`` the ``prod(dims)`` data bytes.  Raw and
-    gzip files are both accepted (gzip detected by its magic bytes).  Any problem --
-    missing file, bad magic, unsupported type, truncated or over-long payload,
-    corrupt gzip -- raises :class:`DataError` with one line naming the file.
+    gzip files are both accepted (gzip detected by its magic bytes).  With ``ndims``
+    given, a header declaring another number of dimensions is refused before any data
+    is read.  Any problem -- missing file, bad magic, unsupported type, wrong number
+    of dimensions, truncated or over-long payload, corrupt gzip -- raises
+    :class:`DataError` with one line naming the file.  Memory follows the data the
+    file really holds, whatever its header declares.
     """
     path = os.fspath(path)
     try:
@@ -130,13 +140,13 @@ def read_idx(path):
     with f:
         r = _Reader(path, f)
         try:
-            return _read_idx(r)
+            return _read_idx(r, ndims)
         finally:
             if r.gz:
                 r.stream.close()
 
 
-def _read_idx(r):
+def _read_idx(r, need):
     path = r.path
     head = r.read(4)
     if len(head) < 4:
@@ -158,11 +168,15 @@ def _read_idx(r):
         raise DataError("%s: truncated header: %d dimensions need %d bytes of sizes, file has %d"
                         % (path, ndims, 4 * ndims, len(raw)))
     dims = struct.unpack(">%dI" % ndims, raw)
+    if need is not None and ndims != need:
+        what, layout = _NEEDS.get(need, ("the data", None))
+        raise DataError("%s: %s need %d dimension%s%s, the header declares %d (%s)"
+                        % (path, what, need, "s" if need > 1 else "",
+                           " (%s)" % layout if layout else "", ndims, _shape(dims)))
     n = 1
     for d in dims:
         n *= d
-    offset = 4 + 4 * ndims
-    payload = r.read_payload(n, offset)
+    payload = r.read_payload(n)
     kind = _payload_kind(ndims)
     if len(payload) < n:
         raise DataError("%s: truncated: header says %s = %d %s bytes, file has %d"
@@ -176,11 +190,7 @@ def _read_idx(r):
 
 def read_images(path):
     """Read an IDX image file (magic 0x00000803): ``(count, rows, cols, pixel bytes)``."""
-    dims, payload = read_idx(path)
-    if len(dims) != 3:
-        raise DataError("%s: not an image file: %d dimensions (%s), images have 3 "
-                        "(count x rows x cols, magic 0x00000803)"
-                        % (os.fspath(path), len(dims), _shape(dims)))
+    dims, payload = read_idx(path, ndims=3)
     return dims[0], dims[1], dims[2], payload
 
 
@@ -189,10 +199,7 @@ def read_labels(path, classes=None):
 
     With ``classes`` given, every label must be below it (MNIST: 10).
     """
-    dims, payload = read_idx(path)
-    if len(dims) != 1:
-        raise DataError("%s: not a label file: %d dimensions (%s), labels have 1 "
-                        "(magic 0x00000801)" % (os.fspath(path), len(dims), _shape(dims)))
+    dims, payload = read_idx(path, ndims=1)
     if classes is not None and payload:
         top = max(payload)
         if top >= classes:
@@ -247,7 +254,8 @@ def load_mnist_files(directory):
     """Read the four MNIST files in ``directory``: ``(train, test)`` Datasets.
 
     Files are read as they are (no checksum).  Each of the four names may also be
-    present uncompressed (without ``.gz``).
+    present uncompressed (without ``.gz``).  The training set must have an image (the
+    test set may be empty).  Both Datasets have ``origin`` = directory.
     """
     directory = os.fspath(directory)
     missing = _missing(directory)
@@ -259,6 +267,8 @@ def load_mnist_files(directory):
     for part in ("train", "test"):
         ipath, lpath = paths[part + "-images"], paths[part + "-labels"]
         count, rows, cols, pixels = read_images(ipath)
+        if part == "train" and count == 0:
+            raise DataError("%s: 0 images: a training set needs at least one" % ipath)
         lcount, labels = read_labels(lpath, classes=10)
         if count != lcount:
             raise DataError("%s has %d images but %s has %d labels"
@@ -271,7 +281,7 @@ def load_mnist_files(directory):
         if rows * cols == 0:
             raise DataError("%s: images of %dx%d pixels" % (ipath, rows, cols))
         out.append(Dataset(rows * cols, 10, pixels=pixels, divisor=255.0, labels=labels,
-                           name="mnist-" + part))
+                           name="mnist-" + part, origin=directory))
         del pixels, labels
     return out[0], out[1]
 
@@ -299,10 +309,18 @@ def default_cache_dir():
 
 
 def mnist_dirs(data_dir=None):
-    """The directories searched for MNIST, in order (the first is the download target)."""
+    """The directories searched for MNIST, in order (the first is the download target).
+
+    An explicit ``data_dir`` is the only one: the folder a user names is the one read
+    (or downloaded into), never silently replaced by $PURENET_DATA or the cache.
+    """
+    if data_dir is not None:
+        data_dir = os.fspath(data_dir)
+        if not data_dir:
+            raise DataError("the MNIST folder is an empty string: name a folder, or name "
+                            "none to use $PURENET_DATA or the default cache")
+        return [os.path.abspath(os.path.expanduser(data_dir))]
     dirs = []
-    if data_dir:
-        dirs.append(os.path.abspath(os.path.expanduser(os.fspath(data_dir))))
     env = os.environ.get("PURENET_DATA")
     if env:
         dirs.append(os.path.abspath(os.path.expanduser(env)))
@@ -396,11 +414,53 @@ def download_mnist(directory, names=None, mirrors=None, progress=None):
     Each file is tried on every mirror in turn; it is written to a temporary file
     in ``directory`` and renamed only once its SHA-256 matches, so no partial or
     wrong file is ever left under a real name.  Raises DataError (a multi-line
-    message saying which files to put where) when a file cannot be had.
+    message saying which files to put where) when a file cannot be had; then the
+    folders this call created (a mistyped --data-dir) are removed again, with the
+    files it fetched into them, but nothing that was there before.
     """
-    directory = os.fspath(directory)
+    directory = os.path.abspath(os.fspath(directory))
     names = list(_MNIST_NAMES if names is None else names)
     mirrors = list(MIRRORS if mirrors is None else mirrors)
+    created, fetched = _absent_folders(directory), []
+    try:
+        _download(directory, names, mirrors, progress, fetched)
+    except BaseException:                    # Ctrl-C too: leave no trace of a failed try
+        _remove_created(created, fetched)
+        raise
+    return directory
+
+
+def _absent_folders(directory):
+    """directory and those of its parents that do not exist yet, deepest first."""
+    out = []
+    while not os.path.lexists(directory):
+        out.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return out
+
+
+def _remove_created(created, fetched):
+    """Undo a failed download into folders it created: the files it fetched into the
+    deepest (created[0]), then each created folder that is empty (never another file)."""
+    if not created:
+        return                          # the folder was there: keep the verified files
+    for name in fetched:
+        try:
+            os.remove(os.path.join(created[0], name))
+        except OSError:
+            pass
+    for folder in created:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
+def _download(directory, names, mirrors, progress, fetched):
+    """download_mnist's work; each file that arrives is appended to fetched."""
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as e:
@@ -415,6 +475,7 @@ def download_mnist(directory, names=None, mirrors=None, progress=None):
             url = mirror.rstrip("/") + "/" + name
             try:
                 _fetch(url, directory, name, MNIST_SHA256.get(name), progress)
+                fetched.append(name)
                 break
             except DataError as e:              # the bytes arrived but are not MNIST's
                 errors.append(str(e))
@@ -431,7 +492,6 @@ def download_mnist(directory, names=None, mirrors=None, progress=None):
                 % (name, directory, " (offline?)" if offline else "",
                    "; ".join(errors) or "no mirrors to try",
                    _instructions(directory, _missing(directory))))
-    return directory
 
 
 def load_mnist(data_dir=None, download=True, progress=None, mirrors=None):
@@ -439,9 +499,9 @@ def load_mnist(data_dir=None, download=True, progress=None, mirrors=None):
 
     The first directory of :func:`mnist_dirs` holding all four files is read as it
     is.  Otherwise the missing files are downloaded (``download=True``) into the
-    first directory (``data_dir``, else ``$PURENET_DATA``, else the default cache)
-    from ``mirrors`` (default :data:`MIRRORS`), with progress on stderr when
-    ``progress`` is true.
+    first directory (``data_dir`` alone when given, else ``$PURENET_DATA``, else the
+    default cache) from ``mirrors`` (default :data:`MIRRORS`), with progress on
+    stderr when ``progress`` is true.
     """
     found = find_mnist(data_dir)
     if found is not None:
@@ -459,12 +519,13 @@ def load_mnist(data_dir=None, download=True, progress=None, mirrors=None):
 # ---------------------------------------------------------------------------
 # scikit-learn sources
 
-def _sklearn_datasets(source):
+def _sklearn_datasets(option):
+    """sklearn.datasets, or a DataError naming the option that needs it."""
     try:
         import sklearn.datasets
     except ImportError:
-        raise DataError("--source %s needs scikit-learn: pip install 'purenet[sklearn]' "
-                        "(or use the default IDX files)" % source) from None
+        raise DataError('%s needs scikit-learn: pip install "purenet[sklearn]" (or leave '
+                        'it out for MNIST from the IDX files)' % option) from None
     return sklearn.datasets
 
 
@@ -486,7 +547,7 @@ def load_openml(progress=None, data_home=None):
     The 70,000 rows are the original training set then the test set, so the first
     60,000 are train and the last 10,000 test.
     """
-    datasets = _sklearn_datasets("openml")
+    datasets = _sklearn_datasets("--source openml")
     import inspect
 
     kwargs = {"version": 1, "as_frame": False}
@@ -515,10 +576,11 @@ def load_openml(progress=None, data_home=None):
     del X
     labels = bytes(int(v) for v in y)
     cut = 60000 * 784
+    origin = "OpenML mnist_784 via scikit-learn"
     train = Dataset(784, 10, pixels=pixels[:cut], divisor=255.0, labels=labels[:60000],
-                    name="mnist-train")
+                    name="mnist-train", origin=origin)
     test = Dataset(784, 10, pixels=pixels[cut:], divisor=255.0, labels=labels[60000:],
-                   name="mnist-test")
+                   name="mnist-test", origin=origin)
     return train, test
 
 
@@ -530,7 +592,7 @@ def load_digits():
 
     Pixels are 0..16, so the divisor is 16.
     """
-    datasets = _sklearn_datasets("digits")
+    datasets = _sklearn_datasets("--dataset digits")
     d = datasets.load_digits()
     X, y = d.data, d.target
     n = len(y)
@@ -540,10 +602,11 @@ def load_digits():
                         % (len(pixels), n))
     labels = bytes(int(v) for v in y)
     cut = DIGITS_TRAIN
+    origin = "scikit-learn's bundled digits"
     train = Dataset(64, 10, pixels=pixels[:cut * 64], divisor=16.0, labels=labels[:cut],
-                    name="digits-train")
+                    name="digits-train", origin=origin)
     test = Dataset(64, 10, pixels=pixels[cut * 64:], divisor=16.0, labels=labels[cut:],
-                   name="digits-test")
+                   name="digits-test", origin=origin)
     return train, test
 
 

@@ -17,6 +17,9 @@ reads the same numbers: pixel p becomes ``p / divisor`` (one IEEE division), whi
 the C engine reproduces bit for bit with a 256-entry table of the same quotients.
 """
 
+import math
+import numbers
+import reprlib
 from array import array
 
 
@@ -25,15 +28,23 @@ class DataError(ValueError):
 
 
 class Dataset:
+    """n samples of n_in inputs and n_out outputs, kept compact (see the module).
+
+    ``name`` is used in messages ("training data: ..."); ``origin`` says where the
+    samples came from (a folder, "scikit-learn's bundled digits"), or is None.
+    Float inputs and targets must be finite: NaN or infinity is a DataError naming
+    the first bad sample (pixels and labels are bytes, always finite).
+    """
+
     def __init__(self, n_in, n_out, pixels=None, divisor=255.0, xs=None,
-                 labels=None, ys=None, name="data"):
-        self.n_in, self.n_out, self.name = int(n_in), int(n_out), name
+                 labels=None, ys=None, name="data", origin=None):
+        self.n_in, self.n_out, self.name, self.origin = int(n_in), int(n_out), name, origin
         if (pixels is None) == (xs is None):
             raise DataError("%s: give exactly one of pixels or xs" % name)
         if (labels is None) == (ys is None):
             raise DataError("%s: give exactly one of labels or ys" % name)
         if pixels is not None:
-            pixels = bytes(pixels)
+            pixels = _bytes(pixels, name, "pixels")
             n = len(pixels) // self.n_in if self.n_in else 0
             if self.n_in <= 0 or len(pixels) != n * self.n_in:
                 raise DataError("%s: %d pixel bytes is not a whole number of %d-pixel samples"
@@ -41,23 +52,25 @@ class Dataset:
             if not divisor > 0:
                 raise DataError("%s: pixel divisor must be > 0" % name)
         else:
-            xs = array("d", xs)
+            xs = _doubles(xs, name, "inputs")
             n = len(xs) // self.n_in if self.n_in else 0
             if self.n_in <= 0 or len(xs) != n * self.n_in:
                 raise DataError("%s: %d input values is not a whole number of %d-value samples"
                                 % (name, len(xs), self.n_in))
+            _check_finite(xs, self.n_in, name, "input")
         if labels is not None:
-            labels = bytes(labels)
+            labels = _bytes(labels, name, "labels")
             if len(labels) != n:
                 raise DataError("%s: %d inputs but %d labels" % (name, n, len(labels)))
             if n and max(labels) >= self.n_out:
                 raise DataError("%s: label %d does not fit %d output neurons"
                                 % (name, max(labels), self.n_out))
         else:
-            ys = array("d", ys)
+            ys = _doubles(ys, name, "targets")
             if len(ys) != n * self.n_out:
                 raise DataError("%s: %d inputs but %d target values (expected %d)"
                                 % (name, n, len(ys), n * self.n_out))
+            _check_finite(ys, self.n_out, name, "target")
         self.n = n
         self.pixels, self.divisor, self.xs = pixels, float(divisor), xs
         self.labels, self.ys = labels, ys
@@ -106,45 +119,119 @@ class Dataset:
             xs=self.xs[:count * d] if self.xs is not None else None,
             labels=self.labels[:count] if self.labels is not None else None,
             ys=self.ys[:count * o] if self.ys is not None else None,
-            name=self.name)
+            name=self.name, origin=self.origin)
 
     @classmethod
     def from_pairs(cls, pairs, n_out=None, name="pairs"):
         """Build from Nielsen-style ``(x, y)`` pairs.
 
-        x is a sequence of floats; y is a target vector or (for evaluation) a class
-        label.  Labels need ``n_out`` (the number of output neurons).
+        x is a sequence of numbers; y is a target vector or (for evaluation) a class
+        label.  Labels need ``n_out`` (the number of output neurons).  A pair that is
+        not two items, a string or a bool where a number belongs (float() would take
+        "0.5" and True), NaN or infinity: a DataError naming the sample.
         """
-        pairs = list(pairs)
+        try:
+            pairs = list(pairs)
+        except TypeError:
+            raise DataError("%s: expected a Dataset or a sequence of (x, y) pairs, got %s"
+                            % (name, reprlib.repr(pairs))) from None
         if not pairs:
             raise DataError("%s: no samples" % name)
-        n_in = len(pairs[0][0])
-        xs = array("d")
-        for i, (x, _) in enumerate(pairs):
-            if len(x) != n_in:
+        xs, targets, n_in = array("d"), [], None
+        for i, pair in enumerate(pairs):
+            try:
+                x, y = pair
+            except (TypeError, ValueError):
+                raise DataError("%s: sample %d is not an (x, y) pair: %s"
+                                % (name, i, reprlib.repr(pair))) from None
+            row = _numbers(x, "%s: the inputs of sample %d" % (name, i), "a sequence of numbers")
+            if n_in is None:
+                n_in = len(row)
+            elif len(row) != n_in:
                 raise DataError("%s: sample %d has %d inputs, sample 0 has %d"
-                                % (name, i, len(x), n_in))
-            xs.extend(float(v) for v in x)
-        y0 = pairs[0][1]
-        if isinstance(y0, int) or (hasattr(y0, "__index__") and not hasattr(y0, "__len__")):
+                                % (name, i, len(row), n_in))
+            xs.extend(row)
+            targets.append(y)
+        if _is_label(targets[0]):
             if n_out is None:
                 raise DataError("%s: labels given as integers need n_out" % name)
             labels = []
-            for i, (_, y) in enumerate(pairs):
-                y = int(y)
-                if not 0 <= y < n_out:
-                    raise DataError("%s: label %d of sample %d is not in 0..%d"
-                                    % (name, y, i, n_out - 1))
-                labels.append(y)
+            for i, y in enumerate(targets):
+                if not _is_label(y) or not 0 <= y < n_out:
+                    raise DataError("%s: the target of sample %d is %s, not a class label in "
+                                    "0..%d%s" % (name, i, reprlib.repr(y), n_out - 1,
+                                                 " (sample 0 has one)" if i else ""))
+                labels.append(int(y))
             return cls(n_in, n_out, xs=xs, labels=bytes(labels), name=name)
-        n_out = len(y0) if n_out is None else n_out
         ys = array("d")
-        for i, (_, y) in enumerate(pairs):
-            if len(y) != n_out:
+        for i, y in enumerate(targets):
+            row = _numbers(y, "%s: the target of sample %d" % (name, i),
+                           "a class label (int) or a sequence of numbers")
+            if n_out is None:
+                n_out = len(row)
+            if len(row) != n_out:
                 raise DataError("%s: target of sample %d has %d values, expected %d"
-                                % (name, i, len(y), n_out))
-            ys.extend(float(v) for v in y)
+                                % (name, i, len(row), n_out))
+            ys.extend(row)
         return cls(n_in, n_out, xs=xs, ys=ys, name=name)
+
+
+def _is_label(y):
+    return isinstance(y, numbers.Integral) and not isinstance(y, bool)
+
+
+def _numbers(values, what, expected):
+    """values, a sequence of real numbers, as an array('d'); else a DataError saying what.
+
+    Strings, bytes and bools are refused although float() takes them: "0.5" or True
+    among the inputs is a mistake upstream, not a number.  (NaN and infinity are
+    refused by the Dataset, which names the sample.)
+    """
+    if isinstance(values, (str, bytes, bytearray)) or not hasattr(values, "__iter__"):
+        raise DataError("%s must be %s, got %s" % (what, expected, reprlib.repr(values)))
+    if type(values) in (list, tuple) and set(map(type, values)) <= {float, int}:
+        try:
+            return array("d", values)       # the common case, converted in C
+        except OverflowError:
+            pass                            # an int too large: the loop below says which
+    row = array("d")
+    for j, v in enumerate(values):
+        if type(v) is not float and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise DataError("%s: value %d is %s, not a number" % (what, j, reprlib.repr(v)))
+        try:
+            row.append(v)
+        except OverflowError:
+            raise DataError("%s: value %d is too large for a float" % (what, j)) from None
+    return row
+
+
+def _doubles(values, name, what):
+    """values as an array('d') (a copy), or a DataError naming the dataset."""
+    try:
+        return array("d", values)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise DataError("%s: %s must be real numbers: %s" % (name, what, e)) from None
+
+
+def _bytes(values, name, what):
+    """values as bytes, or a DataError naming the dataset."""
+    try:
+        return bytes(values)
+    except (TypeError, ValueError) as e:
+        raise DataError("%s: %s must be bytes, whole numbers in 0..255: %s"
+                        % (name, what, e)) from None
+
+
+def _check_finite(values, width, name, what):
+    """A DataError naming the first sample with a NaN or infinite value (width per sample).
+
+    One pass of math.isfinite in C; the search for the culprit runs only on failure.
+    """
+    if all(map(math.isfinite, values)):
+        return
+    k = next(k for k, v in enumerate(values) if not math.isfinite(v))
+    raise DataError("%s: %s %d of sample %d is %r; %ss must be finite numbers"
+                    % (name, what, k % width, k // width, values[k], what))
 
 
 def argmax(values):

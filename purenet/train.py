@@ -299,7 +299,7 @@ def run(args, out=sys.stdout):
                                        download=not args.no_download,
                                        progress=not args.quiet and sys.stderr.isatty())
     train, test = train.head(args.limit), test.head(args.test_limit)
-    if train.n == 0:
+    if args.limit == 0:           # an empty training set is refused where it is read
         raise UsageError("--limit 0 leaves no training samples")
     sizes = args.sizes or [train.n_in, 100, train.n_out]
     if sizes[0] != train.n_in:
@@ -319,10 +319,10 @@ def run(args, out=sys.stdout):
                        "test_limit": args.test_limit, "epochs": args.epochs}
     say("purenet: %s network, %s backend%s, %d training / %d test samples (%s), "
         "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g, "
-        "%d epochs, seed %d (data loaded in %.1f s)"
+        "%d epochs, seed %d (data from %s, loaded in %.1f s)"
         % ("-".join(map(str, sizes)), args.backend, engine_note, train.n, test.n, args.dataset,
            args.cost, args.activation, args.init, args.batch_size, args.lr, args.l2, args.l1,
-           args.momentum, args.epochs, args.seed, load_seconds))
+           args.momentum, args.epochs, args.seed, train.origin, load_seconds))
     if args.resume is not None:
         say("resuming %s after epoch %d" % (args.resume, len(net.history)))
     if args.checkpoint is not None:

@@ -9,6 +9,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import subprocess
 import os
 import socket
 import struct
@@ -20,7 +21,7 @@ import pytest
 
 from purenet import data
 from purenet.data import DataError
-from purenet.dataset import Dataset
+from purenet.dataset import Dataset, as_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = [name for _, name in data.MNIST_FILES]
@@ -60,6 +61,11 @@ def write_mnist(directory, gz=True, **kw):
 
 def message(excinfo):
     return str(excinfo.value)
+
+
+def marked_missing(text):
+    """The file names that the put-these-files instructions in text mark (missing)."""
+    return [line.split()[0] for line in text.splitlines() if line.endswith("(missing)")]
 
 
 def one_line(excinfo):
@@ -163,10 +169,73 @@ def test_images_vs_labels_kind(tmp_path):
     img = write(tmp_path / "img", idx_bytes((1, 1, 2), b"\x01\x02"))
     with pytest.raises(DataError) as e:
         data.read_images(lab)
-    assert one_line(e).startswith(lab + ": not an image file")
+    assert one_line(e) == (lab + ": images need 3 dimensions (count x rows x cols, magic "
+                           "0x00000803), the header declares 1 (2)")
     with pytest.raises(DataError) as e:
         data.read_labels(img)
-    assert one_line(e).startswith(img + ": not a label file")
+    assert one_line(e) == (img + ": labels need 1 dimension (count, magic 0x00000801), "
+                           "the header declares 3 (1x1x2)")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_dimension_count_is_checked_before_the_payload(tmp_path, gz):
+    # 4 dimensions and a truncated payload: the wrong count is the problem to name,
+    # not the truncation.
+    p = write(tmp_path / "four", idx_bytes((2, 3, 4, 5), bytes(7)), gz=gz)
+    with pytest.raises(DataError) as e:
+        data.read_images(p)
+    assert one_line(e).startswith(p + ": images need 3 dimensions (count x rows x cols")
+    assert message(e).endswith("the header declares 4 (2x3x4x5)")
+    with pytest.raises(DataError) as e:
+        data.read_labels(p)
+    assert one_line(e).startswith(p + ": labels need 1 dimension (count, magic 0x00000801)")
+
+
+def forged_gzip_trailer(dims):
+    """A gzip IDX header declaring dims, whose trailer size field is forged to match them.
+
+    The stream holds only the header: a reader that trusts the trailer asks for
+    prod(dims) bytes at once.
+    """
+    head = idx_bytes(dims, b"")
+    n = 1
+    for d in dims:
+        n *= d
+    packed = gzip.compress(head, mtime=0)
+    return packed[:-4] + struct.pack("<I", (len(head) + n) % (1 << 32))
+
+
+def test_gzip_trailer_matching_a_huge_count_does_not_allocate(tmp_path):
+    import tracemalloc
+    dims = (60000, 60000, 60)        # 216 GB declared; the trailer agrees mod 2**32
+    p = write(tmp_path / "bomb.gz", forged_gzip_trailer(dims))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as e:
+            data.read_images(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert one_line(e).startswith(p + ": corrupt gzip stream")
+    assert peak < 4 << 20, peak
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_payload_is_read_in_bounded_chunks(tmp_path, monkeypatch, gz):
+    # A payload far bigger than one chunk: read whole, in steps of at most a chunk.
+    monkeypatch.setattr(data, "_CHUNK", 1000)
+    sizes = []
+    real_read = data._Reader.read
+
+    def read(self, n):
+        sizes.append(n)
+        return real_read(self, n)
+
+    monkeypatch.setattr(data._Reader, "read", read)
+    pixels = bytes(i % 251 for i in range(5 * 30 * 40))
+    p = write(tmp_path / "img", idx_bytes((5, 30, 40), pixels), gz=gz)
+    assert data.read_images(p) == (5, 30, 40, pixels)
+    assert max(sizes) <= 1000 and sum(1 for s in sizes if s == 1000) >= 6
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -262,20 +331,44 @@ def test_find_mnist_order(tmp_path, monkeypatch, isolated):
 
     write_mnist(default)
     assert data.find_mnist() == str(default)
-    assert data.find_mnist(str(explicit)) == str(default)
-
     write_mnist(env)
     monkeypatch.setenv("PURENET_DATA", str(env))
     assert data.find_mnist() == str(env)
     assert data.mnist_dirs() == [str(env), str(default)]
+    # A directory with only some of the files is passed over.
+    os.remove(str(env / "train-images-idx3-ubyte.gz"))
+    assert data.find_mnist() == str(default)
 
+    # An explicit folder is the only one looked at.
+    assert data.mnist_dirs(str(explicit)) == [str(explicit)]
+    assert data.find_mnist(str(explicit)) is None
     write_mnist(explicit)
     assert data.find_mnist(str(explicit)) == str(explicit)
-    assert data.mnist_dirs(str(explicit)) == [str(explicit), str(env), str(default)]
+    os.remove(str(explicit / "t10k-labels-idx1-ubyte.gz"))
+    assert data.find_mnist(str(explicit)) is None
 
-    # A directory with only some of the files is passed over.
-    os.remove(str(explicit / "train-images-idx3-ubyte.gz"))
-    assert data.find_mnist(str(explicit)) == str(env)
+
+def test_an_explicit_folder_that_lacks_a_file_is_an_error_naming_it(tmp_path, monkeypatch,
+                                                                    isolated):
+    # $PURENET_DATA and the default cache both have MNIST: neither may stand in.
+    env = write_mnist(tmp_path / "env")
+    write_mnist(isolated)
+    monkeypatch.setenv("PURENET_DATA", env)
+    mine = write_mnist(tmp_path / "mine")
+    os.remove(os.path.join(mine, "train-labels-idx1-ubyte.gz"))
+    with pytest.raises(DataError) as e:
+        data.load_dataset("mnist", data_dir=mine, download=False)
+    first = message(e).splitlines()[0]
+    assert first == "MNIST files not found in %s (download disabled)" % mine
+    assert marked_missing(message(e)) == ["train-labels-idx1-ubyte.gz"]
+    assert env not in message(e) and str(isolated) not in message(e)
+    with pytest.raises(DataError) as e:
+        data.load_dataset("mnist", data_dir="", download=False)
+    assert one_line(e).startswith("the MNIST folder is an empty string")
+    # Without --data-dir the fall-backs apply, and the datasets say where they came from.
+    train, test = data.load_dataset("mnist", download=False)
+    assert (train.origin, test.origin) == (env, env)
+    assert train.head(2).origin == env
 
 
 def test_load_mnist_reads_found_files_as_they_are(tmp_path, isolated):
@@ -400,8 +493,7 @@ def test_download_hash_mismatch_leaves_nothing(tmp_path, monkeypatch, isolated):
     assert "train-images-idx3-ubyte.gz" in first and "sha256 mismatch" in first
     assert "offline" not in first
     assert str(target) in first
-    assert not os.path.exists(str(target / "train-images-idx3-ubyte.gz"))
-    assert [f for f in os.listdir(str(target)) if f.startswith(".") or "part" in f] == []
+    assert not os.path.exists(str(target))    # the folder it created is gone again
 
 
 def test_download_offline(tmp_path, isolated):
@@ -417,7 +509,7 @@ def test_download_offline(tmp_path, isolated):
     for name in NAMES:
         assert name in msg
     assert "in %s:" % target in msg and "PURENET_DATA" in msg
-    assert os.listdir(str(target)) == []
+    assert not os.path.exists(str(target))
 
 
 def test_download_disabled(tmp_path, isolated):
@@ -492,11 +584,12 @@ def test_missing_sklearn_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(DataError) as e:
         data.load_openml()
-    assert one_line(e) == ("--source openml needs scikit-learn: pip install "
-                           "'purenet[sklearn]' (or use the default IDX files)")
+    assert one_line(e) == ('--source openml needs scikit-learn: pip install '
+                           '"purenet[sklearn]" (or leave it out for MNIST from the IDX files)')
     with pytest.raises(DataError) as e:
         data.load_digits()
-    assert "needs scikit-learn: pip install 'purenet[sklearn]'" in one_line(e)
+    assert one_line(e).startswith(
+        '--dataset digits needs scikit-learn: pip install "purenet[sklearn]"')
     with pytest.raises(DataError) as e:
         data.load_dataset("mnist", "openml")
     assert "needs scikit-learn" in one_line(e)
@@ -543,6 +636,7 @@ def test_openml_split_with_fake_fetch(monkeypatch):
     assert train.pixels[:3] == b"\x00\x01\x02" and train.divisor == 255.0
     assert test.pixels[:1] == bytes([(60000 * 784) % 256])
     assert train.labels[:3] == b"\x00\x01\x02" and test.labels[0] == 0
+    assert train.origin == test.origin == "OpenML mnist_784 via scikit-learn"
 
 
 @pytest.mark.skipif(not HAVE_NUMPY, reason="numpy absent: the digits conversion needs it")
@@ -560,6 +654,7 @@ def test_digits_split_with_fake_sklearn(monkeypatch):
     assert (train.n, test.n, train.n_in, train.n_out) == (1500, 297, 64, 10)
     assert train.divisor == 16.0 and max(train.pixels) == 16
     assert test.labels[0] == 1500 % 10 and train.name == "digits-train"
+    assert train.origin == test.origin == "scikit-learn's bundled digits"
 
 
 @pytest.mark.skipif(not HAVE_SKLEARN, reason="scikit-learn not installed: "
@@ -619,4 +714,203 @@ def test_download_cut_short_leaves_nothing(tmp_path, isolated):
         server.server_close()
         thread.join(5)
     assert "t10k-labels-idx1-ubyte.gz" in message(e).splitlines()[0]
-    assert os.listdir(str(target)) == []
+    assert not os.path.exists(str(target))
+
+
+def test_failed_download_removes_only_the_folders_it_created(tmp_path, monkeypatch, isolated):
+    served = tmp_path / "served"
+    serve_tiny_mnist(served, monkeypatch)
+    os.remove(str(served / "t10k-labels-idx1-ubyte.gz"))      # the last file: 404
+    mistyped = tmp_path / "there" / "new" / "deeper"
+    with serve(served) as url:
+        with pytest.raises(DataError) as e:
+            data.load_mnist(str(mistyped), mirrors=[url])
+    assert "could not download t10k-labels-idx1-ubyte.gz into " + str(mistyped) in message(e)
+    assert not os.path.exists(str(tmp_path / "there"))     # three files fetched, all undone
+    # A folder that was there stays, with the user's files and the verified downloads.
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    with serve(served) as url:
+        with pytest.raises(DataError):
+            data.load_mnist(str(tmp_path / "kept"), mirrors=[url])
+    assert sorted(os.listdir(str(tmp_path / "kept"))) == sorted(
+        NAMES[:3] + ["notes.txt"])
+    # A created folder in which someone put a file meanwhile is not removed.
+    (tmp_path / "busy").mkdir()
+    real_fetch = data._fetch
+
+    def fetch_and_meddle(url, directory, name, sha256, progress):
+        with open(os.path.join(directory, "theirs.txt"), "w") as f:
+            f.write("not the downloader's")
+        return real_fetch(url, directory, name, sha256, progress)
+
+    monkeypatch.setattr(data, "_fetch", fetch_and_meddle)
+    with serve(served) as url:
+        with pytest.raises(DataError):
+            data.load_mnist(str(tmp_path / "busy" / "new"), mirrors=[url])
+    assert os.listdir(str(tmp_path / "busy" / "new")) == ["theirs.txt"]
+
+
+def test_interrupted_download_removes_the_folder_it_created(tmp_path, monkeypatch, isolated):
+    def interrupted(url, directory, name, sha256, progress):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "_fetch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.download_mnist(str(tmp_path / "new"), mirrors=["http://127.0.0.1:9/"])
+    assert os.listdir(str(tmp_path)) == []
+
+
+# --------------------------------------------------------------------------- the command line
+
+def cli(*args, env=None, code=None):
+    """python -m purenet.train args (or python -c code), without $PURENET_DATA unless given."""
+    e = dict(os.environ)
+    e.pop("PURENET_DATA", None)
+    e.update(env or {})
+    cmd = ["-c", code] if code else ["-m", "purenet.train"] + list(args)
+    return subprocess.run([sys.executable] + cmd, cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env=e)
+
+
+def error_line(out):
+    """The one stderr line of a failed run."""
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+    return out.stderr.strip()
+
+
+def test_cli_header_says_which_folder_the_data_came_from(tmp_path):
+    d = write_mnist(tmp_path / "m")
+    env = write_mnist(tmp_path / "env", shift=1)
+    out = cli("--data-dir", d, "--sizes", "6,3,10", "--epochs", "0", env={"PURENET_DATA": env})
+    assert out.returncode == 0, out.stderr
+    assert "(data from %s, loaded in " % d in out.stdout.splitlines()[0]
+    out = cli("--sizes", "6,3,10", "--epochs", "0", env={"PURENET_DATA": env})
+    assert "(data from %s, loaded in " % env in out.stdout.splitlines()[0]
+
+
+def test_cli_explicit_data_dir_lacking_a_file_does_not_fall_back(tmp_path):
+    env = write_mnist(tmp_path / "env")
+    mine = write_mnist(tmp_path / "mine")
+    os.remove(os.path.join(mine, "t10k-images-idx3-ubyte.gz"))
+    out = cli("--data-dir", mine, "--no-download", "--sizes", "6,3,10", "--epochs", "0",
+              env={"PURENET_DATA": env})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("purenet-train: error: MNIST files not found in %s (download "
+                                 "disabled)\n" % mine)
+    assert marked_missing(out.stderr) == ["t10k-images-idx3-ubyte.gz"]
+    assert env not in out.stderr
+    assert out.stdout == ""
+
+
+def test_cli_empty_training_set_says_so_without_blaming_limit(tmp_path):
+    d = write_mnist(tmp_path / "m", n_train=0)
+    out = cli("--data-dir", d, "--no-download", "--sizes", "6,3,10", "--epochs", "1")
+    assert out.returncode == 1
+    assert error_line(out) == ("purenet-train: error: %s: 0 images: a training set needs at "
+                               "least one" % os.path.join(d, "train-images-idx3-ubyte.gz"))
+    out = cli("--data-dir", write_mnist(tmp_path / "full"), "--limit", "0", "--sizes", "6,3,10")
+    assert out.returncode == 2
+    assert error_line(out) == "purenet-train: error: --limit 0 leaves no training samples"
+
+
+def test_load_mnist_files_refuses_an_empty_training_set_only(tmp_path):
+    d = write_mnist(tmp_path / "m", n_train=0)
+    with pytest.raises(DataError) as e:
+        data.load_mnist_files(d)
+    assert one_line(e).endswith("train-images-idx3-ubyte.gz: 0 images: a training set needs "
+                                "at least one")
+    train, test = data.load_mnist_files(write_mnist(tmp_path / "t", n_test=0))
+    assert (train.n, test.n) == (6, 0)
+
+
+@pytest.mark.parametrize("args,option", [(["--dataset", "digits"], "--dataset digits"),
+                                         (["--source", "openml"], "--source openml")])
+def test_cli_missing_sklearn_names_the_option_given(args, option):
+    code = ("import sys; sys.modules['sklearn'] = None; from purenet.train import main; "
+            "sys.exit(main(%r))" % (args + ["--no-download"]))
+    out = cli(code=code)
+    assert out.returncode == 1
+    assert error_line(out) == ('purenet-train: error: %s needs scikit-learn: pip install '
+                               '"purenet[sklearn]" (or leave it out for MNIST from the IDX '
+                               'files)' % option)
+
+
+# --------------------------------------------------------------------------- Dataset inputs
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_dataset_refuses_non_finite_inputs_and_targets(bad):
+    xs = [0.0, 1.0, 0.5, 0.25, 0.0, 1.0]
+    ys = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+    assert Dataset(2, 2, xs=xs, ys=ys).n == 3
+    with pytest.raises(DataError) as e:
+        Dataset(2, 2, xs=xs[:3] + [bad] + xs[4:], ys=ys, name="training data")
+    assert one_line(e) == ("training data: input 1 of sample 1 is %r; inputs must be finite "
+                           "numbers" % bad)
+    with pytest.raises(DataError) as e:
+        Dataset(2, 2, xs=xs, ys=ys[:4] + [bad] + ys[5:], name="test data")
+    assert one_line(e) == ("test data: target 0 of sample 2 is %r; targets must be finite "
+                           "numbers" % bad)
+    with pytest.raises(DataError) as e:
+        as_dataset([([0.5, 0.5], 1), ([0.5, bad], 0)], n_out=2, name="training data")
+    assert one_line(e) == ("training data: input 1 of sample 1 is %r; inputs must be finite "
+                           "numbers" % bad)
+    with pytest.raises(DataError) as e:
+        as_dataset([([0.5], [0.0, 1.0]), ([0.5], [bad, 0.0])], n_out=2)
+    assert one_line(e).startswith("data: target 0 of sample 1 is %r" % bad)
+
+
+def test_dataset_values_that_are_not_numbers():
+    with pytest.raises(DataError) as e:
+        Dataset(1, 1, xs=["0.5"], ys=[1.0], name="mine")
+    assert one_line(e).startswith("mine: inputs must be real numbers: ")
+    with pytest.raises(DataError) as e:
+        Dataset(1, 2, xs=[0.5], labels=[300], name="mine")
+    assert one_line(e).startswith("mine: labels must be bytes, whole numbers in 0..255")
+
+
+@pytest.mark.parametrize("pairs,expected", [
+    (5, "training data: expected a Dataset or a sequence of (x, y) pairs, got 5"),
+    ([([0.0], 1), 7], "training data: sample 1 is not an (x, y) pair: 7"),
+    ([([0.0], 1), ([0.0],)], "training data: sample 1 is not an (x, y) pair: ([0.0],)"),
+    ([([0.0], 1, 2)], "training data: sample 0 is not an (x, y) pair: ([0.0], 1, 2)"),
+    ([(0.5, 1)], "training data: the inputs of sample 0 must be a sequence of numbers, "
+                 "got 0.5"),
+    ([("0.5", 1)], "training data: the inputs of sample 0 must be a sequence of numbers, "
+                   "got '0.5'"),
+    ([([0.0], 1), (["0.5"], 1)], "training data: the inputs of sample 1: value 0 is '0.5', "
+                                 "not a number"),
+    ([([0.0, True], 1)], "training data: the inputs of sample 0: value 1 is True, not a number"),
+    ([([None], 1)], "training data: the inputs of sample 0: value 0 is None, not a number"),
+    ([([10 ** 400], 1)], "training data: the inputs of sample 0: value 0 is too large for a "
+                         "float"),
+    ([([0.0], "1")], "training data: the target of sample 0 must be a class label (int) or a "
+                     "sequence of numbers, got '1'"),
+    ([([0.0], True)], "training data: the target of sample 0 must be a class label (int) or a "
+                      "sequence of numbers, got True"),
+    ([([0.0], 2.0)], "training data: the target of sample 0 must be a class label (int) or a "
+                     "sequence of numbers, got 2.0"),
+    ([([0.0], [1.0, "0"])], "training data: the target of sample 0: value 1 is '0', not a "
+                            "number"),
+    ([([0.0], 1), ([0.0], [0.0, 1.0])], "training data: the target of sample 1 is [0.0, 1.0], "
+                                        "not a class label in 0..1 (sample 0 has one)"),
+    ([([0.0], 1), ([0.0], True)], "training data: the target of sample 1 is True, not a class "
+                                  "label in 0..1 (sample 0 has one)"),
+    ([([0.0], 1), ([0.0], 2)], "training data: the target of sample 1 is 2, not a class label "
+                               "in 0..1 (sample 0 has one)"),
+    ([([0.0], 1), ([0.0, 1.0], 1)], "training data: sample 1 has 2 inputs, sample 0 has 1"),
+    ([([0.0], -1)], "training data: the target of sample 0 is -1, not a class label in 0..1"),
+])
+def test_as_dataset_refuses_malformed_pairs_with_a_data_error(pairs, expected):
+    with pytest.raises(DataError) as e:
+        as_dataset(pairs, n_out=2, name="training data")
+    assert one_line(e) == expected
+
+
+def test_as_dataset_takes_numbers_of_any_real_type():
+    from fractions import Fraction
+    d = as_dataset([((0, 0.5, Fraction(1, 4)), 1), ([1, 2, 3], 0)], n_out=2)
+    assert (d.n, d.x(0), d.labels) == (2, [0.0, 0.5, 0.25], b"\x01\x00")
+    d = as_dataset([((0.5,), (1, 0.0))], n_out=None)
+    assert (d.n_out, d.y(0)) == (2, [1.0, 0.0])
+    assert as_dataset(d, n_out=2) is d

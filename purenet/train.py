@@ -344,7 +344,7 @@ def run(args, out=sys.stdout):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.version:
-        print(version_text(args.data_dir))
+        Output(sys.stdout)(version_text(args.data_dir))     # quiet if stdout is closed
         return 0
     from .dataset import DataError
     from .network import ModelFileError

@@ -144,3 +144,13 @@ def test_version_without_the_engine_or_the_data(no_c_checkout, tmp_path):
     mnist = os.path.join(cache, "purenet", "mnist")
     assert lines[2:] == ["MNIST is looked for in: " + mnist,
                          "MNIST not found yet: it would be downloaded into " + mnist]
+
+
+def test_version_into_a_closed_pipe_stays_quiet():
+    """``purenet-train --version | head -1``: no traceback when the reader has gone."""
+    proc = subprocess.Popen([sys.executable, "-m", "purenet", "--version"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                     # before the process can have written anything
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0 and err == b"", err

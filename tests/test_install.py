@@ -70,9 +70,21 @@ def test_runs():
 '''
 
 
+WITHOUT_C = ("import sys; sys.modules['purenet._ckernels'] = None; "     # as if never built
+             "from %s import main; sys.exit(main(sys.argv[1:]))")
+
+
+def without_c(module, *args, **kwargs):
+    """Run module's main(args) with the C engine unavailable.  Leaving the compiled module
+    out of a copy is not enough: an editable install's import hook would still find the
+    checkout's build."""
+    return python("-c", WITHOUT_C % module, *args, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def no_c_checkout(tmp_path_factory):
-    """purenet's Python files and the tests' conftest, without the compiled C engine."""
+    """A copy of purenet's Python files (no data/ folder, no compiled C engine) and of the
+    tests' conftest, with a probe test file."""
     root = tmp_path_factory.mktemp("no-c")
     os.mkdir(str(root / "purenet"))
     for f in glob.glob(os.path.join(ROOT, "purenet", "*.py")):
@@ -84,7 +96,7 @@ def no_c_checkout(tmp_path_factory):
 
 
 def test_pytest_summary_counts_the_skipped_c_tests(no_c_checkout):
-    out = python("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=no_c_checkout)
+    out = without_c("pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=no_c_checkout)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     assert lines[-1].startswith("1 passed, 3 skipped"), out.stdout
@@ -94,8 +106,8 @@ def test_pytest_summary_counts_the_skipped_c_tests(no_c_checkout):
 
 
 def test_backend_c_without_the_engine_says_why(no_c_checkout, tiny_mnist):
-    out = python("-m", "purenet.train", "--backend", "c", "--data-dir", tiny_mnist,
-                 cwd=no_c_checkout)
+    out = without_c("purenet.train", "--backend", "c", "--data-dir", tiny_mnist,
+                    cwd=no_c_checkout)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith("purenet-train: error: the C engine is not built: run "
                                  "`pip install .`"), out.stderr
@@ -135,8 +147,8 @@ def test_version_says_what_a_bug_report_needs(tiny_mnist):
 
 def test_version_without_the_engine_or_the_data(no_c_checkout, tmp_path):
     cache = str(tmp_path / "cache")
-    out = python("-m", "purenet.train", "--version", cwd=no_c_checkout,
-                 env={"XDG_CACHE_HOME": cache})
+    out = without_c("purenet.train", "--version", cwd=no_c_checkout,
+                    env={"XDG_CACHE_HOME": cache})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].endswith(os.path.join(no_c_checkout, "purenet") + ")")

@@ -231,7 +231,29 @@ def build_parser():
     p.add_argument("--report", action="store_true",
                    help="at the end, print per-class accuracy and the confusion matrix")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--version", action="store_true",
+                   help="print the version, whether the C engine is built, and where MNIST "
+                        "is looked for; then exit")
     return p
+
+
+def version_text(data_dir=None):
+    """--version: what a bug report needs (the version, the C engine's state and SIMD
+    level, the MNIST folders in search order), without loading any data."""
+    from . import __version__, cengine, data
+    try:
+        c = "built (%s)" % cengine.simd_name()
+    except cengine.CEngineUnavailable as e:
+        c = "unavailable: %s" % e
+    dirs = data.mnist_dirs(data_dir)
+    found = data.find_mnist(data_dir)
+    return "\n".join([
+        "%s %s (Python %s, %s)" % (PROG, __version__, sys.version.split()[0],
+                                  os.path.dirname(os.path.abspath(__file__))),
+        "C engine: " + c,
+        "MNIST is looked for in: " + ", ".join(dirs),
+        "MNIST found in: " + found if found else
+        "MNIST not found yet: it would be downloaded into " + dirs[0]])
 
 
 class Progress:
@@ -403,6 +425,9 @@ def interrupted(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.version:
+        Output(sys.stdout)(version_text(args.data_dir))     # quiet if stdout is closed
+        return 0
     from .dataset import DataError
     from .network import ModelFileError
     try:

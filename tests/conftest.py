@@ -1,4 +1,5 @@
-"""Shared test helpers: where the real MNIST files are, and a tiny fake MNIST."""
+"""Shared test helpers: where the real MNIST files are, whether the C engine is built
+(with a summary line counting the C tests skipped without it), and a tiny fake MNIST."""
 
 import gzip
 import os
@@ -6,6 +7,9 @@ import random
 import struct
 
 import pytest
+
+import purenet
+from purenet import cengine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -24,6 +28,47 @@ needs_mnist = pytest.mark.skipif(
     mnist_dir() is None,
     reason="real MNIST not found: set PURENET_DATA to a folder with the four IDX .gz files "
            "(CI uses ../shared/data/mnist)")
+
+
+def _c_engine_missing():
+    """Why the C engine cannot be used here (cengine's own message), or None when it can."""
+    try:
+        cengine.lib_and_ffi()
+    except cengine.CEngineUnavailable as e:
+        return str(e)
+    return None
+
+
+C_MISSING = _c_engine_missing()
+REQUIRE_C = os.environ.get("PURENET_REQUIRE_C", "") not in ("", "0")
+# CI sets PURENET_REQUIRE_C=1: there a missing C engine fails these tests instead.
+needs_c = pytest.mark.skipif(C_MISSING is not None and not REQUIRE_C,
+                             reason="the C engine is unavailable: %s" % C_MISSING)
+
+
+def pytest_report_header(config):
+    """Which purenet is tested, and with or without its C engine."""
+    where = os.path.dirname(purenet.__file__)
+    if C_MISSING is None:
+        return "purenet %s from %s: C engine built (%s)" % (
+            purenet.__version__, where, cengine.simd_name())
+    return "purenet %s from %s: C engine unavailable: %s" % (purenet.__version__, where,
+                                                            C_MISSING)
+
+
+def _skip_reason(report):
+    return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many C tests were skipped and why, next to pytest's counts: a run without
+    the C engine must not look like a full green run."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", ())
+               if "C engine" in _skip_reason(r)]
+    if skipped:
+        terminalreporter.write_line("purenet: %d C-engine test%s skipped: %s" % (
+            len(skipped), "s" if len(skipped) > 1 else "",
+            C_MISSING or "see their reasons with pytest -rs"), yellow=True)
 
 
 def write_idx(path, dims, payload, magic_type=0x08):

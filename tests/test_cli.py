@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, mnist_dir, needs_mnist
+from conftest import ROOT, mnist_dir, needs_c, needs_mnist
 
 
 def run(*args, env=None, timeout=300):
@@ -129,19 +129,6 @@ def test_real_mnist_small_run():
     assert "1000 training / 500 test samples (mnist)" in out.stdout
     final = float(out.stdout.split("final: ")[1].split("%")[0])
     assert final > 30.0              # chance is 10%
-
-
-def _c_built():
-    try:
-        from purenet import Network
-        Network([1, 1], backend="c")
-        return True
-    except ImportError:
-        return False
-
-
-needs_c = pytest.mark.skipif(not _c_built() and os.environ.get("PURENET_REQUIRE_C") != "1",
-                             reason="the C engine is not built (python build_ext.py)")
 
 
 @needs_c

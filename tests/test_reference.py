@@ -186,8 +186,49 @@ def test_xor_is_learned():
 
 
 def test_deep_network_of_any_depth():
+    """Every layer of a 5-layer net takes part: the output is the composition of the four
+    sigmoid layers, computed here from the textbook formula."""
     net = Network([4, 6, 5, 3, 2], seed=0)
-    assert [len(w) for w in net.weights] == [6, 5, 3, 2]
-    assert [len(w[0]) for w in net.weights] == [4, 6, 5, 3]
+    a = [0.1, 0.2, 0.3, 0.4]
+    for w, b in zip(net.weights, net.biases):
+        assert len(w[0]) == len(a)
+        a = [1.0 / (1.0 + math.exp(-(sum(wk * ak for wk, ak in zip(row, a)) + bj)))
+             for row, bj in zip(w, b)]
     out = net.feedforward([0.1, 0.2, 0.3, 0.4])
-    assert len(out) == 2 and all(0.0 < v < 1.0 for v in out)
+    assert len(out) == 2
+    assert all(math.isclose(o, e, rel_tol=1e-12) for o, e in zip(out, a)), (out, a)
+
+
+# --- the shuffle -------------------------------------------------------------------
+
+def test_every_epoch_has_its_own_shuffle():
+    """fit draws a fresh order every epoch from the seeded generator: three epochs equal the
+    reference's steps over three successive rng.shuffle orders, and reusing the first
+    epoch's order would end elsewhere."""
+    sizes, n, m, lr, epochs = [3, 4, 2], 10, 3, 2.0, 3
+    rnd = random.Random(4)
+    data = []
+    for _ in range(n):
+        x = [rnd.uniform(-1, 1) for _ in range(sizes[0])]
+        data.append((x, [1.0, 0.0] if x[0] > x[1] else [0.0, 1.0]))
+    fitted = Network(sizes, seed=8, backend="python")
+    fitted.fit(data, epochs, m, lr)
+
+    def replay(fresh_order_each_epoch):
+        net = Network(sizes, seed=8, backend="python")
+        w, b = net.weights, net.biases
+        orders = []
+        for epoch in range(epochs):
+            if fresh_order_each_epoch or not orders:
+                order = list(range(n))
+                net.rng.shuffle(order)
+            orders.append(order)
+            for i in range(0, n, m):
+                ref.update_mini_batch(w, b, [data[k] for k in order[i:i + m]], lr)
+        return w, b, orders
+
+    w, b, orders = replay(True)
+    assert len(set(map(tuple, orders))) == epochs            # the orders do differ
+    assert fitted.weights == w and fitted.biases == b
+    w1, b1, _ = replay(False)
+    assert (w1, b1) != (w, b)                               # so the test can tell

@@ -14,8 +14,7 @@ import purenet
 from purenet import DataError, ModelFileError, Network
 from purenet.dataset import Dataset
 
-from conftest import ROOT, make_tiny_mnist
-from test_c_engine import HAVE_C, needs_c
+from conftest import ROOT, make_tiny_mnist, needs_c
 
 
 def pairs(n=23, n_in=5, n_out=3, seed=1):
@@ -32,8 +31,8 @@ def params(net):
 SETTINGS = [dict(batch_size=4, lr=0.7),                                   # the seed's step
             dict(batch_size=3, lr=0.5, l2=0.3, l1=0.01),                  # regularised
             dict(batch_size=7, lr=0.2, momentum=0.6, l2=0.1)]             # momentum
-ENGINES = [("python", "python")] + ([("c", "c"), ("c", "python"), ("python", "c")]
-                                    if HAVE_C else [])
+ENGINES = [("python", "python")] + [pytest.param(a, b, marks=needs_c)
+                                   for a, b in (("c", "c"), ("c", "python"), ("python", "c"))]
 
 
 @pytest.mark.parametrize("first,then", ENGINES)

@@ -7,7 +7,7 @@ library.
 """
 
 from .dataset import Dataset, DataError
-from .network import Network, ModelFileError, load
+from .network import Network, ModelFileError, TrainingDiverged, load
 
-__all__ = ["Network", "load", "Dataset", "DataError", "ModelFileError"]
+__all__ = ["Network", "load", "Dataset", "DataError", "ModelFileError", "TrainingDiverged"]
 __version__ = "0.1.0"

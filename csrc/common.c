@@ -1,7 +1,8 @@
 /*
  * common.c -- the plumbing both layers share: the message of each error code
- * (pn_strerror) and the checks of layer sizes and parameter buffers that every
- * entry point makes before it touches anything.  The parameter counts they
+ * (pn_strerror), the checks of layer sizes and parameter buffers that every
+ * entry point makes before it touches anything, and the check that parameters
+ * are finite (pn_all_finite).  The parameter counts they
  * compare with are in layout.c.
  */
 #include "internal.h"
@@ -22,6 +23,7 @@ const char *pn_strerror(int code)
     case PN_ERR_NOMEM: return "out of memory for the C engine's scratch buffers";
     case PN_ERR_MODEL: return "unknown cost or activation (or no model given)";
     case PN_ERR_STEP: return "invalid step: need a finite lr > 0, n >= 1, l2 >= 0 and l1 >= 0, 0 <= momentum < 1, and velocities when momentum > 0";
+    case PN_ERR_NONFINITE: return "a value is NaN or infinite";
     default: return "unknown purenet error code";
     }
 }
@@ -71,5 +73,14 @@ int check_step(double lr, double n, double l2, double l1, double mu, const doubl
           finite(l1) && l1 >= 0.0 && mu >= 0.0 && mu < 1.0))
         return PN_ERR_STEP;
     if (mu > 0.0 && velocities == NULL) return PN_ERR_STEP;
+    return PN_OK;
+}
+
+int pn_all_finite(const double *values, size_t n)
+{
+    size_t i;
+    if (values == NULL && n > 0) return PN_ERR_NULL;
+    for (i = 0; i < n; i++)
+        if (!finite(values[i])) return PN_ERR_NONFINITE;
     return PN_OK;
 }

@@ -4,7 +4,8 @@
  * The engine (purenet.h is its public API) is five files:
  *   textbook.c  layer 1: the routines of purenet/reference.py, one by one, in
  *               the same order and under the same names (pn_ prefix);
- *   common.c    error messages and the argument checks of both layers;
+ *   common.c    error messages, the argument checks of both layers, and
+ *               pn_all_finite (fit's divergence check);
  *   layout.c    the two parameter layouts: their sizes, where each layer starts,
  *               and the copies between them (pn_to_fast, pn_from_fast);
  *   kernels.c   layer 2's inner loops (SIMD, one AVX2 and one baseline copy):

@@ -54,8 +54,9 @@ enum {
     PN_ERR_THREADS = 9,    /* thread count < 1 or > PN_MAX_THREADS, or a thread failed to start */
     PN_ERR_NOMEM = 10,     /* out of memory for scratch buffers */
     PN_ERR_MODEL = 11,     /* unknown cost or activation */
-    PN_ERR_STEP = 12       /* invalid step: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (all finite),
+    PN_ERR_STEP = 12,      /* invalid step: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (all finite),
                               0 <= momentum < 1, and velocities when momentum > 0 */
+    PN_ERR_NONFINITE = 13  /* a value is NaN or infinite (pn_all_finite) */
 };
 
 /* The costs (with the output layer each implies) and the hidden layers' activations. */
@@ -107,6 +108,11 @@ size_t pn_param_count(const int *sizes, int n_layers);
 
 /* Number of doubles of a network's parameters in the fast layout (rows padded); 0 if sizes are invalid. */
 size_t pn_fast_param_count(const int *sizes, int n_layers);
+
+/* PN_OK when every values[i], i < n, is finite, else PN_ERR_NONFINITE (PN_ERR_NULL for NULL
+ * values with n > 0): the divergence check fit makes after every epoch (reference.py:
+ * ReferenceEngine.all_finite).  Any layout: the fast layout's padding is 0.0. */
+int pn_all_finite(const double *values, size_t n);
 
 /* The SIMD kernels' instructions on this CPU: 2 = AVX2, and AVX-512 for the dense update steps; 1 = AVX2; 0 = baseline. */
 int pn_simd_level(void);

@@ -7,8 +7,9 @@ library.
 """
 
 from .dataset import Dataset, DataError
-from .network import Network, ModelFileError, load
+from .network import Network, ModelFileError, TrainingDiverged, load
 from .checkpoint import resume
 
-__all__ = ["Network", "load", "resume", "Dataset", "DataError", "ModelFileError"]
+__all__ = ["Network", "load", "resume", "Dataset", "DataError", "ModelFileError",
+           "TrainingDiverged"]
 __version__ = "0.1.0"

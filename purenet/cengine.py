@@ -102,11 +102,7 @@ class CEngine:
         self._model = self.ffi.new("pn_model *", {"cost": getattr(self.lib, COSTS[cost]),
                                                   "activation": getattr(self.lib, ACTIVATIONS[activation])})
         from .network import _check_sizes          # network.py imports this module lazily
-        sizes = _check_sizes(sizes)
-        max_size, max_layers = self.lib.PN_MAX_SIZE, self.lib.PN_MAX_LAYERS
-        if max(sizes) > max_size or len(sizes) > max_layers:
-            raise ValueError("the C engine takes at most %d layers of at most %d neurons, got %r"
-                             % (max_layers, max_size, sizes))
+        sizes = _check_sizes(sizes)               # within PN_MAX_LAYERS and PN_MAX_SIZE
         if not _is_int(threads) or not 1 <= threads <= self.lib.PN_MAX_THREADS:
             raise ValueError("threads must be a whole number from 1 to %d, got %r"
                              % (self.lib.PN_MAX_THREADS, threads))
@@ -138,6 +134,14 @@ class CEngine:
     def get_params(self):
         """(weights, biases) as fresh nested lists of the current values."""
         return self._from_fast(self._pbuf)
+
+    def all_finite(self):
+        """True when no weight or bias is NaN or infinite (checked in C: pn_all_finite)."""
+        code = self.lib.pn_all_finite(self._pbuf, self.n_params)
+        if code == self.lib.PN_ERR_NONFINITE:
+            return False
+        _check(code, "all_finite")
+        return True
 
     def get_velocities(self):
         """The momentum velocities (vw, vb) as nested lists, or None before any momentum step."""

@@ -15,11 +15,14 @@ An engine is made for a cost and a hidden-layer activation, and has:
 ``set_params(weights, biases)``, ``get_params()``, ``get_velocities()``,
 ``set_velocities(vw, vb)``, ``feedforward(x)``, ``train_batches(data, batches,
 lr, n, l2, l1, momentum)`` (one update per list of sample indices, in order),
-``outputs(data, start, stop)`` and ``total_cost(data, l2, l1)``.
+``outputs(data, start, stop)``, ``total_cost(data, l2, l1)`` and ``all_finite()`` (no
+weight or bias is NaN or infinite: fit's divergence check after every epoch).
 """
 
+import itertools
 import json
 import math
+import numbers
 import os
 import random
 import time
@@ -34,9 +37,29 @@ FORMAT_VERSION = 2              # version 1: sigmoid / quadratic / "large" only,
 BACKENDS = ("python", "c")
 INITS = ("large", "scaled")
 
+# The C engine's limits (PN_MAX_LAYERS, PN_MAX_SIZE, PN_MAX_THREADS in csrc/purenet.h; a test
+# checks they agree).  Every network keeps to them, so that a model runs in both engines.
+MAX_LAYERS, MAX_NEURONS, MAX_THREADS = 1024, 16777216, 2
+# Building a network holds each parameter as a Python float in nested lists (a 24-byte
+# float and an 8-byte list slot) and as the engine's 8-byte double: at least 40 bytes.
+PARAM_BYTES = 40
+UNKNOWN_MEMORY = 16 * 10 ** 9     # assumed where the system does not tell its memory size
+
 
 class ModelFileError(ValueError):
     """A model file that cannot be read: the message names the file and the problem."""
+
+
+class TrainingDiverged(ArithmeticError):
+    """fit stopped because a weight or bias became NaN or infinite during an epoch.
+
+    ``epoch`` is that epoch's number (as in the history).  The epoch is not recorded and the
+    callback is not called for it; the network keeps the diverged parameters.
+    """
+
+    def __init__(self, epoch):
+        super().__init__("training diverged at epoch %d: try a smaller --lr" % epoch)
+        self.epoch = epoch
 
 
 def make_engine(backend, sizes, weights, biases, threads=1, cost="quadratic",
@@ -67,6 +90,43 @@ def _check_penalty(what, value, below_one=False):
     return value
 
 
+def _short(value, limit=60):
+    """repr(value), cut to about limit characters: an error message stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _is_whole(v):
+    """An integer (Python's or another Integral such as NumPy's), not a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_number(v):
+    """A finite real number: not a bool, a numeric string, NaN, ±inf or an int beyond float."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:              # an int (or Fraction) too large for a float
+        return False
+
+
+def _memory_size():
+    """(bytes, description) of this machine's memory, or the UNKNOWN_MEMORY guess."""
+    try:
+        size = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):      # no sysconf, or no such name here
+        size = -1
+    if size > 0:
+        return size, "this machine's %s" % _gigabytes(size)
+    return (UNKNOWN_MEMORY,
+            "the %s assumed where the memory size is unknown" % _gigabytes(UNKNOWN_MEMORY))
+
+
+def _gigabytes(n):
+    return "%.1f GB" % (n / 1e9) if n < 1e10 else "{:,.0f} GB".format(n / 1e9)
+
+
 FIT_SETTINGS = ("batch_size", "lr", "l2", "l1", "momentum")
 
 
@@ -74,27 +134,63 @@ def check_fit_settings(batch_size, lr, l2, l1, momentum):
     """fit's settings, checked, as a dict (the numbers a checkpoint records)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError("batch size must be a whole number >= 1, got %r" % (batch_size,))
+    if not (_is_number(lr) and lr > 0):
+        raise ValueError("learning rate must be a finite number > 0, got %s" % _short(lr))
     lr = float(lr)
-    if not (lr > 0.0 and math.isfinite(lr)):
-        raise ValueError("learning rate must be a finite number > 0, got %r" % (lr,))
     return {"batch_size": batch_size, "lr": lr, "l2": _check_penalty("l2", l2),
             "l1": _check_penalty("l1", l1),
             "momentum": _check_penalty("momentum", momentum, below_one=True)}
 
 
 def _check_sizes(sizes):
+    """sizes as a list of ints, or ValueError: two to MAX_LAYERS layers of 1 to MAX_NEURONS
+    neurons (whole numbers, not floats or bools), few enough parameters to build in this
+    machine's memory; checked before anything is allocated."""
     try:
-        sizes = [int(s) for s in sizes]
-    except (TypeError, ValueError):
-        raise ValueError("sizes must be a list of positive integers, got %r" % (sizes,))
+        head = list(itertools.islice(sizes, MAX_LAYERS + 1))
+    except TypeError:                  # not iterable
+        head = [None]
+    if not all(map(_is_whole, head)):
+        raise ValueError("sizes must be a list of positive integers, got %s" % _short(sizes))
+    sizes = [int(s) for s in head]
     if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError("sizes needs at least two layers of at least one neuron, got %r"
-                         % (sizes,))
+        raise ValueError("sizes needs at least two layers of at least one neuron, got %s"
+                         % _short(sizes))
+    if len(sizes) > MAX_LAYERS:
+        raise ValueError("sizes has more than {:,} layers (the C engine's limit)"
+                         .format(MAX_LAYERS))
+    count = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    memory, which = _memory_size()
+    if count * PARAM_BYTES > memory:
+        raise ValueError("a {} network has {:,} weights and biases: about {} as Python floats, "
+                         "more than {} of memory".format("-".join(map(str, sizes)), count,
+                                                         _gigabytes(count * PARAM_BYTES), which))
+    if max(sizes) > MAX_NEURONS:
+        raise ValueError("a layer has at most {:,} neurons (the C engine's limit), got {:,}"
+                         .format(MAX_NEURONS, max(sizes)))
     return sizes
 
 
+def _all_numbers(values):
+    """all(map(_is_number, values)), faster: the types are checked once each."""
+    types = set(map(type, values))
+    try:
+        return (all(issubclass(t, numbers.Real) and not issubclass(t, bool) for t in types)
+                and all(map(math.isfinite, values)))
+    except OverflowError:              # an int too large for a float
+        return False
+
+
+def _check_finite(values, what):
+    """Raise ValueError naming the first of values that is not a finite number."""
+    if not _all_numbers(values):
+        k, v = next((k, v) for k, v in enumerate(values) if not _is_number(v))
+        raise ValueError("%s[%d] is %s, not a finite number" % (what, k, _short(v)))
+
+
 def _check_params(sizes, weights, biases):
-    """Raise ValueError unless weights/biases have the shapes sizes asks for."""
+    """Raise ValueError unless weights/biases have the shapes sizes asks for and hold
+    only finite numbers (not NaN, ±inf, bools or numeric strings)."""
     layers = len(sizes) - 1
     if len(weights) != layers or len(biases) != layers:
         raise ValueError("expected %d weight matrices and %d bias vectors for sizes %s, got %d and %d"
@@ -107,6 +203,10 @@ def _check_params(sizes, weights, biases):
         if len(biases[l]) != n_out:
             raise ValueError("biases[%d] must have %d values, got %d"
                              % (l, n_out, len(biases[l])))
+    for l in range(layers):
+        for j, row in enumerate(weights[l]):
+            _check_finite(row, "weights[%d][%d]" % (l, j))
+        _check_finite(biases[l], "biases[%d]" % l)
 
 
 class Network:
@@ -148,6 +248,10 @@ class Network:
         _check_choice("init", init, INITS)
         if seed is None:
             seed = random.SystemRandom().randrange(2 ** 32)
+        elif not _is_whole(seed):
+            raise ValueError("seed must be a whole number (or None for a random one), got %s"
+                             % _short(seed))
+        seed = int(seed)
         self.seed = seed
         self.rng = random.Random(seed)
         gauss = self.rng.gauss
@@ -194,9 +298,10 @@ class Network:
     # --- using the network ---------------------------------------------------
 
     def feedforward(self, x):
-        """Output activations aᴸ for the input vector x."""
+        """Output activations aᴸ for the input vector x (finite numbers only)."""
         if len(x) != self.sizes[0]:
             raise ValueError("input has %d values, the network takes %d" % (len(x), self.sizes[0]))
+        _check_finite(x, "input")
         return self.engine.feedforward(x)
 
     def predict(self, x):
@@ -231,12 +336,20 @@ class Network:
             raise DataError("data has no samples: the mean cost is undefined")
         return self.engine.total_cost(data, l2, l1)
 
+    def _test_data(self, data):
+        """data to evaluate on: at least one sample, as for cost(), whatever its type."""
+        data = self._data(data, "test data")
+        if data.n == 0:
+            raise DataError("test data has no samples: there is nothing to evaluate")
+        return data
+
     def evaluate(self, data):
         """Number of samples whose predicted class (argmax of the output) is right.
 
-        data: a Dataset, or (x, y) pairs where y is a label or a one-hot vector.
+        data: a Dataset, or (x, y) pairs where y is a label or a one-hot vector; empty data
+        is a DataError, as in cost().  A sample with a NaN output is never a hit.
         """
-        data = self._data(data, "test data")
+        data = self._test_data(data)
         return _hits(self.engine.outputs(data, 0, data.n), data)
 
     # --- learning ------------------------------------------------------------
@@ -247,7 +360,7 @@ class Network:
         mini-batches of ``batch_size`` and take one gradient step per batch.
 
         training_data: a Dataset or (x, y) pairs with one-hot/target vectors y.
-        test: optional data evaluated after each epoch.
+        test: optional data (at least one sample) evaluated after each epoch.
         l2, l1: regularisation λ₂, λ₁ (with n = the number of training samples);
         momentum: μ in [0, 1).  The velocities start at 0 and are kept: a second
         fit continues with them (see reference.regularized_update and
@@ -259,7 +372,9 @@ class Network:
         callback(record): called after each epoch with a dict (epoch, seconds,
         samples_per_s, and hits/n_test/accuracy when test is given).
         progress(done, total): called within an epoch as batches complete.
-        Returns the list of per-epoch records.
+        Returns the list of per-epoch records.  Raises TrainingDiverged when an epoch leaves
+        a weight or bias NaN or infinite, before that epoch is evaluated, recorded or
+        passed to the callback.
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError("epochs must be a whole number >= 0, got %r" % (epochs,))
@@ -268,7 +383,7 @@ class Network:
         train = self._data(training_data, "training data")
         if train.n == 0:
             raise DataError("training data has no samples")
-        test = self._data(test, "test data") if test is not None else None
+        test = self._test_data(test) if test is not None else None
         if checkpoint is not None:
             check_target(checkpoint, "run.ckpt")
         trained_on = _checkpoint.check_data(self, train, checkpoint is not None)
@@ -284,6 +399,8 @@ class Network:
                                           l2=l2, l1=l1, momentum=momentum)
                 if progress is not None:
                     progress(min((c + chunk) * batch_size, train.n), train.n)
+            if not self.engine.all_finite():          # before anything records this epoch
+                raise TrainingDiverged(len(self.history) + 1)
             seconds = time.perf_counter() - start
             record = {"epoch": len(self.history) + 1, "seconds": seconds,
                       "samples_per_s": train.n / seconds if seconds > 0 else float("inf")}
@@ -291,7 +408,7 @@ class Network:
                 t0 = time.perf_counter()
                 self.test_outputs = self.engine.outputs(test, 0, test.n)  # kept for reports
                 hits = _hits(self.test_outputs, test)
-                record.update(hits=hits, n_test=test.n, accuracy=hits / test.n if test.n else 0.0,
+                record.update(hits=hits, n_test=test.n, accuracy=hits / test.n,
                               eval_seconds=time.perf_counter() - t0)
             self.history.append(record)
             records.append(record)
@@ -340,12 +457,9 @@ def encode(doc):
 
 
 def _hits(outputs, data):
-    """How many samples' largest output is their label."""
-    return sum(1 for i, o in enumerate(outputs) if argmax(o) == data.label(i))
-
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """How many samples' largest output is their label (a NaN output picks no class)."""
+    return sum(1 for i, o in enumerate(outputs)
+               if argmax(o) == data.label(i) and not any(map(math.isnan, o)))
 
 
 def read_json(path, what="model"):
@@ -361,13 +475,20 @@ def read_json(path, what="model"):
             doc = json.load(f)
     except OSError as e:
         fail("cannot read: %s" % (e.strerror or e))
-    except (ValueError, UnicodeDecodeError) as e:
+    except ValueError as e:                      # UnicodeDecodeError too
         fail("not a purenet %s file (invalid JSON: %s)" % (what, e))
+    except RecursionError:
+        fail("not a purenet %s file (JSON nested too deeply)" % what)
+    except MemoryError:
+        fail("too large to read into memory")
     return doc, fail
 
 
 def load(path, backend="python", threads=1):
-    """Read a model file written by :meth:`Network.save` (JSON; nothing is executed)."""
+    """Read a model file written by :meth:`Network.save` (JSON; nothing is executed).
+
+    Whatever the file holds, a problem with it is a ModelFileError naming the file.
+    """
     doc, fail = read_json(path)
     return from_document(doc, fail, backend, threads)
 
@@ -381,9 +502,9 @@ def from_document(doc, fail, backend="python", threads=1):
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         fail("not a purenet model file (no \"format\": \"purenet\")")
     version = doc.get("version")
-    if version not in (1, FORMAT_VERSION) or isinstance(version, bool):
-        fail("model format version %r is not supported (this purenet reads versions 1 to %d)"
-             % (version, FORMAT_VERSION))
+    if not _is_whole(version) or version not in (1, FORMAT_VERSION):
+        fail("model format version %s is not supported (this purenet reads versions 1 to %d)"
+             % (_short(version), FORMAT_VERSION))
     kind = {"cost": doc.get("cost"), "activation": doc.get("activation"),
             "init": doc.get("init", "large") if version == 1 else doc.get("init")}
     choices = {"cost": tuple(COSTS), "activation": tuple(ACTIVATIONS), "init": INITS}
@@ -391,32 +512,28 @@ def from_document(doc, fail, backend="python", threads=1):
         choices = {"cost": ("quadratic",), "activation": ("sigmoid",), "init": ("large",)}
     for key, value in kind.items():
         if value not in choices[key]:
-            fail("%s %r is not supported in a version %d file (use one of %s)"
-                 % (key, value, version, ", ".join(choices[key])))
-    sizes = doc.get("sizes")
-    if (not isinstance(sizes, list) or len(sizes) < 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)):
-        fail("\"sizes\" must be a list of at least two positive integers")
+            fail("%s %s is not supported in a version %d file (use one of %s)"
+                 % (key, _short(value), version, ", ".join(choices[key])))
+    try:
+        sizes = _check_sizes(doc.get("sizes"))       # before anything is allocated
+    except ValueError as e:
+        fail("\"sizes\": %s" % e)
     weights, biases = doc.get("weights"), doc.get("biases")
     if not isinstance(weights, list) or not isinstance(biases, list):
         fail("\"weights\" and \"biases\" must be lists")
     try:
         _check_params(sizes, weights, biases)
-    except (ValueError, TypeError) as e:
-        fail(str(e) if isinstance(e, ValueError) else "weights/biases have the wrong structure")
-    for l in range(len(weights)):
-        if not all(isinstance(row, list) and all(_is_number(v) for v in row) for row in weights[l]):
-            fail("weights[%d] holds something that is not a finite number" % l)
-        if not all(_is_number(v) for v in biases[l]):
-            fail("biases[%d] holds something that is not a finite number" % l)
+    except ValueError as e:
+        fail(str(e))
+    except TypeError:
+        fail("weights/biases have the wrong structure")
     meta = doc.get("meta", {})
     if not isinstance(meta, dict):
         fail("\"meta\" must be an object")
     seed = meta.get("seed")
-    net = Network(sizes, seed=seed if isinstance(seed, int) else 0, backend=backend,
+    net = Network(sizes, seed=seed if _is_whole(seed) else 0, backend=backend,
                   threads=threads, **kind)
-    net.set_params([[[float(v) for v in row] for row in w] for w in weights],
-                   [[float(v) for v in b] for b in biases])
+    net.set_params(weights, biases)
     net.meta = dict(meta)
     net.history = list(meta.get("history", [])) if isinstance(meta.get("history"), list) else []
     net.meta.pop("history", None)

@@ -424,6 +424,11 @@ class ReferenceEngine:
         self.velocities = ([[array("d", map(float, row)) for row in w] for w in vw],
                            [list(map(float, b)) for b in vb])
 
+    def all_finite(self):
+        """True when no weight or bias is NaN or infinite (fit checks after every epoch)."""
+        return (all(all(map(math.isfinite, row)) for w in self.weights for row in w)
+                and all(all(map(math.isfinite, b)) for b in self.biases))
+
     def feedforward(self, x):
         return feedforward(self.weights, self.biases, list(map(float, x)), self.act, self.cost)
 

@@ -81,6 +81,16 @@ def positive_int(text):
     return v
 
 
+def thread_count(text):
+    """1 to the C engine's limit (network.MAX_THREADS), checked before any data loads."""
+    from .network import MAX_THREADS
+    v = positive_int(text)
+    if v > MAX_THREADS:
+        raise argparse.ArgumentTypeError("must be from 1 to %d (the C engine's limit), got %d"
+                                         % (MAX_THREADS, v))
+    return v
+
+
 def count(text):
     try:
         v = int(text)
@@ -127,7 +137,11 @@ def layer_sizes(text):
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError("%r needs at least two layers of at least one neuron "
                                          "(e.g. 784,100,10)" % text)
-    return sizes
+    from .network import _check_sizes
+    try:
+        return _check_sizes(sizes)         # the C engine's limits, and this machine's memory
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def parse_args(argv=None):
@@ -185,8 +199,8 @@ def build_parser():
         prog=PROG, description="Train a sigmoid network on handwritten digits (MNIST).")
     p.add_argument("--backend", choices=["python", "c"], default="python",
                    help="python: the readable reference; c: the C engine (default: python)")
-    p.add_argument("--threads", type=positive_int, default=1,
-                   help="threads for the C engine (default 1)")
+    p.add_argument("--threads", type=thread_count, default=1,
+                   help="threads for the C engine: 1 or 2 (default 1)")
     p.add_argument("--sizes", type=layer_sizes, default=None,
                    help="neurons per layer, input first (default 784,100,10; "
                         "the input size must match the data)")
@@ -254,6 +268,14 @@ def version_text(data_dir=None):
         "MNIST is looked for in: " + ", ".join(dirs),
         "MNIST found in: " + found if found else
         "MNIST not found yet: it would be downloaded into " + dirs[0]])
+
+
+def every_output_stuck(units):
+    """Every output unit is near 0 for every test input, or near 1 for every one (σ′ below
+    report.SATURATED_SLOPE throughout): what too large a first step does to a network."""
+    from . import report
+    return all(u["max_slope"] < report.SATURATED_SLOPE and (u["max"] < 0.5 or u["min"] > 0.5)
+               for u in units)
 
 
 class Progress:
@@ -366,8 +388,13 @@ def run(args, out=sys.stdout):
         else:
             say("Epoch %2d: (no test samples)  train %6.2f s  %9.0f samples/s"
                 % (rec["epoch"], rec["seconds"], rec["samples_per_s"]))
-        if net.test_outputs is not None and args.cost == "quadratic":
-            units = report.output_units(net.test_outputs, labels)
+        first = rec["epoch"] == 1
+        units = (report.output_units(net.test_outputs, labels)
+                 if test.n and (first or args.cost == "quadratic") else None)
+        if first and units and every_output_stuck(units):
+            say("  ! every output unit saturated in epoch 1: the learning rate is probably "
+                "too high (try --lr %g)" % min(args.lr / 10, 0.5))
+        if units and args.cost == "quadratic":
             flagged = [u["unit"] for u in report.stuck_units(units)]
             if flagged != state["flagged"]:        # say it when it starts, changes or ends
                 lines = report.dead_unit_lines(units)
@@ -429,12 +456,17 @@ def main(argv=None):
         Output(sys.stdout)(version_text(args.data_dir))     # quiet if stdout is closed
         return 0
     from .dataset import DataError
-    from .network import ModelFileError
+    from .network import ModelFileError, TrainingDiverged
     try:
         run(args)
     except UsageError as e:
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        kept = getattr(args, "saved_state", None)
+        print("%s: error: %s%s" % (PROG, e, "" if kept is None else
+                                   " (%s still holds epoch %d)" % kept), file=sys.stderr)
+        return 1
     except (DataError, ModelFileError, SaveError) as e:
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 1

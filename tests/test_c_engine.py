@@ -707,7 +707,7 @@ def test_unavailable_error_is_an_import_error_with_instructions():
 def test_c_checks_its_arguments(raw):
     lib, ffi = raw.lib, raw.ffi
     assert ffi.string(lib.pn_strerror(0)) == b"ok"
-    for code in range(1, 13):
+    for code in range(1, 14):
         assert len(ffi.string(lib.pn_strerror(code))) > 10
     assert b"unknown" in ffi.string(lib.pn_strerror(999))
 
@@ -852,6 +852,22 @@ def test_c_checks_its_arguments(raw):
     assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(labels=lb), 0.0, 0.0, c, 1) == lib.PN_ERR_LABEL
     assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), 0.0, 0.0, c, 3) == lib.PN_ERR_THREADS
     assert fast.tobytes() == saved
+
+
+@needs_c
+def test_pn_all_finite_finds_every_nan_and_infinity(raw):
+    """fit's divergence check in C: any NaN or ±inf among the first n values, nothing beyond."""
+    lib, ffi = raw.lib, raw.ffi
+    values = [0.5, -1e308, 5e-324, 0.0, -0.0, 7.0]
+    assert lib.pn_all_finite(raw.d(values)[1], len(values)) == lib.PN_OK
+    for bad in (float("nan"), float("inf"), float("-inf"), -float("nan")):
+        for at in range(len(values)):
+            buf = raw.d(values[:at] + [bad] + values[at + 1:])
+            assert lib.pn_all_finite(buf[1], len(values)) == lib.PN_ERR_NONFINITE, (bad, at)
+            assert lib.pn_all_finite(buf[1], at) == lib.PN_OK          # before it: all finite
+    assert lib.pn_all_finite(ffi.NULL, 0) == lib.PN_OK
+    assert lib.pn_all_finite(ffi.NULL, 1) == lib.PN_ERR_NULL
+    assert b"NaN or infinite" in ffi.string(lib.pn_strerror(lib.PN_ERR_NONFINITE))
 
 
 @needs_c

@@ -322,7 +322,7 @@ def test_main_reports_a_save_failure_after_training_in_one_line(tmp_path, monkey
         elif sabotage == "fifo":
             os.mkfifo(target)
         else:
-            self.biases = [[float("nan")] * len(b) for b in self.biases]
+            self.engine.set_params(self.weights, [[float("nan")] * len(b) for b in self.biases])
         return recs
     monkeypatch.setattr(Network, "fit", fit_then_sabotage)
     code = train.main(["--data-dir", data, "--sizes", "784,4,10", "--epochs", "1", "--quiet",

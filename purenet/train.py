@@ -175,13 +175,13 @@ def take_checkpoint_settings(args, net):
     """Set args from the resumed net's checkpoint.  An option given that says otherwise
     is a UsageError naming both values; --epochs is the total to reach."""
     for name, value in checkpoint_settings(net).items():
-        if name in args.given and getattr(args, name) != value:
+        if name in getattr(args, "given", ()) and getattr(args, name) != value:
             raise UsageError("%s contradicts the checkpoint %s, made with %s: leave it out to "
                              "resume, or start a new run" % (_shown(name, getattr(args, name)),
                                                              args.resume, _shown(name, value)))
         setattr(args, name, value)
     done = len(net.history)
-    if "epochs" not in args.given:
+    if "epochs" not in getattr(args, "given", ()):
         args.epochs = net.meta.get("run", {}).get("epochs", args.epochs)
     if args.epochs <= done:
         raise UsageError("the checkpoint %s already has %d epochs: give --epochs more than %d "

@@ -281,3 +281,16 @@ def test_kill_9_leaves_a_whole_checkpoint(tmp_path):
     assert len(seen) > 3
     temps = [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
     assert len(temps) <= 1, temps      # each run's first save removed what the last kill left
+
+
+def test_a_diverged_run_keeps_the_last_good_checkpoint(tiny_mnist, tmp_path):
+    ck = tmp_path / "run.ckpt"
+    out = cli("--data-dir", tiny_mnist, "--sizes", "784,20,20,20,20,20,10", "--activation",
+              "relu", "--cost", "log-likelihood", "--init", "scaled", "--lr", "10",
+              "--epochs", 4, "--checkpoint", ck)                # NaN in epoch 2 (test_numbers)
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        "purenet-train: error: training diverged at epoch 2: try a smaller --lr "
+        "(%s still holds epoch 1)" % ck]
+    net = purenet.resume(ck)
+    assert len(net.history) == 1 and net.engine.all_finite()

@@ -43,8 +43,7 @@ def _load():
             missing = getattr(e, "name", None)
             if missing == "_cffi_backend":
                 raise CEngineUnavailable(
-                    "the C engine is built but cffi is not installed: `pip install cffi` "
-                    "(or `pip install purenet[c]`)") from e
+                    "the C engine is built but cffi is not installed: `pip install cffi`") from e
             raise CEngineUnavailable(BUILD_HINT + " (%s)" % e) from e
         _lib, _ffi = _ckernels.lib, _ckernels.ffi
     return _lib, _ffi

@@ -8,8 +8,10 @@ model file's content, plus everything that decides the numbers still to come:
 * the random generator's state (``random.Random.getstate()``), which draws the
   next epochs' shuffles;
 * the momentum velocities, when a momentum step has been taken;
+* the state of early stopping and the learning-rate schedule (η now, the best epoch so
+  far and its parameters, the epochs since it), when the run has them;
 * the epoch count and the history (in the model's ``meta``);
-* fit's settings: batch size, η, λ₂, λ₁, μ;
+* fit's settings: batch size, η₀, λ₂, λ₁, μ, early_stop, lr_schedule;
 * the training data's sample count and SHA-256, so that a resumed run is checked
   to train on the same samples.
 
@@ -29,6 +31,7 @@ import hashlib
 
 from .dataset import DataError
 from .files import write_atomically
+from .schedule import Schedule
 
 FORMAT_NAME = "purenet-checkpoint"
 FORMAT_VERSION = 1
@@ -68,7 +71,8 @@ def write(net, path, settings, trained_on):
     doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": net.document(),
            "rng": _rng_to_json(net.rng.getstate()),
            "velocities": None if velocities is None else list(velocities),
-           "fit": settings, "data": trained_on}
+           "fit": settings, "data": trained_on,
+           "schedule": net.schedule.state() if net.schedule is not None else None}
     write_atomically(path, encode(doc), "run.ckpt")
 
 
@@ -76,7 +80,8 @@ def resume(path, backend="python", threads=1):
     """The network of the checkpoint at path, in the state its last epoch left it.
 
     ``net.fit_settings`` holds fit's settings as keyword arguments (batch_size, lr,
-    l2, l1, momentum) and ``len(net.history)`` the epochs done.  Every problem with
+    l2, l1, momentum, early_stop, lr_schedule) and ``len(net.history)`` the epochs
+    done; the next fit continues the schedule (``net.schedule``) where it stopped.  Every problem with
     the file is a ModelFileError naming it.
     """
     from .network import check_fit_settings, from_document, read_json
@@ -96,6 +101,8 @@ def resume(path, backend="python", threads=1):
     net.rng.setstate(_rng_from_json(doc.get("rng"), fail))
     if doc.get("velocities") is not None:
         net.engine.set_velocities(*_velocities(doc["velocities"], net.sizes, fail))
+    if doc.get("schedule") is not None:
+        net.schedule = _schedule(doc["schedule"], net, fail)
     return net
 
 
@@ -134,6 +141,34 @@ def _velocities(value, sizes, fail):
         fail("bad \"velocities\": expected [weights, biases] of finite numbers shaped as the "
              "model's")
     return vw, vb
+
+
+def _schedule(value, net, fail):
+    """The Schedule of a checkpoint's run, checked against its fit settings."""
+    from .network import _is_number, _is_whole
+    settings = net.fit_settings
+    try:
+        state = {k: value[k] for k in Schedule.FIELDS}
+        counts = [state[k] for k in ("best_hits", "best_epoch")]
+        ok = (state["lr0"] == settings["lr"]
+              and state["early_stop"] == settings["early_stop"]
+              and state["lr_schedule"] == settings["lr_schedule"]
+              and _is_number(state["lr"]) and 0 < state["lr"] <= state["lr0"]
+              and all(_is_whole(state[k]) and state[k] >= 0
+                      for k in ("since_best", "since_change"))
+              and (counts == [None, None] or all(_is_whole(c) and c >= 0 for c in counts))
+              and (state["stopped"] is None or isinstance(state["stopped"], str)))
+        best = state["best"]
+        if ok and best is not None:
+            weights, biases, velocities = best
+            ok = _velocities([weights, biases], net.sizes, fail) and (
+                velocities is None or _velocities(velocities, net.sizes, fail))
+    except (TypeError, ValueError, KeyError):
+        ok = False
+    if not ok:
+        fail("bad \"schedule\": expected the state of early stopping and the learning-rate "
+             "schedule, matching the \"fit\" settings")
+    return Schedule.from_state(state)
 
 
 def _data_id(value, fail):

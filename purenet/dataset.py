@@ -110,16 +110,19 @@ class Dataset:
         """The first ``count`` samples (all of them if count is None or larger)."""
         if count is None or count >= self.n:
             return self
-        count = max(0, int(count))
+        return self.part(0, max(0, int(count)))
+
+    def part(self, start, stop, name=None):
+        """Samples start..stop-1, as a Dataset of their own (the bytes are copied)."""
         d, o = self.n_in, self.n_out
         return Dataset(
             d, o,
-            pixels=self.pixels[:count * d] if self.pixels is not None else None,
+            pixels=self.pixels[start * d:stop * d] if self.pixels is not None else None,
             divisor=self.divisor,
-            xs=self.xs[:count * d] if self.xs is not None else None,
-            labels=self.labels[:count] if self.labels is not None else None,
-            ys=self.ys[:count * o] if self.ys is not None else None,
-            name=self.name, origin=self.origin)
+            xs=self.xs[start * d:stop * d] if self.xs is not None else None,
+            labels=self.labels[start:stop] if self.labels is not None else None,
+            ys=self.ys[start * o:stop * o] if self.ys is not None else None,
+            name=name or self.name, origin=self.origin)
 
     @classmethod
     def from_pairs(cls, pairs, n_out=None, name="pairs"):

@@ -30,6 +30,7 @@ import time
 from .dataset import DataError, argmax, as_dataset
 from . import checkpoint as _checkpoint
 from .files import check_target, write_atomically
+from .schedule import Schedule
 from .reference import ACTIVATIONS, COSTS, ReferenceEngine
 
 FORMAT_NAME = "purenet"
@@ -127,19 +128,23 @@ def _gigabytes(n):
     return "%.1f GB" % (n / 1e9) if n < 1e10 else "{:,.0f} GB".format(n / 1e9)
 
 
-FIT_SETTINGS = ("batch_size", "lr", "l2", "l1", "momentum")
+FIT_SETTINGS = ("batch_size", "lr", "l2", "l1", "momentum", "early_stop", "lr_schedule")
 
 
-def check_fit_settings(batch_size, lr, l2, l1, momentum):
+def check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop=None, lr_schedule=None):
     """fit's settings, checked, as a dict (the numbers a checkpoint records)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError("batch size must be a whole number >= 1, got %r" % (batch_size,))
     if not (_is_number(lr) and lr > 0):
         raise ValueError("learning rate must be a finite number > 0, got %s" % _short(lr))
-    lr = float(lr)
-    return {"batch_size": batch_size, "lr": lr, "l2": _check_penalty("l2", l2),
+    for what, k in (("early_stop", early_stop), ("lr_schedule", lr_schedule)):
+        if k is not None and not (_is_whole(k) and k >= 1):
+            raise ValueError("%s must be None or a whole number of epochs >= 1, got %s"
+                             % (what, _short(k)))
+    return {"batch_size": batch_size, "lr": float(lr), "l2": _check_penalty("l2", l2),
             "l1": _check_penalty("l1", l1),
-            "momentum": _check_penalty("momentum", momentum, below_one=True)}
+            "momentum": _check_penalty("momentum", momentum, below_one=True),
+            "early_stop": early_stop, "lr_schedule": lr_schedule}
 
 
 def _check_sizes(sizes):
@@ -267,6 +272,7 @@ class Network:
         self.test_outputs = None     # output activations on fit's test data, last epoch
         self.meta = {"seed": seed}
         self.trained_on = None       # set by resume(): the data the run was trained on
+        self.schedule = None         # set by resume(): the schedule its next fit continues
 
     # --- parameters -------------------------------------------------------
 
@@ -336,11 +342,11 @@ class Network:
             raise DataError("data has no samples: the mean cost is undefined")
         return self.engine.total_cost(data, l2, l1)
 
-    def _test_data(self, data):
+    def _test_data(self, data, what="test data"):
         """data to evaluate on: at least one sample, as for cost(), whatever its type."""
-        data = self._data(data, "test data")
+        data = self._data(data, what)
         if data.n == 0:
-            raise DataError("test data has no samples: there is nothing to evaluate")
+            raise DataError("%s has no samples: there is nothing to evaluate" % what)
         return data
 
     def evaluate(self, data):
@@ -355,22 +361,32 @@ class Network:
     # --- learning ------------------------------------------------------------
 
     def fit(self, training_data, epochs, batch_size=10, lr=3.0, test=None,
-            callback=None, progress=None, l2=0.0, l1=0.0, momentum=0.0, checkpoint=None):
+            callback=None, progress=None, l2=0.0, l1=0.0, momentum=0.0, checkpoint=None,
+            validation=None, monitor=False, early_stop=None, lr_schedule=None):
         """Stochastic gradient descent: for each epoch, shuffle, slice into
         mini-batches of ``batch_size`` and take one gradient step per batch.
 
         training_data: a Dataset or (x, y) pairs with one-hot/target vectors y.
-        test: optional data (at least one sample) evaluated after each epoch.
+        test, validation: optional data (at least one sample each) evaluated after each
+        epoch; the validation data is what early stopping and the schedule watch.
+        monitor: also record, per epoch, the cost and accuracy on the training data
+        and the cost on the validation and test data (see :meth:`cost`, with l2, l1).
         l2, l1: regularisation λ₂, λ₁ (with n = the number of training samples);
         momentum: μ in [0, 1).  The velocities start at 0 and are kept: a second
         fit continues with them (see reference.regularized_update and
         reference.momentum_update for the equations).
+        early_stop, lr_schedule: K epochs without a better validation (else test)
+        accuracy stop training / halve η (see :mod:`purenet.schedule`).  With
+        early_stop the network ends as it was after its best epoch.
         checkpoint: a path where the whole training state is written, atomically,
         after every epoch (see :mod:`purenet.checkpoint`); :func:`purenet.resume`
-        reads it back.  A network that was resumed checks that training_data is
-        the data its checkpoint was made with.
-        callback(record): called after each epoch with a dict (epoch, seconds,
-        samples_per_s, and hits/n_test/accuracy when test is given).
+        reads it back, and the resumed network's next fit continues its schedule and
+        checks that training_data is the data the checkpoint was made with.
+        callback(record): called after each epoch with its record, a dict: epoch, lr,
+        seconds, samples_per_s; hits/n_test/accuracy with test data, the same with
+        a ``validation_`` prefix with validation data; training_cost,
+        training_accuracy, test_cost, validation_cost with monitor; lr_halved_to and
+        stopped when the schedule acts.
         progress(done, total): called within an epoch as batches complete.
         Returns the list of per-epoch records.  Raises TrainingDiverged when an epoch leaves
         a weight or bias NaN or infinite, before that epoch is evaluated, recorded or
@@ -378,38 +394,33 @@ class Network:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError("epochs must be a whole number >= 0, got %r" % (epochs,))
-        settings = check_fit_settings(batch_size, lr, l2, l1, momentum)
-        batch_size, lr, l2, l1, momentum = (settings[k] for k in FIT_SETTINGS)
+        settings = check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop, lr_schedule)
         train = self._data(training_data, "training data")
         if train.n == 0:
             raise DataError("training data has no samples")
         test = self._test_data(test) if test is not None else None
+        validation = (self._test_data(validation, "validation data")
+                      if validation is not None else None)
+        schedule = self.schedule or Schedule(settings["lr"], early_stop, lr_schedule)
+        if schedule.active and validation is None and test is None:
+            raise ValueError("early_stop and lr_schedule watch the validation accuracy (or the "
+                             "test accuracy): give validation or test data")
         if checkpoint is not None:
             check_target(checkpoint, "run.ckpt")
         trained_on = _checkpoint.check_data(self, train, checkpoint is not None)
-        records = []
-        for epoch in range(1, epochs + 1):
-            order = list(range(train.n))
-            self.rng.shuffle(order)                               # one shuffle per epoch
-            batches = [order[i:i + batch_size] for i in range(0, train.n, batch_size)]
-            start = time.perf_counter()
-            chunk = max(1, min(len(batches), 60000 // (batch_size * 20) or 1))
-            for c in range(0, len(batches), chunk):
-                self.engine.train_batches(train, batches[c:c + chunk], lr, n=train.n,
-                                          l2=l2, l1=l1, momentum=momentum)
-                if progress is not None:
-                    progress(min((c + chunk) * batch_size, train.n), train.n)
-            if not self.engine.all_finite():          # before anything records this epoch
-                raise TrainingDiverged(len(self.history) + 1)
-            seconds = time.perf_counter() - start
-            record = {"epoch": len(self.history) + 1, "seconds": seconds,
-                      "samples_per_s": train.n / seconds if seconds > 0 else float("inf")}
-            if test is not None:
-                t0 = time.perf_counter()
-                self.test_outputs = self.engine.outputs(test, 0, test.n)  # kept for reports
-                hits = _hits(self.test_outputs, test)
-                record.update(hits=hits, n_test=test.n, accuracy=hits / test.n,
-                              eval_seconds=time.perf_counter() - t0)
+        self.schedule, records = schedule, []
+        for _ in range(epochs):
+            if schedule.stopped:
+                break
+            record = self._epoch(train, settings, schedule.lr, progress)
+            self._evaluate(record, train, test, validation, monitor, settings)
+            watched = record.get("validation_hits", record.get("hits"))
+            if schedule.active:
+                halved = schedule.after_epoch(record["epoch"], watched, self.engine)
+                if halved is not None:
+                    record["lr_halved_to"] = halved
+                if schedule.stopped:
+                    record["stopped"] = schedule.stopped
             self.history.append(record)
             records.append(record)
             self.meta.update(settings, epochs=len(self.history), train_samples=train.n,
@@ -418,7 +429,53 @@ class Network:
                 _checkpoint.write(self, checkpoint, settings, trained_on)
             if callback is not None:
                 callback(record)
+        if schedule.early_stop:
+            schedule.restore_best(self.engine)
+            self.meta["best_epoch"] = schedule.best_epoch
+        self.schedule = None
         return records
+
+    def _epoch(self, train, settings, lr, progress):
+        """One shuffle and one step per mini-batch; the epoch's record (so far)."""
+        batch_size = settings["batch_size"]
+        order = list(range(train.n))
+        self.rng.shuffle(order)                               # one shuffle per epoch
+        batches = [order[i:i + batch_size] for i in range(0, train.n, batch_size)]
+        start = time.perf_counter()
+        chunk = max(1, min(len(batches), 60000 // (batch_size * 20) or 1))
+        for c in range(0, len(batches), chunk):
+            self.engine.train_batches(train, batches[c:c + chunk], lr, n=train.n,
+                                      l2=settings["l2"], l1=settings["l1"],
+                                      momentum=settings["momentum"])
+            if progress is not None:
+                progress(min((c + chunk) * batch_size, train.n), train.n)
+        epoch = len(self.history) + 1
+        if not self.engine.all_finite():          # before anything records this epoch
+            raise TrainingDiverged(epoch)
+        seconds = time.perf_counter() - start
+        return {"epoch": epoch, "lr": lr, "seconds": seconds,
+                "samples_per_s": train.n / seconds if seconds > 0 else float("inf")}
+
+    def _evaluate(self, record, train, test, validation, monitor, settings):
+        """Add the accuracies (and with monitor the costs) of the epoch to its record."""
+        t0 = time.perf_counter()
+        if validation is not None:
+            hits = _hits(self.engine.outputs(validation, 0, validation.n), validation)
+            record.update(validation_hits=hits, n_validation=validation.n,
+                          validation_accuracy=hits / validation.n)
+        if test is not None:
+            self.test_outputs = self.engine.outputs(test, 0, test.n)  # kept for reports
+            hits = _hits(self.test_outputs, test)
+            record.update(hits=hits, n_test=test.n, accuracy=hits / test.n)
+        if monitor:
+            l2, l1 = settings["l2"], settings["l1"]
+            hits = _hits(self.engine.outputs(train, 0, train.n), train)
+            record.update(training_cost=self.engine.total_cost(train, l2, l1),
+                          training_accuracy=hits / train.n)
+            for what, data in (("validation", validation), ("test", test)):
+                if data is not None:
+                    record[what + "_cost"] = self.engine.total_cost(data, l2, l1)
+        record["eval_seconds"] = time.perf_counter() - t0
 
     # --- model files ---------------------------------------------------------
 

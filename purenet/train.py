@@ -144,13 +144,26 @@ def layer_sizes(text):
         raise argparse.ArgumentTypeError(str(e))
 
 
+# --preset NAME: the settings it stands for; an option given on the command line wins.
+PRESETS = {
+    "seed": {},                                  # the blog post's run: the defaults
+    "network2": {"cost": "cross-entropy", "init": "scaled", "l2": 5.0, "lr": 0.5,
+                 "batch_size": 10, "validation": 10000, "lr_schedule": 3, "early_stop": 10,
+                 "epochs": 60},
+}
+
+
 def parse_args(argv=None):
-    """The options, and in ``args.given`` the names of those the command line gave
-    (a resumed run refuses any that contradict its checkpoint)."""
+    """The options, with the preset's values where none was given; ``args.given`` names
+    those the command line gave (a resumed run refuses any that contradict its
+    checkpoint)."""
     args = build_parser().parse_args(argv)
     probe, unset = build_parser(), object()
     probe.set_defaults(**{name: unset for name in vars(args)})
     args.given = {k for k, v in vars(probe.parse_args(argv)).items() if v is not unset}
+    for name, value in PRESETS[args.preset].items():
+        if name not in args.given:
+            setattr(args, name, value)
     return args
 
 
@@ -160,7 +173,7 @@ def checkpoint_settings(net):
                 "init": net.init, "seed": net.meta.get("seed")}
     settings.update(net.fit_settings)
     settings.update((k, v) for k, v in net.meta.get("run", {}).items()
-                    if k in ("dataset", "source", "limit", "test_limit"))
+                    if k in ("dataset", "source", "limit", "test_limit", "validation"))
     return settings
 
 
@@ -181,6 +194,9 @@ def take_checkpoint_settings(args, net):
                                                              args.resume, _shown(name, value)))
         setattr(args, name, value)
     done = len(net.history)
+    if net.schedule is not None and net.schedule.stopped:
+        raise UsageError("the run of the checkpoint %s has ended: it stopped after epoch %d (%s)"
+                         % (args.resume, done, net.schedule.stopped))
     if "epochs" not in getattr(args, "given", ()):
         args.epochs = net.meta.get("run", {}).get("epochs", args.epochs)
     if args.epochs <= done:
@@ -221,6 +237,22 @@ def build_parser():
                    help="L1 regularisation λ₁ (default 0)")
     p.add_argument("--momentum", type=momentum_value, default=0.0, metavar="μ",
                    help="momentum coefficient μ in [0, 1) (default 0: plain gradient descent)")
+    p.add_argument("--validation", type=count, default=None, metavar="N",
+                   help="hold out the last N training samples as validation data (never "
+                        "trained on; Nielsen's split is 10000)")
+    p.add_argument("--monitor", action="store_true",
+                   help="also print, per epoch, the training cost and accuracy and the "
+                        "validation/test cost")
+    p.add_argument("--early-stop", type=positive_int, default=None, metavar="K",
+                   help="stop when validation accuracy has not improved for K epochs, and keep "
+                        "the best epoch's network")
+    p.add_argument("--lr-schedule", type=positive_int, default=None, metavar="K",
+                   help="halve the learning rate each time validation accuracy has not improved "
+                        "for K epochs; stop at 1/128 of the first")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="seed",
+                   help="seed: the blog post's settings (default); network2: Nielsen's chapter 3 "
+                        "(cross-entropy, scaled init, --l2 5 --lr 0.5, --validation 10000 "
+                        "--lr-schedule 3 --early-stop 10 --epochs 60); options given win")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for the initial weights and every shuffle (default 0)")
     p.add_argument("--limit", type=count, default=None, metavar="N",
@@ -305,8 +337,79 @@ class Progress:
             sys.stderr.flush()
 
 
-def run(args, out=sys.stdout):
+def load_data(args):
+    """(train, validation or None, test) as the options ask, checked against --sizes."""
     from . import data as datamod
+    train, test = datamod.load_dataset(args.dataset, source=args.source, data_dir=args.data_dir,
+                                       download=not args.no_download,
+                                       progress=not args.quiet and sys.stderr.isatty())
+    train, test = train.head(args.limit), test.head(args.test_limit)
+    if args.limit == 0:           # an empty training set is refused where it is read
+        raise UsageError("--limit 0 leaves no training samples")
+    validation = None
+    if args.validation:
+        if args.validation >= train.n:
+            raise UsageError("--validation %d leaves no training samples: there are %d; hold out "
+                             "fewer (Nielsen holds out 10000 of 60000)"
+                             % (args.validation, train.n))
+        keep = train.n - args.validation
+        train, validation = train.part(0, keep), train.part(keep, train.n, "validation data")
+    if (args.early_stop or args.lr_schedule) and validation is None and test.n == 0:
+        raise UsageError("--early-stop and --lr-schedule watch the validation accuracy (or the "
+                         "test accuracy), and there is neither: add --validation N")
+    sizes = args.sizes or [train.n_in, 100, train.n_out]
+    if sizes[0] != train.n_in:
+        raise UsageError("--sizes starts with %d inputs but %s images have %d pixels: use --sizes %s"
+                         % (sizes[0], args.dataset, train.n_in,
+                            ",".join(map(str, [train.n_in] + sizes[1:]))))
+    if sizes[-1] != train.n_out:
+        raise UsageError("--sizes ends with %d outputs but %s has %d classes: use --sizes %s"
+                         % (sizes[-1], args.dataset, train.n_out,
+                            ",".join(map(str, sizes[:-1] + [train.n_out]))))
+    args.sizes = sizes
+    return train, validation, test
+
+
+def header(args, engine_note, train, validation, test, origin, seconds):
+    """The run's first line: every setting that decides its numbers."""
+    extra = "".join(" %s %s," % (name, value) for name, value in (
+        ("validation", validation.n if validation else None), ("early-stop", args.early_stop),
+        ("lr-schedule", args.lr_schedule)) if value)
+    return ("purenet: %s network, %s backend%s, %d training / %d test samples (%s), preset %s, "
+            "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g,%s "
+            "%d epochs, seed %d (data from %s, loaded in %.1f s)"
+            % ("-".join(map(str, args.sizes)), args.backend, engine_note, train.n, test.n,
+               args.dataset, args.preset, args.cost, args.activation, args.init,
+               args.batch_size, args.lr, args.l2, args.l1, args.momentum, extra, args.epochs,
+               args.seed, origin, seconds))
+
+
+def epoch_lines(rec, watched, patience):
+    """What an epoch's record says: accuracies, times, costs, a halved η, a stop."""
+    parts = []
+    if "validation_hits" in rec:
+        parts.append("validation %5d / %d = %6.2f%%" % (
+            rec["validation_hits"], rec["n_validation"], 100.0 * rec["validation_accuracy"]))
+    if "hits" in rec:
+        parts.append(("test " if parts else "") + "%5d / %d = %6.2f%%" % (
+            rec["hits"], rec["n_test"], 100.0 * rec["accuracy"]))
+    lines = ["Epoch %2d: %s   train %6.2f s  %9.0f samples/s"
+             % (rec["epoch"], "   ".join(parts) or "(no test samples)", rec["seconds"],
+                rec["samples_per_s"])]
+    if "training_cost" in rec:
+        costs = ", ".join("%s %.4f" % (w, rec[w + "_cost"]) for w in
+                          ("training", "validation", "test") if w + "_cost" in rec)
+        lines.append("  cost: %s; training accuracy %.2f%%"
+                     % (costs, 100.0 * rec["training_accuracy"]))
+    if "lr_halved_to" in rec:
+        lines.append("  lr halved to %g: no better %s accuracy in %d epochs"
+                     % (rec["lr_halved_to"], watched, patience))
+    if "stopped" in rec:
+        lines.append("  stopped after epoch %d: %s" % (rec["epoch"], rec["stopped"]))
+    return lines
+
+
+def run(args, out=sys.stdout):
     from .network import Network
     from . import report
     from .dataset import argmax
@@ -339,34 +442,19 @@ def run(args, out=sys.stdout):
         check_output_file("--checkpoint", args.checkpoint, "run.ckpt")
 
     t_start = time.perf_counter()
-    train, test = datamod.load_dataset(args.dataset, source=args.source, data_dir=args.data_dir,
-                                       download=not args.no_download,
-                                       progress=not args.quiet and sys.stderr.isatty())
-    train, test = train.head(args.limit), test.head(args.test_limit)
-    if args.limit == 0:           # an empty training set is refused where it is read
-        raise UsageError("--limit 0 leaves no training samples")
-    sizes = args.sizes or [train.n_in, 100, train.n_out]
-    if sizes[0] != train.n_in:
-        raise UsageError("--sizes starts with %d inputs but %s images have %d pixels: use --sizes %s"
-                         % (sizes[0], args.dataset, train.n_in,
-                            ",".join(map(str, [train.n_in] + sizes[1:]))))
-    if sizes[-1] != train.n_out:
-        raise UsageError("--sizes ends with %d outputs but %s has %d classes: use --sizes %s"
-                         % (sizes[-1], args.dataset, train.n_out,
-                            ",".join(map(str, sizes[:-1] + [train.n_out]))))
+    train, validation, test = load_data(args)
     load_seconds = time.perf_counter() - t_start
-
     if net is None:
-        net = Network(sizes, seed=args.seed, backend=args.backend, threads=args.threads,
+        net = Network(args.sizes, seed=args.seed, backend=args.backend, threads=args.threads,
                       cost=args.cost, activation=args.activation, init=args.init)
     net.meta["run"] = {"dataset": args.dataset, "source": args.source, "limit": args.limit,
-                       "test_limit": args.test_limit, "epochs": args.epochs}
-    say("purenet: %s network, %s backend%s, %d training / %d test samples (%s), "
-        "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g, "
-        "%d epochs, seed %d (data from %s, loaded in %.1f s)"
-        % ("-".join(map(str, sizes)), args.backend, engine_note, train.n, test.n, args.dataset,
-           args.cost, args.activation, args.init, args.batch_size, args.lr, args.l2, args.l1,
-           args.momentum, args.epochs, args.seed, train.origin, load_seconds))
+                       "test_limit": args.test_limit, "validation": args.validation,
+                       "epochs": args.epochs}
+    say(header(args, engine_note, train, validation, test, train.origin, load_seconds))
+    watched = "validation" if validation is not None else "test"
+    if (args.early_stop or args.lr_schedule) and validation is None:
+        say("  (no --validation: early stopping and the schedule watch the test accuracy, "
+            "which then no longer measures unseen data)")
     if args.resume is not None:
         say("resuming %s after epoch %d" % (args.resume, len(net.history)))
     if args.checkpoint is not None:
@@ -381,13 +469,8 @@ def run(args, out=sys.stdout):
         results.append(rec)
         if args.checkpoint is not None:
             args.saved_state = (args.checkpoint, rec["epoch"])
-        if test.n:
-            say("Epoch %2d: %5d / %d = %6.2f%%   train %6.2f s  %9.0f samples/s"
-                % (rec["epoch"], rec["hits"], rec["n_test"], 100.0 * rec["accuracy"],
-                   rec["seconds"], rec["samples_per_s"]))
-        else:
-            say("Epoch %2d: (no test samples)  train %6.2f s  %9.0f samples/s"
-                % (rec["epoch"], rec["seconds"], rec["samples_per_s"]))
+        for line in epoch_lines(rec, watched, args.lr_schedule):
+            say(line)
         first = rec["epoch"] == 1
         units = (report.output_units(net.test_outputs, labels)
                  if test.n and (first or args.cost == "quadratic") else None)
@@ -408,21 +491,30 @@ def run(args, out=sys.stdout):
     progress.begin(len(net.history) + 1)
     net.fit(train, args.epochs - len(net.history), batch_size=args.batch_size, lr=args.lr,
             test=test if test.n else None, callback=on_epoch, progress=progress,
-            l2=args.l2, l1=args.l1, momentum=args.momentum, checkpoint=args.checkpoint)
+            l2=args.l2, l1=args.l1, momentum=args.momentum, checkpoint=args.checkpoint,
+            validation=validation, monitor=args.monitor, early_stop=args.early_stop,
+            lr_schedule=args.lr_schedule)
     progress.clear()
     total = time.perf_counter() - t_start
-    tested = [r for r in net.history if "hits" in r]       # a resumed run's earlier epochs too
-    if results and test.n:
-        best = max(tested, key=lambda r: r["hits"])
-        final = results[-1]
+    kept = net.meta.get("best_epoch") if args.early_stop else None
+    if kept is not None:
+        rec = net.history[kept - 1]
+        net.test_outputs = None                    # the last epoch's, not the kept one's
+        emit("Kept epoch %d (the best %s accuracy)%s   total time %.1f s"
+             % (kept, watched, "".join("   %s %.2f%%" % (w, 100.0 * rec[k]) for w, k in (
+                 ("validation", "validation_accuracy"), ("test", "accuracy")) if k in rec),
+                total))
+    elif results and test.n:
+        best = max((r for r in net.history if "hits" in r), key=lambda r: r["hits"])
         emit("Best: %.2f%% (epoch %d)   final: %.2f%%   total time %.1f s"
-             % (100.0 * best["accuracy"], best["epoch"], 100.0 * final["accuracy"], total))
+             % (100.0 * best["accuracy"], best["epoch"], 100.0 * results[-1]["accuracy"],
+                total))
     else:
         hits = net.evaluate(test) if test.n else 0
         emit("Final: %s   total time %.1f s"
              % ("%d / %d" % (hits, test.n) if test.n else "no test samples", total))
     if args.report and test.n:
-        outs = net.test_outputs if results else net.outputs(test)
+        outs = net.test_outputs if results and net.test_outputs else net.outputs(test)
         preds = [argmax(o) for o in outs]
         emit(report.format_report(labels, preds, test.n_out))
         if args.cost == "quadratic":

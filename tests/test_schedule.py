@@ -228,3 +228,20 @@ def test_cli_preset_network2_and_explicit_options_win(tiny_mnist):
     first = out.stdout.splitlines()[0]
     assert "preset seed, cost quadratic, activation sigmoid, init large, batch 10, lr 3," in first
     assert "validation" not in first and "early-stop" not in first
+
+
+def test_cli_resume_takes_the_validation_split_and_the_schedule(tiny_mnist, tmp_path):
+    run = ["--data-dir", tiny_mnist, "--sizes", "784,10,10", "--cost", "cross-entropy",
+           "--lr", 1, "--validation", 20, "--lr-schedule", 1, "--early-stop", 4]
+    out = cli(*run, "--epochs", 12, "--save", tmp_path / "full.json")
+    assert out.returncode == 0, out.stderr
+    assert cli(*run, "--epochs", 2, "--checkpoint", tmp_path / "c").returncode == 0
+    out = cli("--data-dir", tiny_mnist, "--resume", tmp_path / "c", "--epochs", 12,
+              "--save", tmp_path / "resumed.json")
+    assert out.returncode == 0, out.stderr
+    assert "validation 20, early-stop 4, lr-schedule 1," in out.stdout.splitlines()[0]
+    full, resumed = (json.loads((tmp_path / n).read_text()) for n in ("full.json", "resumed.json"))
+    assert resumed["weights"] == full["weights"] and resumed["biases"] == full["biases"]
+    assert resumed["meta"]["best_epoch"] == full["meta"]["best_epoch"]
+    out = cli("--data-dir", tiny_mnist, "--resume", tmp_path / "c", "--validation", 10)
+    assert out.returncode == 2 and "--validation 10 contradicts the checkpoint" in out.stderr

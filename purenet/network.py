@@ -409,6 +409,7 @@ class Network:
             check_target(checkpoint, "run.ckpt")
         trained_on = _checkpoint.check_data(self, train, checkpoint is not None)
         self.schedule, records = schedule, []
+        self.meta.pop("best_epoch", None)         # set again below, by this fit's schedule
         for _ in range(epochs):
             if schedule.stopped:
                 break

@@ -57,17 +57,17 @@ def load_model(path, backend):
     n = net.sizes[0]
     side = math.isqrt(n)
     if side * side != n:
-        raise ModelFileError("%s: the model takes %d inputs, which is no square image (an "
-                             "MNIST model takes 784 = 28x28)" % (path, n))
+        raise ModelFileError("%s: the model takes %d inputs, not the pixels of a square "
+                             "image (an MNIST model takes 784 = 28x28)" % (path, n))
     return net, side
 
 
 def light_background_note(pixels, side, inverted):
     """A note when the image's border (its outermost pixels) is on average lighter than
     mid-grey, where MNIST has black; else None."""
-    rows = [pixels[r * side:(r + 1) * side] for r in range(side)]
-    border = list(rows[0]) + list(rows[-1] if side > 1 else b"")
-    border += [row[0] for row in rows[1:-1]] + [row[-1] for row in rows[1:-1]]
+    last = len(pixels) - side
+    border = [p for i, p in enumerate(pixels)
+              if i < side or i >= last or i % side in (0, side - 1)]
     if 2 * sum(border) <= 255 * len(border):
         return None
     if inverted:

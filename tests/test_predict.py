@@ -29,12 +29,9 @@ def python(*args, cwd=ROOT, pythonpath=None):
                           text=True, timeout=TIMEOUT, env=env)
 
 
-def test_pixels(dataset, i):
+def pixels_of(dataset, i):
     """Sample i's 784 pixel bytes, as an image file holds them."""
     return dataset.pixels[i * 784:(i + 1) * 784]
-
-
-test_pixels.__test__ = False          # a helper, not a test
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +51,7 @@ def write_images(folder, test, count, kind="png", invert=False):
     """The first count test images as files, every PNG row filter in turn."""
     paths = []
     for i in range(count):
-        pixels = test_pixels(test, i)
+        pixels = pixels_of(test, i)
         if invert:
             pixels = bytes(255 - p for p in pixels)
         path = os.path.join(str(folder), "%s%d.%s" % ("inv" if invert else "", i, kind))
@@ -261,8 +258,8 @@ def test_model_problems_are_one_line_and_exit_1(tiny, capsys, tmp_path):
     for path, problem in ((str(tmp_path / "none.json"), "cannot read: No such file"),
                           (str(not_json), "not a purenet model file (invalid JSON"),
                           (image, "not a purenet model file"),
-                          (odd, "the model takes 10 inputs, which is no square image (an "
-                                "MNIST model takes 784 = 28x28)")):
+                          (odd, "the model takes 10 inputs, not the pixels of a square "
+                                "image (an MNIST model takes 784 = 28x28)")):
         code, out, err = run(capsys, path, image)
         assert code == 1 and out == []
         one_error(err, path, problem)
@@ -322,8 +319,9 @@ print(code, foreign)
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="sys.stdlib_module_names needs Python 3.10")
 def test_a_copy_of_the_folder_predicts_with_the_standard_library_only(tiny, tmp_path):
-    """The embedding story: the purenet folder's .py files and the model copied elsewhere;
-    predict runs from the copy and loads no module outside the standard library."""
+    """The embedding story, as the README tells it: the purenet folder's .py files and the
+    model copied elsewhere, ``python -S`` (no site-packages): predict runs from the copy
+    and loads no module outside the standard library."""
     net, model, test, folder = tiny
     app = tmp_path / "app"
     os.makedirs(str(app / "purenet"))
@@ -331,9 +329,32 @@ def test_a_copy_of_the_folder_predicts_with_the_standard_library_only(tiny, tmp_
         shutil.copy(f, str(app / "purenet"))
     shutil.copy(model, str(app / "model.json"))
     shutil.copy(write_images(folder, test, 1)[0], str(app / "digit.png"))
-    out = python("-c", EMBEDDED, "model.json", "digit.png", cwd=str(app))
+    out = python("-S", "-c", EMBEDDED, "model.json", "digit.png", cwd=str(app))
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "digit.png: %d   %s" % (net.predict(test.x(0)), " ".join(
             "%d:%.4f" % kv for kv in enumerate(net.feedforward(test.x(0))))),
         "0 []"]
+
+
+def test_the_readmes_example_digits(tiny, capsys):
+    """docs/digits: seven.png is light on dark (no note); three.png (RGB) and two.png are
+    dark on light (the note), as the README shows."""
+    net, model, test, folder = tiny
+    paths = [os.path.join(ROOT, "docs", "digits", n) for n in ("seven.png", "three.png",
+                                                                "two.png")]
+    code, out, err = run(capsys, model, *paths)
+    assert code == 0 and len(out) == 3
+    assert err == ["purenet-predict: note: %s: looks like dark ink on a light background: "
+                   "try --invert" % p for p in paths[1:]]
+
+
+def test_ctrl_c_is_exit_130_without_a_traceback(tiny, capsys, monkeypatch):
+    import purenet.predict
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    net, model, test, folder = tiny
+    monkeypatch.setattr(purenet.predict, "predict", interrupted)
+    code, out, err = run(capsys, model, write_images(folder, test, 1)[0])
+    assert (code, out, err) == (130, [], [])

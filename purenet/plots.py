@@ -44,7 +44,7 @@ CURVE = "learning-curve.png"
 PICTURES = (CURVE, "confusion.png", "misclassified.png", "hidden-weights.png",
             "output-activations.png")
 DPI = 80
-COLOURS = 16             # in each PNG's palette
+COLOURS = 64             # in each PNG's palette
 MAX_UNITS = 100          # hidden units drawn at most
 MAX_WRONG = 50           # misclassified digits drawn at most
 BUDGET = 0.05            # share of the run's time each group of pictures may take to redraw
@@ -145,13 +145,13 @@ class Plots:
 
 def png(figure):
     """The figure as PNG bytes: drawn by Agg, then reduced to a palette of COLOURS
-    colours with Pillow (which matplotlib needs anyway): a third of the bytes, the same
-    picture to the eye."""
+    colours with Pillow (which matplotlib needs anyway): a third of the bytes or less,
+    the same picture to the eye."""
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     image = PIL.Image.fromarray(numpy.asarray(canvas.buffer_rgba())).convert("RGB")
     data = io.BytesIO()
-    image.quantize(COLOURS).save(data, "png", optimize=True)
+    image.quantize(COLOURS, method=2).save(data, "png", optimize=True)  # 2: fast octree
     return data.getvalue()
 
 
@@ -268,13 +268,14 @@ def misclassified(test, labels, predictions, side):
 
 
 def hidden_weights(weights, side):
-    """Each first-layer hidden unit's incoming weights as a side×side image (up to
-    MAX_UNITS units), each on its own symmetric scale (red +, blue −)."""
+    """Each first-layer unit's incoming weights (weights[0], a row per unit: the hidden
+    units') as a side×side image, up to MAX_UNITS units, each on its own symmetric scale
+    (red +, blue −)."""
     shown = weights[:MAX_UNITS]
     tiles = [row / (numpy.abs(row).max() or 1.0) for row in map(numpy.array, shown)]
     fig, _ = _image_figure(
         _mosaic(tiles, side, math.ceil(math.sqrt(len(shown)))),
-        "hidden units' incoming weights%s\n(red +, blue −, each unit on its own scale)"
+        "first-layer units' incoming weights%s\n(red +, blue −, each unit on its own scale)"
         % (" (the first %d of %d)" % (len(shown), len(weights))
            if len(shown) < len(weights) else ""), cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     return fig
@@ -310,8 +311,8 @@ def output_activations(outputs, labels):
         axes[0].get_yticklabels()[u["unit"]].set_color("red")
     fig.colorbar(image, cax=fig.add_axes((1 - 0.8 / 7.0, 0.85 / height, 0.12 / 7.0,
                                           1 - 1.3 / height)), label="test inputs")
-    fig.text(0.01, 0.03, "%s: σ′ = a(1 − a) < %g for every test input, so the quadratic cost "
-             "barely moves %s" % ("red: saturated" if dead else "no unit is saturated",
-                                  report.SATURATED_SLOPE, "it" if dead else "a saturated unit"),
+    fig.text(0.01, 0.03, "red marks a saturated unit%s: σ′ = a(1 − a) < %g for every test "
+             "input, so the quadratic cost stops moving it" % ("" if dead else " (none here)",
+                                                                report.SATURATED_SLOPE),
              fontsize=8)
     return fig

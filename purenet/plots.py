@@ -40,8 +40,7 @@ except ImportError as e:                     # matplotlib (or its numpy) is not 
     MISSING = e
 
 INSTALL = 'pip install "purenet[plot]"'
-CURVE = "learning-curve.png"
-PICTURES = (CURVE, "confusion.png", "misclassified.png", "hidden-weights.png",
+PICTURES = ("learning-curve.png", "confusion.png", "misclassified.png", "hidden-weights.png",
             "output-activations.png")
 DPI = 80
 COLOURS = 64             # in each PNG's palette
@@ -63,10 +62,14 @@ def check(folder):
                          "pictures)" % folder)
     try:
         os.makedirs(folder, exist_ok=True)
-        for name in PICTURES:
+    except OSError as e:
+        raise ValueError("--plots %s: cannot create that folder: %s (choose another)"
+                         % (folder, e.strerror or e))
+    for name in PICTURES:
+        try:
             check_target(os.path.join(folder, name), name)
-    except (ValueError, OSError) as e:
-        raise ValueError("--plots %s: %s" % (folder, getattr(e, "strerror", None) or e))
+        except (ValueError, OSError) as e:      # a folder of that name, an unwritable folder
+            raise ValueError("--plots %s: %s" % (folder, getattr(e, "strerror", None) or e))
 
 
 def image_side(n_in):
@@ -76,18 +79,21 @@ def image_side(n_in):
 
 
 class Plots:
-    """The pictures of one run of ``net`` in ``folder`` (see the module docstring).
+    """The pictures of one run of ``net`` in ``folder`` (see the module docstring; the
+    folder is checked, and created, by :func:`check`).  ``say`` takes the notes on what is
+    drawn, ``test`` is the data they show.
 
-    :meth:`finish` draws them all.  :meth:`after_epoch` draws the learning curve (about
-    0.1 s) and the other four (about 0.7 s together) after the first epoch, then each
-    group again once drawing it last time took at most ``budget`` of the time since: so
-    watching costs at most 2 × budget of the run however fast its epochs are.  With the
-    C engine's epochs of under a second, the curve is then redrawn every few epochs and
-    the others about every 15 s; with the reference's epochs of minutes, after every
-    epoch.
+    :meth:`finish` draws them all.  :meth:`after_epoch` draws the learning curve
+    (0.1–0.2 s for MNIST) and the other four (0.7–1.5 s together) after the first epoch,
+    then each group again once drawing it last time took at most ``budget`` of the time
+    since: so watching costs at most 2 × budget of the run however fast its epochs are.
+    With the C engine's epochs of about a second, the curve is then redrawn every two to
+    four epochs and the others every 15–30 s; with the reference's epochs of minutes,
+    after every epoch.
     """
 
     def __init__(self, folder, net, test, say, budget=BUDGET, clock=time.perf_counter):
+        check(folder)
         self.folder, self.net, self.test, self.budget, self.clock = (folder, net, test,
                                                                      budget, clock)
         self.labels = [test.label(i) for i in range(test.n)]
@@ -126,18 +132,18 @@ class Plots:
             self.last[group] = (end, end - start)
 
     def _draw_curve(self):
-        self._save(CURVE, learning_curve(self.net.history))
+        self._save("learning-curve.png", learning_curve(self.net.history))
 
     def _draw_others(self, outputs):
         if outputs is not None:
             predictions = [argmax(o) for o in outputs]
-            self._save(PICTURES[1], confusion(self.labels, predictions, self.net.sizes[-1]))
+            self._save("confusion.png", confusion(self.labels, predictions, self.net.sizes[-1]))
             if self.side is not None:
-                self._save(PICTURES[2], misclassified(self.test, self.labels, predictions,
-                                                      self.side))
-            self._save(PICTURES[4], output_activations(outputs, self.labels))
+                self._save("misclassified.png", misclassified(self.test, self.labels,
+                                                              predictions, self.side))
+            self._save("output-activations.png", output_activations(outputs, self.labels))
         if self.side is not None:
-            self._save(PICTURES[3], hidden_weights(self.net.weights[0], self.side))
+            self._save("hidden-weights.png", hidden_weights(self.net.weights[0], self.side))
 
     def _save(self, name, figure):
         write_atomically(os.path.join(self.folder, name), png(figure), name)
@@ -295,7 +301,7 @@ def output_activations(outputs, labels):
     axes = fig.subplots(1, 2, sharey=True)
     counts = [[numpy.histogram(a[(own == j) == mine, j], bins)[0] for j in range(classes)]
               for mine in (True, False)]
-    norm = LogNorm(1, max(1, max(c.max() for side in counts for c in side)))
+    norm = LogNorm(1, max(10, max(c.max() for side in counts for c in side)))
     for ax, side, title in zip(axes, counts, ("on its own class's test inputs (y = 1)",
                                               "on the other test inputs (y = 0)")):
         image = ax.imshow(numpy.ma.masked_equal(side, 0), cmap="viridis", norm=norm,

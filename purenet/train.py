@@ -275,8 +275,8 @@ def build_parser():
                    help="continue the run of this checkpoint, with its settings, until --epochs "
                         "epochs in total (and keep checkpointing to it)")
     p.add_argument("--plots", default=None, metavar="DIR",
-                   help="draw pictures of the run into DIR (PNG, kept up to date after every "
-                        "epoch); needs matplotlib: pip install \"purenet[plot]\"")
+                   help="draw pictures of the run into DIR (PNGs, redrawn as the run goes "
+                        "and at the end); needs matplotlib: pip install \"purenet[plot]\"")
     p.add_argument("--report", action="store_true",
                    help="at the end, print per-class accuracy and the confusion matrix")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")

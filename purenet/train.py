@@ -274,6 +274,9 @@ def build_parser():
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run of this checkpoint, with its settings, until --epochs "
                         "epochs in total (and keep checkpointing to it)")
+    p.add_argument("--plots", default=None, metavar="DIR",
+                   help="draw pictures of the run into DIR (PNGs, redrawn as the run goes "
+                        "and at the end); needs matplotlib: pip install \"purenet[plot]\"")
     p.add_argument("--report", action="store_true",
                    help="at the end, print per-class accuracy and the confusion matrix")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -440,6 +443,12 @@ def run(args, out=sys.stdout):
             args.checkpoint = args.resume            # a resumed run goes on checkpointing
     if args.checkpoint is not None:
         check_output_file("--checkpoint", args.checkpoint, "run.ckpt")
+    if args.plots is not None:                   # matplotlib only now, and only for this
+        from . import plots
+        try:
+            plots.check(args.plots)
+        except ValueError as e:
+            raise UsageError(str(e))
 
     t_start = time.perf_counter()
     train, validation, test = load_data(args)
@@ -459,6 +468,7 @@ def run(args, out=sys.stdout):
         say("resuming %s after epoch %d" % (args.resume, len(net.history)))
     if args.checkpoint is not None:
         say("checkpoint after every epoch: %s" % args.checkpoint)
+    pictures = plots.Plots(args.plots, net, test, say) if args.plots is not None else None
     progress = Progress(not args.quiet)
     results = []
     labels = [test.label(i) for i in range(test.n)]
@@ -486,6 +496,8 @@ def run(args, out=sys.stdout):
                 if not lines:
                     say("  ! no output unit is saturated or unused any more")
                 state["flagged"] = flagged
+        if pictures is not None:
+            pictures.after_epoch()
         progress.begin(rec["epoch"] + 1)
 
     progress.begin(len(net.history) + 1)
@@ -520,6 +532,8 @@ def run(args, out=sys.stdout):
         if args.cost == "quadratic":
             for line in report.dead_unit_lines(report.output_units(outs, labels)):
                 emit("! " + line)
+    if pictures is not None:
+        pictures.finish()
     if args.save is not None:
         try:
             net.save(args.save, meta={"dataset": args.dataset, "source": args.source})

@@ -27,7 +27,11 @@ engine and across engines::
             **net.fit_settings)                                  # epochs 13..30
 """
 
+import contextlib
 import hashlib
+import os
+import signal
+import threading
 
 from .dataset import DataError
 from .files import write_atomically
@@ -65,7 +69,8 @@ def check_data(net, train, needed):
 
 
 def write(net, path, settings, trained_on):
-    """Write net's training state to path, atomically (see the module docstring)."""
+    """Write net's training state to path, atomically (see the module docstring), and
+    set ``net.checkpointed`` to (path, epochs) once it is there."""
     from .network import encode
     velocities = net.engine.get_velocities()
     doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": net.document(),
@@ -73,7 +78,26 @@ def write(net, path, settings, trained_on):
            "velocities": None if velocities is None else list(velocities),
            "fit": settings, "data": trained_on,
            "schedule": net.schedule.state() if net.schedule is not None else None}
-    write_atomically(path, encode(doc), "run.ckpt")
+    data = encode(doc)
+    with _ctrl_c_held():
+        write_atomically(path, data, "run.ckpt")
+        net.checkpointed = (os.fspath(path), len(net.history))
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Ctrl-C (SIGINT) waits until the block ends: so what ``net.checkpointed`` says is
+    what the file holds, whenever Ctrl-C comes.  (Where signals cannot be held, as on
+    Windows or outside the main thread, the block runs as it is.)"""
+    if (not hasattr(signal, "pthread_sigmask")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def resume(path, backend="python", threads=1):
@@ -93,6 +117,7 @@ def resume(path, backend="python", threads=1):
         fail("checkpoint version %r is not supported (this purenet reads version %d)"
              % (doc.get("version"), FORMAT_VERSION))
     net = from_document(doc.get("model"), fail, backend, threads)
+    net.checkpointed = (os.fspath(path), len(net.history))
     try:
         net.fit_settings = check_fit_settings(**doc.get("fit"))
     except (TypeError, ValueError) as e:

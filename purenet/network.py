@@ -273,6 +273,7 @@ class Network:
         self.meta = {"seed": seed}
         self.trained_on = None       # set by resume(): the data the run was trained on
         self.schedule = None         # set by resume(): the schedule its next fit continues
+        self.checkpointed = None     # (path, epochs) of the last checkpoint written or resumed
 
     # --- parameters -------------------------------------------------------
 

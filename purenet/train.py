@@ -438,7 +438,7 @@ def run(args, out=sys.stdout):
         from .checkpoint import resume
         net = resume(args.resume, backend=args.backend, threads=args.threads)
         take_checkpoint_settings(args, net)
-        args.saved_state = (args.resume, len(net.history))
+        args.net = net
         if args.checkpoint is None:
             args.checkpoint = args.resume            # a resumed run goes on checkpointing
     if args.checkpoint is not None:
@@ -456,6 +456,7 @@ def run(args, out=sys.stdout):
     if net is None:
         net = Network(args.sizes, seed=args.seed, backend=args.backend, threads=args.threads,
                       cost=args.cost, activation=args.activation, init=args.init)
+        args.net = net                           # for what Ctrl-C says (interrupted)
     net.meta["run"] = {"dataset": args.dataset, "source": args.source, "limit": args.limit,
                        "test_limit": args.test_limit, "validation": args.validation,
                        "epochs": args.epochs}
@@ -477,8 +478,6 @@ def run(args, out=sys.stdout):
     def on_epoch(rec):
         progress.clear()
         results.append(rec)
-        if args.checkpoint is not None:
-            args.saved_state = (args.checkpoint, rec["epoch"])
         for line in epoch_lines(rec, watched, args.lr_schedule):
             say(line)
         first = rec["epoch"] == 1
@@ -543,14 +542,21 @@ def run(args, out=sys.stdout):
     return net, results
 
 
+def _checkpointed(args):
+    """(path, epochs) of the checkpoint this run last wrote or resumed from, or None."""
+    net = getattr(args, "net", None)
+    return net.checkpointed if net is not None else None
+
+
 def interrupted(args):
     """What Ctrl-C leaves: the last checkpoint and how to resume from it, or nothing."""
-    if getattr(args, "saved_state", None) is None:
+    saved = _checkpointed(args)
+    if saved is None:
         if getattr(args, "checkpoint", None) is None:
             return "interrupted: nothing was saved (--checkpoint PATH keeps the state after " \
                    "every epoch)"
         return "interrupted before the first epoch ended: nothing was saved"
-    path, epoch = args.saved_state
+    path, epoch = saved
     engine = " --backend c" if args.backend == "c" else ""
     return ("interrupted: %s holds the state after epoch %d; continue with: %s --resume %s%s"
             % (path, epoch, PROG, path, engine))
@@ -569,7 +575,7 @@ def main(argv=None):
         print("%s: error: %s" % (PROG, e), file=sys.stderr)
         return 2
     except TrainingDiverged as e:
-        kept = getattr(args, "saved_state", None)
+        kept = _checkpointed(args)
         print("%s: error: %s%s" % (PROG, e, "" if kept is None else
                                    " (%s still holds epoch %d)" % kept), file=sys.stderr)
         return 1

@@ -294,3 +294,21 @@ def test_a_diverged_run_keeps_the_last_good_checkpoint(tiny_mnist, tmp_path):
         "(%s still holds epoch 1)" % ck]
     net = purenet.resume(ck)
     assert len(net.history) == 1 and net.engine.all_finite()
+
+
+def test_ctrl_c_during_a_checkpoint_write_waits_until_the_record_of_it(tmp_path, monkeypatch):
+    from purenet import checkpoint
+    real = checkpoint.write_atomically
+
+    def write_then_ctrl_c(path, data, example):
+        real(path, data, example)
+        os.kill(os.getpid(), signal.SIGINT)              # Ctrl-C just after the rename
+        for _ in range(1000):                            # bytecodes where it could land
+            pass
+
+    monkeypatch.setattr(checkpoint, "write_atomically", write_then_ctrl_c)
+    net = Network([5, 4, 3], seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(pairs(), 3, checkpoint=tmp_path / "c")
+    assert net.checkpointed == (str(tmp_path / "c"), 1) == (str(tmp_path / "c"),
+                                                            len(purenet.resume(tmp_path / "c").history))

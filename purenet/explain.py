@@ -240,8 +240,8 @@ class Writer:
         note = ("  (%d term%s skipped: input 0)" % (skipped, "" if skipped == 1 else "s")
                 if skipped else "")
         return self.line("weighted_sums", "%s = %s = %s = %s%s" % (
-            name("z", l, j), self.terms(symbols + [name("b", l, j)]),
-            self.terms(numbers + [self.factor(b)]), exact(z_j), note))
+            name("z", l, j), " + ".join(filter(None, [self.terms(symbols), name("b", l, j)])),
+            " + ".join(filter(None, [self.terms(numbers), self.factor(b)])), exact(z_j), note))
 
     def activation(self, l, j, z):
         """aˡⱼ = σ(zˡⱼ) (or the output layer's softmax) written out, up to its value."""

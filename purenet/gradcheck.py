@@ -31,15 +31,11 @@ import random
 import sys
 
 from . import reference as ref
-from .explain import add_network_options, add_sample_options, name, samples
+from .explain import UsageError, add_network_options, add_sample_options, name, samples
 from .network import Network
 from .train import Output, Parser, count, penalty
 
 PROG = "purenet.gradcheck"
-
-
-class UsageError(Exception):
-    """A bad option value: one line, exit code 2."""
 
 
 class GradientError(Exception):

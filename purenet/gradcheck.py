@@ -148,10 +148,10 @@ def difference(weights, biases, row, k, pairs, act, cost, l2, l1, h, kink_at_0):
 
 def floor(c, h, tolerance):
     """The error's absolute floor.  C is computed from numbers of about 1 (activations,
-    targets) or from |C| when it is larger, each rounded to 2⁻⁵² of itself, a few times
-    over in a long sum: so the difference resolves gradients to about
-    10·2⁻⁵²·max(|C|, 1)/h, and a gap that small counts as the tolerance, not more."""
-    return 10 * 2.0 ** -52 * max(abs(c), 1.0) / h / tolerance
+    targets) or about |C| when that is larger, each rounded to 2⁻⁵² of itself, over the
+    many terms of its sums: so the difference resolves gradients to about
+    100·2⁻⁵²·max(|C|, 1)/h, and a gap that small counts as the tolerance, not more."""
+    return 100 * 2.0 ** -52 * max(abs(c), 1.0) / h / tolerance
 
 
 def check(weights, biases, pairs, act, cost, gradient, l2=0.0, l1=0.0, h=1e-5,
@@ -242,7 +242,7 @@ def header(args, pairs, label, picks):
         % (label, args.step, "every parameter" if every else
            "at most %d weights and %d biases per layer (--sample)" % (args.sample, args.sample)),
         "error = |analytic − numeric| / max(|analytic|, |numeric|, floor); the floor is "
-        "10·2⁻⁵²·max(|C|, 1)/(h·tolerance), what the difference can resolve; tolerance %g."
+        "100·2⁻⁵²·max(|C|, 1)/(h·tolerance), what the difference can resolve; tolerance %g."
         % args.tolerance]
 
 

@@ -39,6 +39,22 @@ def test_every_cost_and_activation_passes(capsys, argv):
     assert len(re.findall(r"^  layer \d: weights \d+/\d+, largest error", out, re.M)) == 9 * layers
 
 
+@pytest.mark.parametrize("argv", [
+    # C ≈ 1e-14 (every output right): rounding is relative to the activations, not to C
+    ["--sizes", "2,60,8,3", "--seed", "488", "--cost", "log-likelihood", "--activation",
+     "relu", "--sample", "0", "--batch", "1"],
+    # 784 outputs, C ≈ 1000: the rounding of a long sum reaches several 2⁻⁵²·|C|
+    ["--sizes", "100,1,1,30,784", "--seed", "515", "--cost", "cross-entropy", "--activation",
+     "sigmoid", "--batch", "1"],
+])
+def test_no_false_alarm_where_rounding_limits_the_difference(capsys, argv):
+    """The floor, 100·2⁻⁵²·max(|C|, 1)/(h·tolerance): what central differences of C can
+    resolve.  These correct gradients fail with max(|C|, 1) replaced by |C| (the first) or
+    with the floor cut to a thirtieth (the second)."""
+    code, out, _ = run(capsys, *argv)
+    assert code == 0, out.splitlines()[-1]
+
+
 def test_a_sample_of_a_wide_layer(capsys):
     code, out, _ = run(capsys, "--sizes", "50,20,3", "--sample", "7", "--cost", "cross-entropy",
                        "--activation", "tanh")

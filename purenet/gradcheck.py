@@ -32,7 +32,7 @@ import sys
 
 from . import reference as ref
 from .explain import UsageError, add_network_options, add_sample_options, name, samples
-from .network import Network
+from .network import Network, _short
 from .train import Output, Parser, count, penalty
 
 PROG = "purenet.gradcheck"
@@ -95,11 +95,6 @@ def checked(result, weights, biases, label):
             math.isfinite(v) for nw in nabla_w for row in nw for v in row):
         raise GradientError("%s returned NaN or infinity" % label)
     return nabla_b, nabla_w
-
-
-def _short(value, limit=60):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # --- the check -------------------------------------------------------------------------
@@ -253,7 +248,7 @@ def run(args, out):
     weights, biases = net.weights, net.biases
     if args.gradient:
         gradient, label = user_gradient(*load_gradient(args.gradient)), args.gradient
-        gradient(weights, biases, pairs[:1], None, None)   # a broken one fails before the report
+        gradient(weights, biases, pairs[:1], None, None)   # a broken one fails before any output
     else:
         gradient, label = reference_gradient, "backprop (reference.gradient_sums)"
     picks = chosen(args.sizes, args.sample, random.Random(args.seed))

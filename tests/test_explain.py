@@ -4,6 +4,8 @@ line and exit code 2."""
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -11,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from purenet import Network
 from purenet import explain
 from purenet import reference as ref
-from conftest import needs_c
+from conftest import ROOT, needs_c
 
 FEW = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
@@ -271,3 +273,36 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, says):
     out, err = capsys.readouterr()
     assert e.value.code == 2 and out == ""
     assert err.count("\n") == 1 and says in err, err
+
+
+STDLIB_ONLY = r"""
+import sys
+before = set(sys.modules)          # the interpreter's own start-up (site, .pth files)
+from purenet import %s as tool
+code = tool.main(sys.argv[1:])
+foreign = sorted(m for m in set(sys.modules) - before
+                 if m.split(".")[0] not in sys.stdlib_module_names | {"purenet"})
+print(code, foreign)
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="sys.stdlib_module_names needs Python 3.10")
+@pytest.mark.parametrize("tool, argv", [("explain", ["--batch", "2", "--l2", "1"]),
+                                        ("gradcheck", ["--batch", "2"])])
+def test_the_tools_load_only_the_standard_library(tool, argv):
+    """An allow-list, as for the reference: every module explain and gradcheck load is the
+    standard library's or purenet's own."""
+    out = subprocess.run([sys.executable, "-c", STDLIB_ONLY % tool] + argv, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "0 []", out.stdout[-300:]
+
+
+def test_python_dash_m():
+    """The module runs as ``python -m purenet.explain`` (its __main__ block)."""
+    out = subprocess.run([sys.executable, "-m", "purenet.explain", "--sizes", "2,2,2"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "update_mini_batch" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "purenet.gradcheck", "--gradient", "x"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""

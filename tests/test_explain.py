@@ -306,3 +306,20 @@ def test_python_dash_m():
     bad = subprocess.run([sys.executable, "-m", "purenet.gradcheck", "--gradient", "x"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
+def readme_example(command):
+    """The argv and the lines of the README's example that starts with ``$ command``."""
+    with open(ROOT + "/README.md", encoding="utf-8") as f:
+        text = f.read()
+    block = re.search(r"^\$ %s(.*)\n((?:(?!```).*\n)*)```" % re.escape(command), text, re.M)
+    return block.group(1).split("#")[0].split(), block.group(2).splitlines()
+
+
+def test_the_readme_trace_is_real_output(capsys):
+    """The trace in README.md is what the command prints (lines cut out are marked …)."""
+    argv, lines = readme_example("python -m purenet.explain")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    shown = [line for line in lines if line != "…"]
+    assert len(shown) > 10 and set(shown) <= set(out.splitlines())

@@ -248,3 +248,16 @@ def test_a_module_on_the_path(capsys, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     code, out, _ = run(capsys, "--gradient", "mynet:off")
     assert code == 1 and "The worst: w²₀₂" in out
+
+
+def test_the_readme_example_is_real_output(capsys, tmp_path, monkeypatch):
+    """README.md's gradcheck example: a mynet.py whose backprop has one entry of ∂C/∂w²
+    off by 0.01 (the USER module's `off`)."""
+    from test_explain import readme_example
+    argv, lines = readme_example("python -m purenet.gradcheck")
+    (tmp_path / "mynet.py").write_text(USER + "\nbackprop = off\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, *argv)
+    assert code == 1
+    shown = [line for line in lines if line != "…"]
+    assert len(shown) > 5 and set(shown) <= set(out.splitlines())

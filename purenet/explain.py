@@ -12,8 +12,9 @@ the step with the reference engine's ``train_batches`` (``update_mini_batch``,
 ``regularized_update`` or ``momentum_update``), on the batch in the order fit's
 shuffle puts it.  So the new parameters are, bit for bit, what
 ``Network(sizes, seed=seed, ...).fit(samples, 1, len(samples), lr, ...)`` produces,
-in either engine.  Only the operands shown inside a written-out sum are formatted
-here; no value is computed twice.
+in either engine.  What is shown inside a written-out equation is the reference's:
+its values, and factors it computes along the way (σ′(z), η/m) by the same function
+or expression.
 
 Standard library only.
 """
@@ -59,11 +60,9 @@ def update_name(l2, l1, momentum):
     return "regularized_update" if (l2 or l1) else "update_mini_batch"
 
 
-def lists(value):
-    """value with every array('d') row turned into a list (for JSON and ==)."""
-    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-        return [lists(v) for v in value]
-    return value
+def lists(matrices):
+    """gradient_sums' weight sums (rows of array('d')) as nested lists, for JSON."""
+    return [[row.tolist() for row in m] for m in matrices]
 
 
 def trace_sample(weights, biases, x, y, act, cost):
@@ -94,11 +93,9 @@ def step(net, samples, lr, l2=0.0, l1=0.0, momentum=0.0):
               for i, (x, y) in zip(order, batch)]
     sum_b, sum_w, touched = ref.gradient_sums(weights, biases, batch, act, cost)
     engine = ref.ReferenceEngine(net.sizes, weights, biases, net.cost_name, net.activation)
-    velocities = net.engine.get_velocities()
-    if momentum and velocities is None:
-        velocities = lists(([[[0.0] * len(row) for row in w] for w in weights],
-                            [[0.0] * len(b) for b in biases]))
-    if momentum:
+    if momentum:                      # the net's velocities, zeros before its first step
+        velocities = net.engine.get_velocities() or (
+            [[[0.0] * len(row) for row in w] for w in weights], [[0.0] * len(b) for b in biases])
         engine.set_velocities(*velocities)
     data = Dataset.from_pairs(samples, n_out=net.sizes[-1], name="the batch")
     engine.train_batches(data, [order], lr, n=len(samples), l2=l2, l1=l1, momentum=momentum)
@@ -106,11 +103,11 @@ def step(net, samples, lr, l2=0.0, l1=0.0, momentum=0.0):
     doc = {"sizes": net.sizes, "seed": net.seed, "cost": net.cost_name,
            "activation": net.activation, "init": net.init, "lr": lr, "l2": l2, "l1": l1,
            "momentum": momentum, "n": len(samples), "update": update_name(l2, l1, momentum),
-           "order": order, "samples": lists(traced), "sum_grad_b": lists(sum_b),
+           "order": order, "samples": traced, "sum_grad_b": sum_b,
            "sum_grad_w": lists(sum_w), "touched": [sorted(t) for t in touched],
            "weights": weights, "biases": biases, "new_weights": new_w, "new_biases": new_b}
     if momentum:
-        doc["velocities"] = lists(velocities)
+        doc["velocities"] = list(velocities)
         doc["new_velocities"] = engine.get_velocities()
     return doc
 
@@ -158,16 +155,20 @@ class Writer:
         text = self.num(v)
         return "(%s)" % text if text.startswith("-") else text
 
-    def terms(self, items, what="terms"):
-        """items joined by " + ", cut after max_terms with the count left out."""
+    def cut(self, items, what):
+        """The first max_terms of items, then how many more there are."""
         if self.max_terms and len(items) > self.max_terms:
-            items = items[:self.max_terms] + ["… %d more %s" % (len(items) - self.max_terms,
-                                                                what)]
-        return " + ".join(items)
+            return items[:self.max_terms] + ["… %d more %s" % (len(items) - self.max_terms,
+                                                               what)]
+        return items
+
+    def terms(self, items, what="terms"):
+        """The terms of a sum, joined by " + " (cut after max_terms)."""
+        return " + ".join(self.cut(items, what))
 
     def listed(self, values, what):
-        """A vector's values, comma-separated, cut after max_terms."""
-        return self.terms([self.num(v) for v in values], what).replace(" + ", ", ")
+        """A vector's values, comma-separated (cut after max_terms)."""
+        return ", ".join(self.cut([self.num(v) for v in values], what))
 
     def block(self, lines, total, what):
         """The first max_terms of the total lines (a generator: the rest are never

@@ -463,12 +463,11 @@ def add_sample_options(p, batch_help):
     p.add_argument("--batch", type=positive_int, default=None, metavar="N", help=batch_help)
 
 
-def add_network_options(p, sizes="2,3,2"):
-    p.add_argument("--sizes", type=layer_sizes, default=layer_sizes(sizes),
-                   help="neurons per layer, input first (default %s)" % sizes)
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of Network(sizes, seed=...): the weights and fit's shuffle "
-                        "(default 0)")
+def add_network_options(p, seed_help):
+    """--sizes, --seed and --init: the network (shared with purenet.gradcheck)."""
+    p.add_argument("--sizes", type=layer_sizes, default=[2, 3, 2],
+                   help="neurons per layer, input first (default 2,3,2)")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
     p.add_argument("--init", choices=INITS, default="large",
                    help="initial weights: large = N(0, 1) (default), scaled = N(0, 1)/sqrt(n_in)")
 
@@ -478,7 +477,8 @@ def build_parser():
                "weighted sums written out, the activations, the cost, the errors, the "
                "gradients and each weight old -> new, each line naming the reference.py "
                "function that computed it.")
-    add_network_options(p)
+    add_network_options(p, "seed of Network(sizes, seed=...): the weights, and the shuffle "
+                           "of fit (default 0)")
     p.add_argument("--cost", choices=list(ref.COSTS), default="quadratic",
                    help="quadratic (default), cross-entropy, or log-likelihood (softmax output)")
     p.add_argument("--activation", choices=list(ref.ACTIVATIONS), default="sigmoid",

@@ -344,7 +344,8 @@ def build_parser():
     p = Parser(prog=PROG, description="Compare backprop's gradient with central finite "
                "differences of the cost, parameter by parameter; exit 1 naming the worst "
                "parameter when an error is above the tolerance.")
-    add_network_options(p)
+    add_network_options(p, "seed of Network(sizes, seed=...), and of the sample of "
+                           "parameters checked (default 0)")
     p.add_argument("--cost", choices=list(ref.COSTS) + ["all"], default=None,
                    help="the cost to check (default all; quadratic with --gradient)")
     p.add_argument("--activation", choices=list(ref.ACTIVATIONS) + ["all"], default=None,

@@ -1,0 +1,263 @@
+"""purenet.gradcheck: the reference passes for every cost × activation (with L2 and L1),
+and the check FAILS, naming the parameter, when a gradient is wrong: a user's function
+off in one entry, a broken σ′ or tanh′ in the reference.  Kinks are left out, not failed;
+bad options get one line and exit code 2."""
+
+import re
+import sys
+
+import pytest
+
+from purenet import Network, gradcheck
+from purenet import reference as ref
+from conftest import ROOT
+
+
+def run(capsys, *argv):
+    code = gradcheck.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- the reference passes --------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--l2", "2"],
+    ["--l1", "0.5", "--batch", "3"],
+    ["--l2", "1", "--l1", "1", "--sizes", "3,4,4,2", "--batch", "2", "--init", "scaled"],
+    ["--sizes", "30,10,3", "--batch", "4", "--seed", "5", "--l2", "5"],
+    ["--sizes", "784,30,10", "--sample", "4", "--batch", "2", "--l2", "5"],   # C ≈ 6000
+])
+def test_every_cost_and_activation_passes(capsys, argv):
+    """All nine costs × activations by default: every layer checked, exit 0."""
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and err == ""
+    assert out.count("\n  ok\n") == 9 and "FAIL" not in out
+    assert out.splitlines()[-1].startswith("ok: all 9 settings within the tolerance 1e-06")
+    layers = len(re.search(r"Network\((\[.*?\])", out).group(1).split(",")) - 1
+    assert len(re.findall(r"^  layer \d: weights \d+/\d+, largest error", out, re.M)) == 9 * layers
+
+
+@pytest.mark.parametrize("argv", [
+    # C ≈ 1e-14 (every output right): rounding is relative to the activations, not to C
+    ["--sizes", "2,60,8,3", "--seed", "488", "--cost", "log-likelihood", "--activation",
+     "relu", "--sample", "0", "--batch", "1"],
+    # 784 outputs, C ≈ 1000: the rounding of a long sum reaches several 2⁻⁵²·|C|
+    ["--sizes", "100,1,1,30,784", "--seed", "515", "--cost", "cross-entropy", "--activation",
+     "sigmoid", "--batch", "1"],
+])
+def test_no_false_alarm_where_rounding_limits_the_difference(capsys, argv):
+    """The floor, 100·2⁻⁵²·max(|C|, 1)/(h·tolerance): what central differences of C can
+    resolve.  These correct gradients fail with max(|C|, 1) replaced by |C| (the first) or
+    with the floor cut to a thirtieth (the second)."""
+    code, out, _ = run(capsys, *argv)
+    assert code == 0, out.splitlines()[-1]
+
+
+def test_a_sample_of_a_wide_layer(capsys):
+    code, out, _ = run(capsys, "--sizes", "50,20,3", "--sample", "7", "--cost", "cross-entropy",
+                       "--activation", "tanh")
+    assert code == 0
+    assert "  layer 1: weights 7/1000, largest error" in out and "biases 7/20," in out
+    assert "  layer 2: weights 7/60, largest error" in out and "biases 3/3," in out
+    assert "at most 7 weights and 7 biases per layer" in out
+
+
+# --- a wrong gradient fails, and is named ------------------------------------------------
+
+USER = '''
+from purenet import reference as ref
+
+def off(weights, biases, x, y):
+    """backprop, but one entry of ∂C/∂w² is off by 0.01."""
+    nabla_b, nabla_w = ref.backprop(weights, biases, x, y)
+    nabla_w[1][0][2] += 0.01
+    return nabla_b, nabla_w
+
+def bias_off(weights, biases, x, y):
+    nabla_b, nabla_w = ref.backprop(weights, biases, x, y)
+    nabla_b[0][1] *= 1.001
+    return nabla_b, nabla_w
+
+def transposed(weights, biases, x, y):
+    nabla_b, nabla_w = ref.backprop(weights, biases, x, y)
+    return nabla_b, [list(zip(*w)) for w in nabla_w]
+
+def raises(weights, biases, x, y):
+    raise ValueError("not written yet")
+
+def nan(weights, biases, x, y):
+    nabla_b, nabla_w = ref.backprop(weights, biases, x, y)
+    nabla_b[0][0] = float("nan")
+    return nabla_b, nabla_w
+'''
+
+
+@pytest.fixture
+def user(tmp_path):
+    path = tmp_path / "mygrad.py"
+    path.write_text(USER)
+    return str(path)
+
+
+def test_your_own_gradient_passes(capsys):
+    """reference.backprop has the hook's signature: it passes (quadratic, sigmoid: the
+    default with --gradient), with L2 and L1 added by gradcheck."""
+    code, out, _ = run(capsys, "--gradient", "purenet.reference:backprop", "--l2", "1",
+                       "--l1", "0.5", "--batch", "3")
+    assert code == 0
+    assert "quadratic cost, sigmoid neurons" in out and "tanh" not in out
+    assert out.splitlines()[-1].startswith("ok: the setting within the tolerance")
+
+
+def test_a_gradient_off_in_one_entry_fails_and_is_named(capsys, user):
+    code, out, _ = run(capsys, "--gradient", user + ":off")
+    assert code == 1
+    assert re.search(r"^  layer 2: weights 6/6, largest error \S+ \(w²₀₂\) FAIL;", out, re.M)
+    assert re.search(r"^  layer 1: weights 6/6, largest error \S+ \(w¹[₀-₉]{2}\);", out, re.M)
+    assert "FAIL: 1 parameter above the tolerance" in out
+    last = out.splitlines()[-1]
+    assert last.startswith("FAIL: 1 of 1 settings have errors above the tolerance 1e-06. "
+                           "The worst: w²₀₂ (layer 2 weight j=0 k=2): analytic ")
+    analytic, numeric = map(float, re.search(r"analytic (\S+), numeric (\S+),", last).groups())
+    assert analytic - numeric == pytest.approx(0.01)
+
+
+def test_a_bias_off_by_a_thousandth_fails(capsys, user):
+    code, out, _ = run(capsys, "--gradient", user + ":bias_off", "--batch", "2")
+    assert code == 1
+    assert "The worst: b¹₁ (layer 1 bias j=1): analytic" in out
+
+
+@pytest.mark.parametrize("function, says", [
+    ("transposed", "transposed returned ([[-0.0021"),
+    ("raises", "raised ValueError: not written yet"),
+    ("nan", "returned NaN or infinity"),
+])
+def test_a_broken_gradient_function_is_one_line_exit_1(capsys, user, function, says):
+    code, out, err = run(capsys, "--gradient", "%s:%s" % (user, function))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and says in err, err
+
+
+def broken_prime(z):
+    s = ref.sigmoid(z)
+    return s * (1.0 - s) * 1.01           # 1% too steep
+
+
+def test_a_broken_sigmoid_prime_in_the_reference_fails(capsys, monkeypatch):
+    """A learner who breaks σ′ in reference.py: every cost × activation whose δ goes
+    through it fails (output_error: the quadratic cost; backward_error: sigmoid neurons)."""
+    monkeypatch.setattr(ref, "sigmoid_prime", broken_prime)
+    monkeypatch.setitem(ref.ACTIVATIONS, "sigmoid", ref.Activation(ref.sigmoid, broken_prime))
+    code, out, _ = run(capsys)
+    assert code == 1
+    failed = re.findall(r"^(\S+) cost, (\S+) neurons.*\n(?:  layer.*\n)+  FAIL", out, re.M)
+    assert set(failed) == {("quadratic", "sigmoid"), ("quadratic", "tanh"),
+                           ("quadratic", "relu"), ("cross-entropy", "sigmoid"),
+                           ("log-likelihood", "sigmoid")}
+    assert re.search(r"^FAIL: 5 of 9 settings .* The worst: [wb]\S+ \(layer \d (weight j=\d k=\d|"
+                     r"bias j=\d)\): analytic \S+, numeric \S+, error \S+, with \S+ cost, \S+ "
+                     r"neurons\.$", out, re.M)
+
+
+def test_a_broken_tanh_prime_fails_only_tanh(capsys, monkeypatch):
+    monkeypatch.setitem(ref.ACTIVATIONS, "tanh",
+                        ref.Activation(ref.tanh, lambda z: 1.0 - ref.tanh(z)))   # not squared
+    code, out, _ = run(capsys, "--cost", "all", "--activation", "all", "--batch", "2")
+    assert code == 1
+    assert "FAIL: 3 of 9 settings" in out.splitlines()[-1]
+    assert "tanh neurons." in out.splitlines()[-1]
+
+
+def test_a_broken_l2_term_of_the_cost_fails(capsys, monkeypatch):
+    """total_cost is the other side: a wrong penalty there (λ₂/n Σ w² without the ½)
+    disagrees with λ₂/n·w."""
+    real = ref.total_cost
+    monkeypatch.setattr(ref, "total_cost", lambda w, b, pairs, act, cost, l2=0.0, l1=0.0:
+                        real(w, b, pairs, act, cost, 2 * l2, l1))
+    code, out, _ = run(capsys, "--l2", "1", "--cost", "quadratic", "--activation", "sigmoid")
+    assert code == 1 and re.search(r"The worst: w\S+ \(layer \d weight j=", out)
+    code, out, _ = run(capsys, "--cost", "quadratic", "--activation", "sigmoid")
+    assert code == 0                        # without λ₂ the penalty plays no part
+
+
+# --- kinks ----------------------------------------------------------------------------
+
+def test_a_relu_at_its_kink_is_left_out():
+    """A hidden ReLU with z = 1e-7: the ±h step on its bias crosses 0, where the difference
+    is half a derivative.  That bias (and its weights) are left out and counted, not failed."""
+    net = Network([2, 3, 2], seed=0)
+    weights, biases = net.weights, net.biases
+    x = [0.5, 0.25]
+    biases[0][1] = 1e-7 - (weights[0][1][0] * x[0] + weights[0][1][1] * x[1])
+    pairs = [(x, [0.0, 1.0])]
+    assert ref.forward_pass(weights, biases, x, ref.RELU)[0][0][1] == pytest.approx(1e-7)
+    results, _ = gradcheck.check(weights, biases, pairs, ref.RELU, ref.QUADRATIC,
+                                 gradcheck.reference_gradient)
+    left = {r.symbol() for r in results if r.numeric is None}
+    assert "b¹₁" in left and left <= {"b¹₁", "w¹₁₀", "w¹₁₁"}
+    assert all(r.error <= 1e-6 for r in results if r.numeric is not None)
+    line = gradcheck.layer_line(1, results, [2, 3, 2], 1e-6)
+    assert re.search(r"biases 2/3, .*\(1 left out: the step crosses a kink\)", line)
+
+
+def test_an_l1_weight_at_0_is_left_out():
+    net = Network([2, 2, 1], seed=3)
+    weights, biases = net.weights, net.biases
+    weights[1][0][1] = 2e-6                   # |w| has its kink within ±h
+    results, _ = gradcheck.check(weights, biases, [([0.3, 0.6], [1.0])], ref.SIGMOID,
+                                 ref.QUADRATIC, gradcheck.reference_gradient, l1=1.0)
+    assert [r.symbol() for r in results if r.numeric is None] == ["w²₀₁"]
+    assert all(r.error <= 1e-6 for r in results if r.numeric is not None)
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, says", [
+    (["--gradient", "nocolon"], "give MODULE:FUNCTION"),
+    (["--gradient", "no_such_module_here:f"], "there is no module no_such_module_here"),
+    (["--gradient", "purenet.reference:nothing"], "purenet.reference has no function nothing"),
+    (["--gradient", "/no/such/file.py:f"], "there is no file /no/such/file.py"),
+    (["--step", "0"], "--step"),
+    (["--tolerance", "-1"], "--tolerance"),
+    (["--sample", "-1"], "--sample"),
+    (["--cost", "hinge"], "--cost"),
+    (["--x", "1,2,3", "--y", "0,1"], "--x 1.0,2.0,3.0 has 3 values but --sizes 2,3,2 has 2"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, says):
+    with pytest.raises(SystemExit) as e:
+        raise SystemExit(gradcheck.main(argv))
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ""
+    assert err.count("\n") == 1 and says in err, err
+
+
+def test_a_module_that_fails_to_import_is_exit_1(capsys, tmp_path):
+    (tmp_path / "broken.py").write_text("import no_such_dependency\n")
+    code, out, err = run(capsys, "--gradient", str(tmp_path / "broken.py") + ":f")
+    assert code == 1 and out == ""
+    assert "importing" in err and "no_such_dependency" in err and err.count("\n") == 1
+
+
+def test_a_module_on_the_path(capsys, tmp_path, monkeypatch):
+    """MODULE:FUNCTION imports MODULE as Python does (python -m runs from the current
+    folder, which is on the path)."""
+    (tmp_path / "mynet.py").write_text(USER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, _ = run(capsys, "--gradient", "mynet:off")
+    assert code == 1 and "The worst: w²₀₂" in out
+
+
+def test_the_readme_example_is_real_output(capsys, tmp_path, monkeypatch):
+    """README.md's gradcheck example: a mynet.py whose backprop has one entry of ∂C/∂w²
+    off by 0.01 (the USER module's `off`)."""
+    from test_explain import readme_example
+    argv, lines = readme_example("python -m purenet.gradcheck")
+    (tmp_path / "mynet.py").write_text(USER + "\nbackprop = off\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, *argv)
+    assert code == 1
+    shown = [line for line in lines if line != "…"]
+    assert len(shown) > 5 and set(shown) <= set(out.splitlines())

@@ -4,13 +4,11 @@ off in one entry, a broken σ′ or tanh′ in the reference.  Kinks are left ou
 bad options get one line and exit code 2."""
 
 import re
-import sys
 
 import pytest
 
 from purenet import Network, gradcheck
 from purenet import reference as ref
-from conftest import ROOT
 
 
 def run(capsys, *argv):

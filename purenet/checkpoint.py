@@ -87,17 +87,21 @@ def write(net, path, settings, trained_on):
 @contextlib.contextmanager
 def _ctrl_c_held():
     """Ctrl-C (SIGINT) waits until the block ends: so what ``net.checkpointed`` says is
-    what the file holds, whenever Ctrl-C comes.  (Where signals cannot be held, as on
-    Windows or outside the main thread, the block runs as it is.)"""
-    if (not hasattr(signal, "pthread_sigmask")
-            or threading.current_thread() is not threading.main_thread()):
+    what the file holds, whenever Ctrl-C comes.  (Outside the main thread, where Python
+    cannot set signal handlers, the block runs as it is.)"""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)        # Python's own raises KeyboardInterrupt
+        elif caught and previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def resume(path, backend="python", threads=1):

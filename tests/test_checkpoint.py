@@ -6,6 +6,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -307,8 +308,11 @@ def test_ctrl_c_during_a_checkpoint_write_waits_until_the_record_of_it(tmp_path,
             pass
 
     monkeypatch.setattr(checkpoint, "write_atomically", write_then_ctrl_c)
+    other = threading.Event()                 # another thread that could take the signal
+    threading.Thread(target=other.wait, daemon=True).start()
     net = Network([5, 4, 3], seed=1)
     with pytest.raises(KeyboardInterrupt):
         net.fit(pairs(), 3, checkpoint=tmp_path / "c")
+    other.set()
     assert net.checkpointed == (str(tmp_path / "c"), 1) == (str(tmp_path / "c"),
                                                             len(purenet.resume(tmp_path / "c").history))

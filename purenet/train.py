@@ -412,14 +412,10 @@ def epoch_lines(rec, watched, patience):
     return lines
 
 
-def run(args, out=sys.stdout):
+def prepare(args):
+    """Everything checked before any data loads: the options, the C engine, the paths to
+    write, the checkpoint to resume.  (the resumed net or None, the engine note, plots)"""
     from .network import Network
-    from . import report
-    from .dataset import argmax
-
-    emit = Output(out)
-    say = (lambda *a: None) if args.quiet else emit
-
     if args.source == "openml" and args.dataset != "mnist":
         raise UsageError("--source openml is only for --dataset mnist")
     engine_note = ""
@@ -443,13 +439,79 @@ def run(args, out=sys.stdout):
             args.checkpoint = args.resume            # a resumed run goes on checkpointing
     if args.checkpoint is not None:
         check_output_file("--checkpoint", args.checkpoint, "run.ckpt")
+    plots = None
     if args.plots is not None:                   # matplotlib only now, and only for this
         from . import plots
         try:
             plots.check(args.plots)
         except ValueError as e:
             raise UsageError(str(e))
+    return net, engine_note, plots
 
+
+class UnitWatch:
+    """The ``!`` lines after an epoch: every output saturated by too large a first step,
+    and (with the quadratic cost) output units that saturate, change or recover."""
+
+    def __init__(self, args, net, test, say):
+        self.args, self.net, self.say = args, net, say
+        self.labels = [test.label(i) for i in range(test.n)]
+        self.flagged = []
+
+    def __call__(self, rec):
+        from . import report
+        first, quadratic = rec["epoch"] == 1, self.args.cost == "quadratic"
+        if not self.labels or not (first or quadratic):
+            return
+        units = report.output_units(self.net.test_outputs, self.labels)
+        if first and every_output_stuck(units):
+            self.say("  ! every output unit saturated in epoch 1: the learning rate is "
+                     "probably too high (try --lr %g)" % min(self.args.lr / 10, 0.5))
+        flagged = [u["unit"] for u in report.stuck_units(units)] if quadratic else []
+        if flagged != self.flagged:                # say it when it starts, changes or ends
+            lines = report.dead_unit_lines(units)
+            for line in lines:
+                self.say("  ! " + line)
+            if not lines:
+                self.say("  ! no output unit is saturated or unused any more")
+            self.flagged = flagged
+
+
+def final_line(args, net, results, test, watched, seconds):
+    """The last line: the kept epoch, or the best and final accuracy."""
+    kept = net.meta.get("best_epoch") if args.early_stop else None
+    if kept is not None:
+        rec = net.history[kept - 1]
+        return "Kept epoch %d (the best %s accuracy)%s   total time %.1f s" % (
+            kept, watched, "".join("   %s %.2f%%" % (w, 100.0 * rec[k]) for w, k in (
+                ("validation", "validation_accuracy"), ("test", "accuracy")) if k in rec),
+            seconds)
+    if results and test.n:
+        best = max((r for r in net.history if "hits" in r), key=lambda r: r["hits"])
+        return "Best: %.2f%% (epoch %d)   final: %.2f%%   total time %.1f s" % (
+            100.0 * best["accuracy"], best["epoch"], 100.0 * results[-1]["accuracy"], seconds)
+    hits = net.evaluate(test) if test.n else 0
+    return "Final: %s   total time %.1f s" % (
+        "%d / %d" % (hits, test.n) if test.n else "no test samples", seconds)
+
+
+def final_report(args, net, test):
+    """--report: per-class accuracy, the confusion matrix, and the dead units."""
+    from . import report
+    from .dataset import argmax
+    outs = net.test_outputs or net.outputs(test)         # the last epoch's, if it was kept
+    labels = [test.label(i) for i in range(test.n)]
+    lines = [report.format_report(labels, [argmax(o) for o in outs], test.n_out)]
+    if args.cost == "quadratic":
+        lines += ["! " + l for l in report.dead_unit_lines(report.output_units(outs, labels))]
+    return lines
+
+
+def run(args, out=sys.stdout):
+    from .network import Network
+    emit = Output(out)
+    say = (lambda *a: None) if args.quiet else emit
+    net, engine_note, plots = prepare(args)
     t_start = time.perf_counter()
     train, validation, test = load_data(args)
     load_seconds = time.perf_counter() - t_start
@@ -469,32 +531,15 @@ def run(args, out=sys.stdout):
         say("resuming %s after epoch %d" % (args.resume, len(net.history)))
     if args.checkpoint is not None:
         say("checkpoint after every epoch: %s" % args.checkpoint)
-    pictures = plots.Plots(args.plots, net, test, say) if args.plots is not None else None
-    progress = Progress(not args.quiet)
-    results = []
-    labels = [test.label(i) for i in range(test.n)]
-    state = {"flagged": []}
+    pictures = plots.Plots(args.plots, net, test, say) if plots is not None else None
+    progress, watch, results = Progress(not args.quiet), UnitWatch(args, net, test, say), []
 
     def on_epoch(rec):
         progress.clear()
         results.append(rec)
         for line in epoch_lines(rec, watched, args.lr_schedule):
             say(line)
-        first = rec["epoch"] == 1
-        units = (report.output_units(net.test_outputs, labels)
-                 if test.n and (first or args.cost == "quadratic") else None)
-        if first and units and every_output_stuck(units):
-            say("  ! every output unit saturated in epoch 1: the learning rate is probably "
-                "too high (try --lr %g)" % min(args.lr / 10, 0.5))
-        if units and args.cost == "quadratic":
-            flagged = [u["unit"] for u in report.stuck_units(units)]
-            if flagged != state["flagged"]:        # say it when it starts, changes or ends
-                lines = report.dead_unit_lines(units)
-                for line in lines:
-                    say("  ! " + line)
-                if not lines:
-                    say("  ! no output unit is saturated or unused any more")
-                state["flagged"] = flagged
+        watch(rec)
         if pictures is not None:
             pictures.after_epoch()
         progress.begin(rec["epoch"] + 1)
@@ -506,31 +551,12 @@ def run(args, out=sys.stdout):
             validation=validation, monitor=args.monitor, early_stop=args.early_stop,
             lr_schedule=args.lr_schedule)
     progress.clear()
-    total = time.perf_counter() - t_start
-    kept = net.meta.get("best_epoch") if args.early_stop else None
-    if kept is not None:
-        rec = net.history[kept - 1]
-        net.test_outputs = None                    # the last epoch's, not the kept one's
-        emit("Kept epoch %d (the best %s accuracy)%s   total time %.1f s"
-             % (kept, watched, "".join("   %s %.2f%%" % (w, 100.0 * rec[k]) for w, k in (
-                 ("validation", "validation_accuracy"), ("test", "accuracy")) if k in rec),
-                total))
-    elif results and test.n:
-        best = max((r for r in net.history if "hits" in r), key=lambda r: r["hits"])
-        emit("Best: %.2f%% (epoch %d)   final: %.2f%%   total time %.1f s"
-             % (100.0 * best["accuracy"], best["epoch"], 100.0 * results[-1]["accuracy"],
-                total))
-    else:
-        hits = net.evaluate(test) if test.n else 0
-        emit("Final: %s   total time %.1f s"
-             % ("%d / %d" % (hits, test.n) if test.n else "no test samples", total))
+    if net.meta.get("best_epoch"):
+        net.test_outputs = None                  # the last epoch's, not the kept network's
+    emit(final_line(args, net, results, test, watched, time.perf_counter() - t_start))
     if args.report and test.n:
-        outs = net.test_outputs if results and net.test_outputs else net.outputs(test)
-        preds = [argmax(o) for o in outs]
-        emit(report.format_report(labels, preds, test.n_out))
-        if args.cost == "quadratic":
-            for line in report.dead_unit_lines(report.output_units(outs, labels)):
-                emit("! " + line)
+        for line in final_report(args, net, test):
+            emit(line)
     if pictures is not None:
         pictures.finish()
     if args.save is not None:

@@ -129,7 +129,10 @@ def resume(path, backend="python", threads=1):
     net.trained_on = _data_id(doc.get("data"), fail)
     net.rng.setstate(_rng_from_json(doc.get("rng"), fail))
     if doc.get("velocities") is not None:
-        net.engine.set_velocities(*_velocities(doc["velocities"], net.sizes, fail))
+        if not _like_params(doc["velocities"], net.sizes):
+            fail("bad \"velocities\": expected [weights, biases] of finite numbers shaped as "
+                 "the model's")
+        net.engine.set_velocities(*doc["velocities"])
     if doc.get("schedule") is not None:
         net.schedule = _schedule(doc["schedule"], net, fail)
     return net
@@ -156,20 +159,16 @@ def _rng_from_json(value, fail):
     return (3, tuple(words), gauss_next)
 
 
-def _velocities(value, sizes, fail):
-    """(vw, vb) from JSON, shaped like the weights and biases and finite."""
+def _like_params(value, sizes):
+    """Whether value is [weights, biases] of finite numbers shaped as sizes asks."""
     from .network import _check_params, _is_number
     try:
         vw, vb = value
         _check_params(sizes, vw, vb)
-        ok = all(_is_number(v) for w in vw for row in w for v in row) and all(
+        return all(_is_number(v) for w in vw for row in w for v in row) and all(
             _is_number(v) for b in vb for v in b)
     except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        fail("bad \"velocities\": expected [weights, biases] of finite numbers shaped as the "
-             "model's")
-    return vw, vb
+        return False
 
 
 def _schedule(value, net, fail):
@@ -190,13 +189,14 @@ def _schedule(value, net, fail):
         best = state["best"]
         if ok and best is not None:
             weights, biases, velocities = best
-            ok = _velocities([weights, biases], net.sizes, fail) and (
-                velocities is None or _velocities(velocities, net.sizes, fail))
+            ok = _like_params([weights, biases], net.sizes) and (
+                velocities is None or _like_params(velocities, net.sizes))
     except (TypeError, ValueError, KeyError):
         ok = False
     if not ok:
         fail("bad \"schedule\": expected the state of early stopping and the learning-rate "
-             "schedule, matching the \"fit\" settings")
+             "schedule (the best epoch's parameters shaped as the model's), matching the "
+             "\"fit\" settings")
     return Schedule.from_state(state)
 
 

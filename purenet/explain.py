@@ -29,16 +29,12 @@ import sys
 from . import reference as ref
 from .dataset import Dataset
 from .network import INITS, Network
-from .train import (Output, Parser, count, layer_sizes, learning_rate, momentum_value,
-                    penalty, positive_int)
+from .train import (Output, Parser, UsageError, count, layer_sizes, positive_number,
+                    momentum_value, penalty, positive_int)
 
 PROG = "purenet.explain"
 EXAMPLE_X, EXAMPLE_Y = [0.05, 0.10], [0.01, 0.99]      # Matt Mazur's worked example
 WIDTH = 19                                              # the function-name column
-
-
-class UsageError(Exception):
-    """A bad option value: reported in one line, exit code 2."""
 
 
 # --- the step -----------------------------------------------------------------------
@@ -486,7 +482,7 @@ def build_parser():
     add_sample_options(p, "a batch of N samples drawn by random.Random(SEED + 1): inputs "
                           "in [0, 1) to 2 decimals, one-hot targets (the default for a net "
                           "without 2 inputs and 2 outputs is 1)")
-    p.add_argument("--lr", type=learning_rate, default=0.5, help="learning rate η (default 0.5)")
+    p.add_argument("--lr", type=positive_number, default=0.5, help="learning rate η (default 0.5)")
     p.add_argument("--l2", type=penalty, default=0.0, metavar="λ",
                    help="L2 regularisation λ₂, with n = the batch (default 0)")
     p.add_argument("--l1", type=penalty, default=0.0, metavar="λ", help="L1 regularisation λ₁")

@@ -22,7 +22,6 @@ difference is no derivative, so that parameter is left out and counted.
 Standard library only.
 """
 
-import argparse
 import importlib
 import importlib.util
 import math
@@ -31,9 +30,9 @@ import random
 import sys
 
 from . import reference as ref
-from .explain import UsageError, add_network_options, add_sample_options, name, samples
+from .explain import add_network_options, add_sample_options, name, samples
 from .network import Network, _short
-from .train import Output, Parser, count, penalty
+from .train import Output, Parser, UsageError, count, positive_number, penalty
 
 PROG = "purenet.gradcheck"
 
@@ -330,16 +329,6 @@ def load_gradient(spec):
 
 # --- the command line ------------------------------------------------------------------
 
-def positive(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError("must be a finite number > 0, got %s" % text)
-    return v
-
-
 def build_parser():
     p = Parser(prog=PROG, description="Compare backprop's gradient with central finite "
                "differences of the cost, parameter by parameter; exit 1 naming the worst "
@@ -359,9 +348,9 @@ def build_parser():
     p.add_argument("--sample", type=count, default=30, metavar="N",
                    help="check at most N weights and N biases per layer, drawn by "
                         "random.Random(SEED) (default 30; 0: every parameter)")
-    p.add_argument("--step", type=positive, default=1e-5, metavar="H",
+    p.add_argument("--step", type=positive_number, default=1e-5, metavar="H",
                    help="the step h of the central difference (default 1e-5)")
-    p.add_argument("--tolerance", type=positive, default=1e-6,
+    p.add_argument("--tolerance", type=positive_number, default=1e-6,
                    help="the largest error that passes (default 1e-6)")
     p.add_argument("--gradient", default=None, metavar="MODULE:FUNCTION",
                    help="check your own FUNCTION(weights, biases, x, y) -> (nabla_b, nabla_w) "

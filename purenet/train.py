@@ -101,7 +101,7 @@ def count(text):
     return v
 
 
-def learning_rate(text):
+def positive_number(text):
     try:
         v = float(text)
     except ValueError:
@@ -223,7 +223,7 @@ def build_parser():
     p.add_argument("--epochs", type=count, default=30, help="epochs (default 30)")
     p.add_argument("--batch-size", type=positive_int, default=10,
                    help="mini-batch size (default 10)")
-    p.add_argument("--lr", type=learning_rate, default=3.0, help="learning rate η (default 3.0)")
+    p.add_argument("--lr", type=positive_number, default=3.0, help="learning rate η (default 3.0)")
     p.add_argument("--cost", choices=["quadratic", "cross-entropy", "log-likelihood"],
                    default="quadratic", help="quadratic (default), cross-entropy, or "
                    "log-likelihood with a softmax output layer")

@@ -316,3 +316,19 @@ def test_ctrl_c_during_a_checkpoint_write_waits_until_the_record_of_it(tmp_path,
     other.set()
     assert net.checkpointed == (str(tmp_path / "c"), 1) == (str(tmp_path / "c"),
                                                             len(purenet.resume(tmp_path / "c").history))
+
+
+@pytest.mark.parametrize("change", [
+    (["schedule", "best", 0, 0], [1.0]), (["schedule", "best", 2], [[], []]),
+    (["schedule", "best", 1, 0, 0], "x"), (["schedule", "lr"], 9.0), (["schedule", "lr0"], 0.3),
+    (["schedule", "early_stop"], 5), (["schedule", "since_best"], -1),
+    (["schedule", "stopped"], 3), (["schedule", "lr"], KeyError)],
+    ids=lambda c: "/".join(map(str, c[0])))
+def test_a_corrupt_schedule_is_one_model_file_error(tmp_path, change):
+    Network([5, 4, 3], seed=1).fit(pairs(), 2, momentum=0.5, validation=pairs(seed=2),
+                                   early_stop=3, lr_schedule=1, checkpoint=tmp_path / "c")
+    doc = json.loads((tmp_path / "c").read_text())
+    assert doc["schedule"]["best"] is not None
+    (tmp_path / "bad").write_text(json.dumps(_broken(doc, change)))
+    with pytest.raises(ModelFileError, match="bad: bad \"schedule\""):
+        purenet.resume(tmp_path / "bad")

@@ -131,12 +131,13 @@ def test_early_stopping_restores_the_best_epochs_exact_parameters(backend):
 
 
 @needs_c
-def test_both_engines_agree_with_the_schedule_and_early_stopping():
+@pytest.mark.parametrize("hidden,batch,momentum", [(7, 7, 0.0), (100, 1, 0.0), (120, 10, 0.5)])
+def test_both_engines_agree_with_the_schedule_and_early_stopping(hidden, batch, momentum):
     runs = []
     for backend in ("python", "c"):
-        net = Network([12, 7, 4], seed=3, backend=backend, activation="tanh", **KIND)
-        recs = net.fit(TRAIN, 30, 7, 1.5, validation=VALIDATION, test=TEST, early_stop=6,
-                       lr_schedule=2, l2=0.2, monitor=True)
+        net = Network([12, hidden, 4], seed=3, backend=backend, activation="tanh", **KIND)
+        recs = net.fit(TRAIN, 30, batch, 1.5, validation=VALIDATION, test=TEST, early_stop=6,
+                       lr_schedule=2, l2=0.2, momentum=momentum, monitor=True)
         runs.append((net.weights, net.biases, [(r["lr"], r["validation_hits"], r["hits"],
                                                 r["training_cost"], r.get("stopped"))
                                                for r in recs]))

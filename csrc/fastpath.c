@@ -8,12 +8,13 @@
  *
  * pn_train_batches, per mini-batch of m samples:
  *   - the non-zero inputs (k, x) of every sample are gathered into a list (pixels
- *     through the 256-entry table; zero pixels skipped 8 at a time); this is done
+ *     through the 256-entry table; zero pixels skipped 8 at a time), and turned
+ *     into the list of the first layer's touched rows (see below); this is done
  *     for batch b+1 while batch b is computed, and batch b+2's rows are prefetched;
  *   - forward, layer by layer, with the weights transposed (wT[k][j]):
  *     z[j] += wT[k][j] * x_k over the sample's non-zero k, vectorised across j with
- *     up to 13 x 4 running sums in registers; the rows k are taken in chunks that
- *     stay in L1 while every sample of the batch uses them;
+ *     up to 13 x 4 (AVX2) or 13 x 8 (AVX-512) running sums in registers; the rows k
+ *     are taken in chunks that stay in cache while every sample of the batch uses them;
  *   - the output errors, then the hidden errors (vectorised across samples);
  *   - per weight layer: the bias sums, and for every input k that is non-zero in
  *     some sample of the batch (the "touched" rows) the gradient row
@@ -65,6 +66,15 @@ typedef struct {
     int *blk;
 } nz_lists;
 
+/* The rows of a weight layer that some sample of the batch touches (inputs
+ * non-zero), each with its samples in batch order: row uk[u] has the cnt[u]
+ * samples es[start[u]...] with inputs ex[start[u]...]. */
+typedef struct {
+    int nu;
+    int *uk, *start, *cnt, *es;
+    double *ex;
+} pn_csr;
+
 /* Everything a call of the fast path needs, allocated once per call. */
 typedef struct {
     int L;                 /* weight layers */
@@ -75,6 +85,8 @@ typedef struct {
     size_t *lda;           /* lda[l]: row length of act[l] and delta[l] (n[l] padded to PN_PAD) */
     nz_lists nz0[2];       /* inputs of weight layer 0: two sets (batch b uses set b % 2,
                               so that the next batch can be gathered while this one is used) */
+    pn_csr csr0[2];        /* the touched rows of weight layer 0 for the sets of nz0, built by
+                              the thread that gathers them */
     nz_lists *nz;          /* nz[l] (1 <= l < L): inputs of weight layer l (nz[0] unused) */
     double **act;          /* act[l] (1 <= l <= L): m x n[l] activations */
     double *zL;            /* m x n[L] weighted sums of the output layer (row length lda[L]) */
@@ -86,21 +98,13 @@ typedef struct {
     void *mem;
 } fast_work;
 
-/* The rows of a weight layer that some sample of the batch touches (inputs
- * non-zero), each with its samples in batch order: row uk[u] has the cnt[u]
- * samples es[start[u]...] with inputs ex[start[u]...]. */
-typedef struct {
-    int nu;
-    int *uk, *start, *cnt, *es;
-    double *ex;
-} pn_csr;
-
 /* Per-thread scratch. */
 typedef struct {
     double *out, *z, *e, *nb, *g;
     int *kcnt;             /* per-row counters (n_max) */
-    pn_csr csr;            /* the touched rows of the layer being updated */
+    pn_csr csr;            /* the touched rows of a layer l >= 1 being updated */
     int *kind, *first;     /* column blocks of a rowsum */
+    int wide;              /* the AVX-512 row sums (pn_simd_level() == 2 at the call) */
     int *cp;               /* chunk positions of the forward sums */
     const int **idx;       /* per-sample pointers into nz lists */
     const double **val;
@@ -112,9 +116,9 @@ typedef struct {
 #ifndef PN_CHUNK_BYTES
 #define PN_CHUNK_BYTES 32768
 #endif
-static int chunk_rows(int n_out)
+static int chunk_rows(int wide, int n_out)
 {
-    int widest = n_out < 4 * PN_MAX_VBLOCK ? n_out : 4 * PN_MAX_VBLOCK;
+    int widest = n_out < plan_widest(wide) ? n_out : plan_widest(wide);
     int kc = PN_CHUNK_BYTES / (8 * (widest > 0 ? widest : 1));
     return kc < 8 ? 8 : kc;
 }
@@ -154,6 +158,16 @@ static void bump_nz(bump *b, nz_lists *z, size_t cap, size_t nblk, int m_max)
     z->val = (double *)bump_take(b, cap, sizeof(double));
     z->cnt = (int *)bump_take(b, (size_t)m_max, sizeof(int));
     z->blk = (int *)bump_take(b, nblk, sizeof(int));
+}
+
+/* A pn_csr for up to `rows` rows and `entries` (sample, input) pairs. */
+static void bump_csr(bump *b, pn_csr *c, size_t rows, size_t entries)
+{
+    c->uk = (int *)bump_take(b, rows, sizeof(int));
+    c->start = (int *)bump_take(b, rows, sizeof(int));
+    c->cnt = (int *)bump_take(b, rows, sizeof(int));
+    c->es = (int *)bump_take(b, entries, sizeof(int));
+    c->ex = (double *)bump_take(b, entries, sizeof(double));
 }
 
 static void *aligned_block(size_t bytes)
@@ -210,6 +224,8 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
             if (l == 0) {
                 bump_nz(&b, &w->nz0[0], cap, nblk, m_max);
                 bump_nz(&b, &w->nz0[1], cap, nblk, m_max);
+                bump_csr(&b, &w->csr0[0], (size_t)sizes[0], cap);
+                bump_csr(&b, &w->csr0[1], (size_t)sizes[0], cap);
             } else
                 bump_nz(&b, &w->nz[l], cap, nblk, m_max);
         }
@@ -260,23 +276,19 @@ static int thread_alloc(thread_work *t, const int *sizes, int n_layers, int m_ma
         t->nb = (double *)bump_take(&b, wide, sizeof(double));
         t->g = (double *)bump_take(&b, wide, sizeof(double));
         t->kcnt = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
-        t->csr.uk = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
-        t->csr.start = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
-        t->csr.cnt = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
+        bump_csr(&b, &t->csr, (size_t)n_max, cap);
         t->kind = (int *)bump_take(&b, wide, sizeof(int));
         t->first = (int *)bump_take(&b, wide, sizeof(int));
         t->cp = (int *)bump_take(&b, cpn, sizeof(int));
         t->idx = (const int **)bump_take(&b, (size_t)m_max, sizeof(int *));
         t->val = (const double **)bump_take(&b, (size_t)m_max, sizeof(double *));
-        t->csr.es = (int *)bump_take(&b, cap, sizeof(int));
-        t->csr.ex = (double *)bump_take(&b, cap, sizeof(double));
         if (b.overflow) { thread_free(t); return PN_ERR_NOMEM; }
         if (pass == 0) {
             t->mem = aligned_block(b.used);
             if (!t->mem) return PN_ERR_NOMEM;
         }
     }
-    memset(t->kcnt, 0, sizeof(int) * (size_t)n_max);
+    t->wide = pn_simd_level() == 2;
     return PN_OK;
 }
 
@@ -381,7 +393,7 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
                           int s0, int s1, int c0, int c1)
 {
     int n_in = w->n[l], nc = c1 - c0, ns = s1 - s0, s, c;
-    int kc = chunk_rows(nc) / PN_BLK * PN_BLK, nch;
+    int kc = chunk_rows(t->wide, nc) / PN_BLK * PN_BLK, nch;
     const double *wT = params + w->w_off[l], *b = params + w->b_off[l];
     const nz_lists *nz = nz_of(w, l, view);
     size_t ldz = w->lda[l + 1];
@@ -401,7 +413,7 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
         cp[nch] = nz->cnt[s0 + s];
         memset(Z + (size_t)s * ldz + c0, 0, sizeof(double) * (size_t)nc);   /* sums start at 0.0 */
     }
-    forward_sums(wT + c0, w->ldw[l], nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
+    forward_sums(t->wide, wT + c0, w->ldw[l], nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
                  t->kind, t->first);
     for (s = 0; s < ns; s++) {                      /* in place: sum -> act(sum + b) */
         double *a = Z + (size_t)s * ldz + c0;
@@ -468,10 +480,10 @@ static void hidden_errors(fast_work *w, thread_work *t, const double *params, in
     size_t la = w->lda[l];
     const double *wT = params + w->w_off[l];
     const double *dT = w->deltaT[l + 1] + s0;
-    int nb = plan_blocks(s1 - s0, t->kind, t->first);
+    int nb = plan_blocks(t->wide, s1 - s0, t->kind, t->first);
     if (s1 <= s0) return;
     for (k = 0; k < n_l; k++) {
-        rowsum_planned(dT, (size_t)ld, w->iota, wT + (size_t)k * w->ldw[l], n_next, t->out,
+        rowsum_planned(t->wide, dT, (size_t)ld, w->iota, wT + (size_t)k * w->ldw[l], n_next, t->out,
                        RS_SET, 0.0, nb, t->kind, t->first);
         for (s = s0; s < s1; s++) {
             double a = w->act[l][(size_t)s * la + k];
@@ -531,26 +543,32 @@ static void bias_update(fast_work *w, thread_work *t, double *params, double *ve
 
 /* The touched rows of weight layer l (inputs non-zero in some sample of the
  * m), with their samples in batch order: a transposition of the samples' lists
- * of non-zero inputs.  kcnt: n[l] ints of scratch. */
-static void csr_build(fast_work *w, pn_csr *c, int *kcnt, int l, int view, int m)
+ * of non-zero inputs (a counting sort by row).  The scan over the rows has no
+ * branch (a row with no samples is written and then overwritten), since half the
+ * rows of a batch of MNIST digits are touched, in no predictable pattern. */
+static void csr_build(fast_work *w, thread_work *t, pn_csr *c, int l, int view, int m)
 {
-    int s, k, q, nu = 0, pos = 0, n = w->n[l];
+    int s, q, k, nu = 0, pos = 0, n = w->n[l];
     const int *cnt = nz_of(w, l, view)->cnt;
+    int *kcnt = t->kcnt;
     memset(kcnt, 0, sizeof(int) * (size_t)n);
     for (s = 0; s < m; s++) {                           /* samples per row */
         const int *ix = nz_idx(w, l, view, s);
-        for (q = 0; q < cnt[s]; q++) kcnt[ix[q]]++;
+        int nq = cnt[s];
+        for (q = 0; q < nq; q++) kcnt[ix[q]]++;
     }
-    for (k = 0; k < n; k++)
-        if (kcnt[k]) {
-            c->uk[nu] = k; c->start[nu] = pos; c->cnt[nu] = kcnt[k];
-            kcnt[k] = pos;                              /* now: where its next sample goes */
-            pos += c->cnt[nu++];
-        }
+    for (k = 0; k < n; k++) {
+        int rows = kcnt[k];
+        c->uk[nu] = k; c->start[nu] = pos; c->cnt[nu] = rows;
+        kcnt[k] = pos;                                  /* now: where its next sample goes */
+        pos += rows;
+        nu += rows != 0;
+    }
     for (s = 0; s < m; s++) {                           /* in batch order */
         const int *ix = nz_idx(w, l, view, s);
         const double *vx = nz_val(w, l, view, s);
-        for (q = 0; q < cnt[s]; q++) {
+        int nq = cnt[s];
+        for (q = 0; q < nq; q++) {
             int p = kcnt[ix[q]]++;
             c->es[p] = s; c->ex[p] = vx[q];
         }
@@ -568,12 +586,11 @@ static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const
     double *wT = params + w->w_off[l];
     const double *dl = w->delta[l + 1] + c0;
     size_t lda = w->lda[l + 1], ldw = w->ldw[l];
-    int nb, u;
+    int nb;
     if (c1 <= c0 || c->nu == 0) return;
-    nb = plan_blocks(c1 - c0, t->kind, t->first);
-    for (u = 0; u < c->nu; u++)
-        rowsum_planned(dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u],
-                       wT + (size_t)c->uk[u] * ldw + c0, RS_UPDATE, scale, nb, t->kind, t->first);
+    nb = plan_blocks(t->wide, c1 - c0, t->kind, t->first);
+    rowsum_rows(t->wide, dl, lda, c->es, c->ex, c->start, c->cnt, c->uk, c->nu, wT + c0, ldw,
+                RS_UPDATE, scale, nb, t->kind, t->first);
 }
 
 /* Weight step of layer l, columns c0..c1-1, when every weight moves (L2, L1 or
@@ -586,12 +603,12 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
     size_t lda = w->lda[l + 1], ldw = w->ldw[l];
     int nc = c1 - c0, nb, u = 0, k;
     if (nc <= 0) return;
-    nb = plan_blocks(nc, t->kind, t->first);
+    nb = plan_blocks(t->wide, nc, t->kind, t->first);
     for (k = 0; k < w->n[l]; k++) {
         size_t at = w->w_off[l] + (size_t)k * ldw + (size_t)c0;
         const double *g = NULL;
         if (u < c->nu && c->uk[u] == k) {
-            rowsum_planned(dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u], t->g,
+            rowsum_planned(t->wide, dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u], t->g,
                            RS_SET, 0.0, nb, t->kind, t->first);
             g = t->g;
             u++;
@@ -607,10 +624,11 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
 static void layer_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
                        int view, int m, const step_plan *p, int c0, int c1)
 {
+    const pn_csr *c = l == 0 ? &w->csr0[view] : &t->csr;
     bias_update(w, t, params, vel, l, m, p, c0, c1);
-    csr_build(w, &t->csr, t->kcnt, l, view, m);
-    if (p->rule == STEP_PLAIN) csr_apply(w, t, params, l, &t->csr, p->scale, c0, c1);
-    else dense_step(w, t, params, vel, l, &t->csr, p, c0, c1);
+    if (l > 0) csr_build(w, t, &t->csr, l, 0, m);
+    if (p->rule == STEP_PLAIN) csr_apply(w, t, params, l, c, p->scale, c0, c1);
+    else dense_step(w, t, params, vel, l, c, p, c0, c1);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -717,11 +735,13 @@ static void split_lines(int n, int parts, int p, int *lo, int *hi)
     if (*hi > n) *hi = n;
 }
 
-/* Gather batch b's inputs into set b % 2 (and prefetch batch b+1's rows). */
-static void gather_batch(train_job *j, size_t b, size_t pos)
+/* Gather batch b's inputs into set b % 2, with their touched rows (csr0), and
+ * prefetch batch b+1's rows; t: the gathering thread's scratch. */
+static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
 {
-    int m = (int)j->batch_sizes[b], s;
-    for (s = 0; s < m; s++) gather_input(j->w, j->d, (size_t)j->indices[pos + s], s, (int)(b & 1));
+    int m = (int)j->batch_sizes[b], s, view = (int)(b & 1);
+    for (s = 0; s < m; s++) gather_input(j->w, j->d, (size_t)j->indices[pos + s], s, view);
+    csr_build(j->w, t, &j->w->csr0[view], 0, view, m);
     if (b + 1 < j->n_batches) {                          /* the batch after: to the cache */
         int m2 = (int)j->batch_sizes[b + 1];
         for (s = 0; s < m2; s++) prefetch_input(j->d, j->indices[pos + (size_t)m + s]);
@@ -737,8 +757,8 @@ static void gather_batch(train_job *j, size_t b, size_t pos)
  *      for all samples;
  *   -- barrier (layer 1 complete) --
  *   C: thread 0: the rest of the forward pass (and a softmax output layer) and all
- *      the errors; the last thread
- *      (thread 0 when alone): gathering the inputs of batch b+1;
+ *      the errors; the last thread (thread 0 when alone): gathering the inputs of
+ *      batch b+1 and listing the rows of wT_0 they touch (csr0);
  *   -- barrier (errors and the next inputs ready) --
  *   D: every thread: the gradient step of its columns of wT_0 and b_0 (all touched
  *      rows, or every row with L2, L1 or momentum); thread 0: the steps of the
@@ -756,7 +776,7 @@ static void run_batches(train_job *j, int part, int *sense)
     int main_part = part == 0, gather_part = part == parts - 1;
     size_t b, pos = 0;
     split_lines(w->n[1], parts, part, &c0, &c1);
-    if (gather_part) gather_batch(j, 0, 0);
+    if (gather_part) gather_batch(j, t, 0, 0);
     sync_threads(j, sense);
     for (b = 0; b < j->n_batches; b++) {
         int m = (int)j->batch_sizes[b], ld = (m + 3) / 4 * 4, view = (int)(b & 1);
@@ -775,7 +795,7 @@ static void run_batches(train_job *j, int part, int *sense)
             output_errors(w, j->d, idx, ld, 0, m);
             for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, ld, 0, m);
         }
-        if (gather_part && b + 1 < j->n_batches) gather_batch(j, b + 1, pos + (size_t)m);
+        if (gather_part && b + 1 < j->n_batches) gather_batch(j, t, b + 1, pos + (size_t)m);
         sync_threads(j, sense);
         /* D */
         layer_step(w, t, j->params, j->velocities, 0, view, m, &plan, c0, c1);

@@ -8,7 +8,7 @@
  *               pn_all_finite (fit's divergence check);
  *   layout.c    the two parameter layouts: their sizes, where each layer starts,
  *               and the copies between them (pn_to_fast, pn_from_fast);
- *   kernels.c   layer 2's inner loops (SIMD, one AVX2 and one baseline copy):
+ *   kernels.c   layer 2's inner loops (SIMD: an AVX-512, an AVX2 and a baseline copy):
  *               the row sums every product of the fast path goes through,
  *               the sigmoid of a row, the bias step, the lists of non-zero inputs;
  *   fastpath.c  layer 2: pn_train_batches and pn_outputs, their scratch memory,
@@ -27,8 +27,9 @@
  * -ffast-math: see build_ext.py.
  *
  * Build switches (all give the same bits): -DPN_NO_VECTOR (plain C instead of GCC
- * vector extensions), -DPN_NO_CLONES (no AVX2 copy of the kernels), -DPN_NO_THREADS
- * (threads = 2 runs on one thread); .ci/fallbacks tests each.
+ * vector extensions), -DPN_NO_CLONES (no AVX2 or AVX-512 copy of the kernels), -DPN_NO_THREADS
+ * (threads = 2 runs on one thread); .ci/fallbacks tests each.  pn_limit_simd(1) turns
+ * the AVX-512 row sums off at run time, and the tests compare both levels.
  */
 #ifndef PURENET_INTERNAL_H
 #define PURENET_INTERNAL_H
@@ -76,6 +77,14 @@ typedef double pn_v4 __attribute__((vector_size(32)));
 #define PN_CLONES
 #define PN_CLONES_WIDE
 #define PN_HAVE_CLONES 0
+#endif
+
+/* The AVX-512 row sums (kernels.c), picked per call when the CPU has AVX-512F and
+ * pn_limit_simd allows it; they need GCC's vector support and its target clones. */
+#if PN_HAVE_CLONES && PN_VEC
+#define PN_HAVE_WIDE 1
+#else
+#define PN_HAVE_WIDE 0
 #endif
 
 /* ------------------------------------------------------------------------- */
@@ -141,22 +150,39 @@ PN_HIDDEN void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w
 #define PN_MAX_VBLOCK 0
 #endif
 
+/* Widest column block of the AVX-512 row sums, in vectors of 8 doubles (rz_block
+ * in kernels.c has a case for each width 1..16). */
+#define PN_MAX_ZBLOCK 13
+
+/* The kernels below that take `wide` run their AVX-512 copy when it is 1 (the
+ * fast path sets it once per call: pn_simd_level() == 2), else the 4-wide one. */
+
 /* What a row sum does with out (see rowsum_planned). */
 enum { RS_SET = 0, RS_ACC = 1, RS_UPDATE = 2 };
 
 /* Cut columns 0..nc-1 into column blocks: kind[b], first[b] for b < the returned
  * count (at most nc). */
-PN_HIDDEN int plan_blocks(int nc, int *kind, int *first);
+PN_HIDDEN int plan_blocks(int wide, int nc, int *kind, int *first);
+/* The most columns a block of a plan can have. */
+PN_HIDDEN int plan_widest(int wide);
 
 /* The row sums sum over t < n (ascending, from 0.0) of base[rows[t]*ld + c] * xv[t]
  * for the columns c of the nb blocks of a plan, into out[c] as mode says
  * (RS_SET: =, RS_ACC: the sum continued from out[c], RS_UPDATE: -= scale *). */
-PN_HIDDEN void rowsum_planned(const double *base, size_t ld, const int *rows, const double *xv,
+PN_HIDDEN void rowsum_planned(int wide, const double *base, size_t ld, const int *rows, const double *xv,
                               int n, double *out, int mode, double scale, int nb, const int *kind,
                               const int *first);
 
+/* rowsum_planned for each u < nu: the sum over rows[start[u] ...] and xv[start[u] ...]
+ * (cnt[u] terms) into out + orow[u] * ldo; the blocks' order is not the rows'
+ * (each column is still its own sum). */
+PN_HIDDEN void rowsum_rows(int wide, const double *base, size_t ld, const int *rows,
+                           const double *xv, const int *start, const int *cnt, const int *orow,
+                           int nu, double *out, size_t ldo, int mode, double scale, int nb,
+                           const int *kind, const int *first);
+
 /* The forward sums of ns samples of one layer, in chunks of weight rows (cp). */
-PN_HIDDEN void forward_sums(const double *wT, size_t ldw, int n_out, int ns,
+PN_HIDDEN void forward_sums(int wide, const double *wT, size_t ldw, int n_out, int ns,
                             int const *const *idx, double const *const *val, const int *cp,
                             int nch, double *Z, size_t ldz, int *kind, int *first);
 

@@ -1,20 +1,26 @@
 /*
  * kernels.c -- the inner loops of the fast path (fastpath.c calls them):
- *   - the row sum (rowsum_planned, forward_sums), the one kernel every product of
- *     the fast path goes through, vectorised across its independent columns;
+ *   - the row sum (rowsum_planned, rowsum_rows, forward_sums), the one kernel every
+ *     product of the fast path goes through, vectorised across its independent
+ *     columns;
  *   - activate (the activation of a row) and axpy_update (the bias step);
  *   - decay_step and momentum_step (chapter 3's steps of a row of weights);
  *   - the lists of the non-zero inputs of a sample (compact_*).
  * With GCC on x86-64 Linux the functions marked PN_CLONES are compiled twice, for
  * AVX2 and for the baseline instruction set (PN_CLONES_WIDE: also for AVX-512),
- * and the CPU picks one at load time (pn_simd_level says which).  All copies do
- * the same operations in the same order (no FMA: -ffp-contract=off), so they give
- * the same bits.
+ * and the CPU picks one at load time.  The row sums also have an AVX-512 copy
+ * (the rz_* and *_z functions), which the fast path picks per call when the CPU
+ * has AVX-512F and pn_limit_simd allows it (pn_simd_level says which level is in
+ * use).  All copies do the same operations in the same order (no FMA:
+ * -ffp-contract=off), so they give the same bits.
  */
 #include "internal.h"
 
 #include <math.h>
 #include <string.h>
+#if PN_HAVE_WIDE
+#include <immintrin.h>
+#endif
 
 /* rowsum: out[c] = sum over t = 0..n-1 of base[rows[t]*ld + c] * xv[t], for
  * c = 0..nc-1, each sum from 0.0 with t ascending.  This one kernel is every
@@ -44,6 +50,9 @@
 #define PN_R11(M) PN_R10(M) M(10)
 #define PN_R12(M) PN_R11(M) M(11)
 #define PN_R13(M) PN_R12(M) M(12)
+#define PN_R14(M) PN_R13(M) M(13)
+#define PN_R15(M) PN_R14(M) M(14)
+#define PN_R16(M) PN_R15(M) M(15)
 #define PN_VDECL(i) pn_v4 acc##i = zero; \
     if (mode == RS_ACC) memcpy(&acc##i, out + 4 * (i), sizeof acc##i);
 #define PN_VSTEP(i) { pn_v4 w_; memcpy(&w_, r + 4 * (i), sizeof w_); acc##i += w_ * xx; }
@@ -97,10 +106,10 @@ PN_ALWAYS_INLINE void rs_s1(const double *base, size_t ld, const int *rows, cons
     else out[0] = s0;
 }
 
-/* How the columns 0..nc-1 are cut into blocks: kinds 1..PN_MAX_VBLOCK = that many
- * vectors of 4 (balanced, so no block is much narrower than the others), -2 = a
- * scalar pair, -1 = a scalar column.  Returns the number of blocks (at most nc). */
-int plan_blocks(int nc, int *kind, int *first)
+/* How the columns 0..nc-1 are cut into blocks, for the 4-wide kernels: kinds
+ * 1..PN_MAX_VBLOCK = that many vectors of 4 (balanced, so no block is much narrower
+ * than the others), -2 = a scalar pair, -1 = a scalar column. */
+static int plan_narrow(int nc, int *kind, int *first)
 {
     int c = 0, nb = 0;
 #if PN_VEC
@@ -143,6 +152,149 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
     }
 }
 
+/* One row sum per row u of a pn_csr-like list (see rowsum_rows), with the block's
+ * kernel chosen once for all the rows: CALL(..., extra) is rs_* or rz_*. */
+#define PN_ROWS(CALL, ...)                                                        \
+    for (u = 0; u < nu; u++)                                                      \
+        CALL(base + first[b], ld, rows + start[u], xv + start[u], cnt[u],        \
+             out + (size_t)orow[u] * ldo + first[b], mode, scale, ##__VA_ARGS__)
+
+#if PN_HAVE_WIDE
+/* The same row sums 8 columns to a vector (AVX-512), for CPUs that have it: a block
+ * of a wide plan is `kind` columns (1..8 * PN_MAX_ZBLOCK) in nv = ceil(kind / 8)
+ * vectors, the last one masked to the block's last columns (masked lanes are
+ * neither read nor written).  Each column's sum is the same sequence of IEEE
+ * multiplies and adds as in rs_v* and rs_s*. */
+#define PN_ZTARGET __attribute__((target("avx512f")))
+#define PN_ZLOAD(p, i) ((i) + 1 < nv ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(tail, p))
+#define PN_ZSTORE(p, v, i) { if ((i) + 1 < nv) _mm512_storeu_pd(p, v); \
+                             else _mm512_mask_storeu_pd(p, tail, v); }
+#define PN_ZDECL(i) __m512d acc##i = zero; if (mode == RS_ACC) acc##i = PN_ZLOAD(out + 8 * (i), i);
+#define PN_ZSTEP(i) acc##i = _mm512_add_pd(acc##i, _mm512_mul_pd(PN_ZLOAD(r + 8 * (i), i), xx));
+#define PN_ZSAVE(i) if (mode == RS_UPDATE) { \
+        __m512d o_ = _mm512_sub_pd(PN_ZLOAD(out + 8 * (i), i), _mm512_mul_pd(sc, acc##i)); \
+        PN_ZSTORE(out + 8 * (i), o_, i) \
+    } else PN_ZSTORE(out + 8 * (i), acc##i, i)
+#define PN_DEF_RZ(NV)                                                              \
+    PN_ZTARGET PN_ALWAYS_INLINE void rz_v##NV(const double *base, size_t ld,        \
+                                             const int *rows, const double *xv,     \
+                                             int n, double *out, int mode,          \
+                                             double scale, __mmask8 tail)           \
+    {                                                                              \
+        const __m512d zero = _mm512_setzero_pd(), sc = _mm512_set1_pd(scale);      \
+        const int nv = NV;                                                         \
+        int t;                                                                     \
+        PN_R##NV(PN_ZDECL)                                                         \
+        for (t = 0; t < n; t++) {                                                  \
+            const double *r = base + (size_t)rows[t] * ld;                         \
+            const __m512d xx = _mm512_set1_pd(xv[t]);                              \
+            PN_R##NV(PN_ZSTEP)                                                     \
+        }                                                                          \
+        PN_R##NV(PN_ZSAVE)                                                         \
+    }
+PN_DEF_RZ(1) PN_DEF_RZ(2) PN_DEF_RZ(3) PN_DEF_RZ(4) PN_DEF_RZ(5) PN_DEF_RZ(6) PN_DEF_RZ(7)
+PN_DEF_RZ(8) PN_DEF_RZ(9) PN_DEF_RZ(10) PN_DEF_RZ(11) PN_DEF_RZ(12) PN_DEF_RZ(13)
+PN_DEF_RZ(14) PN_DEF_RZ(15) PN_DEF_RZ(16)
+
+/* The columns 0..nc-1 in blocks of at most PN_MAX_ZBLOCK vectors of 8, balanced;
+ * only the last block may end in a partial vector. */
+static int plan_wide(int nc, int *kind, int *first)
+{
+    int nv = (nc + 7) / 8, nblk = (nv + PN_MAX_ZBLOCK - 1) / PN_MAX_ZBLOCK, b, c = 0;
+    for (b = 0; b < nblk; b++) {
+        int v = nv / nblk + (b < nv % nblk);
+        kind[b] = b + 1 < nblk ? 8 * v : nc - c;
+        first[b] = c;
+        c += 8 * v;
+    }
+    return nblk;
+}
+
+/* One block of a wide plan: kind columns. */
+PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t ld,
+                                         const int *rows, const double *xv, int n,
+                                         double *out, int mode, double scale)
+{
+    int nv = (kind + 7) / 8;
+    __mmask8 tail = (__mmask8)((1u << (kind - 8 * (nv - 1))) - 1u);
+    switch (nv) {
+    case 1: rz_v1(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 2: rz_v2(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 3: rz_v3(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 4: rz_v4(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 5: rz_v5(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 6: rz_v6(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 7: rz_v7(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 8: rz_v8(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 9: rz_v9(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 10: rz_v10(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 11: rz_v11(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 12: rz_v12(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 13: rz_v13(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 14: rz_v14(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 15: rz_v15(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 16: rz_v16(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    }
+}
+
+PN_ZTARGET
+static void rowsum_planned_z(const double *base, size_t ld, const int *rows, const double *xv,
+                             int n, double *out, int mode, double scale, int nb,
+                             const int *kind, const int *first)
+{
+    int b;
+    for (b = 0; b < nb; b++)
+        rz_block(kind[b], base + first[b], ld, rows, xv, n, out + first[b], mode, scale);
+}
+
+PN_ZTARGET
+static void rowsum_rows_z(const double *base, size_t ld, const int *rows, const double *xv,
+                          const int *start, const int *cnt, const int *orow, int nu,
+                          double *out, size_t ldo, int mode, double scale, int nb,
+                          const int *kind, const int *first)
+{
+    int b, u;
+    for (b = 0; b < nb; b++) {
+        int nv = (kind[b] + 7) / 8;
+        __mmask8 tail = (__mmask8)((1u << (kind[b] - 8 * (nv - 1))) - 1u);
+        switch (nv) {
+        case 1: PN_ROWS(rz_v1, tail); break;
+        case 2: PN_ROWS(rz_v2, tail); break;
+        case 3: PN_ROWS(rz_v3, tail); break;
+        case 4: PN_ROWS(rz_v4, tail); break;
+        case 5: PN_ROWS(rz_v5, tail); break;
+        case 6: PN_ROWS(rz_v6, tail); break;
+        case 7: PN_ROWS(rz_v7, tail); break;
+        case 8: PN_ROWS(rz_v8, tail); break;
+        case 9: PN_ROWS(rz_v9, tail); break;
+        case 10: PN_ROWS(rz_v10, tail); break;
+        case 11: PN_ROWS(rz_v11, tail); break;
+        case 12: PN_ROWS(rz_v12, tail); break;
+        case 13: PN_ROWS(rz_v13, tail); break;
+        case 14: PN_ROWS(rz_v14, tail); break;
+        case 15: PN_ROWS(rz_v15, tail); break;
+        case 16: PN_ROWS(rz_v16, tail); break;
+        }
+    }
+}
+
+PN_ZTARGET
+static void forward_sums_z(const double *wT, size_t ldw, int ns, int const *const *idx,
+                           double const *const *val, const int *cp, int nch, double *Z,
+                           size_t ldz, int nb, const int *kind, const int *first)
+{
+    int b, c, s;
+    for (b = 0; b < nb; b++)
+        for (c = 0; c < nch; c++)
+            for (s = 0; s < ns; s++) {
+                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];
+                if (t1 > t0)
+                    rz_block(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0, t1 - t0,
+                             Z + (size_t)s * ldz + first[b], RS_ACC, 0.0);
+            }
+}
+#endif
+
 /* The PN_CLONES functions (_mv: multi-versioned) are static, and fastpath.c
  * calls them through the one-line functions after them: GCC exports the resolver
  * of a target_clones function that is not static, whatever its visibility. */
@@ -158,6 +310,35 @@ static void rowsum_planned_mv(const double *base, size_t ld, const int *rows,
         rs_block(kind[b], base + first[b], ld, rows, xv, n, out + first[b], mode, scale);
 }
 
+PN_CLONES
+static void rowsum_rows_mv(const double *base, size_t ld, const int *rows, const double *xv,
+                           const int *start, const int *cnt, const int *orow, int nu,
+                           double *out, size_t ldo, int mode, double scale, int nb,
+                           const int *kind, const int *first)
+{
+    int b, u;
+    for (b = 0; b < nb; b++)
+        switch (kind[b]) {
+        case -2: PN_ROWS(rs_s2); break;
+        case -1: PN_ROWS(rs_s1); break;
+#if PN_VEC
+        case 1: PN_ROWS(rs_v1); break;
+        case 2: PN_ROWS(rs_v2); break;
+        case 3: PN_ROWS(rs_v3); break;
+        case 4: PN_ROWS(rs_v4); break;
+        case 5: PN_ROWS(rs_v5); break;
+        case 6: PN_ROWS(rs_v6); break;
+        case 7: PN_ROWS(rs_v7); break;
+        case 8: PN_ROWS(rs_v8); break;
+        case 9: PN_ROWS(rs_v9); break;
+        case 10: PN_ROWS(rs_v10); break;
+        case 11: PN_ROWS(rs_v11); break;
+        case 12: PN_ROWS(rs_v12); break;
+        case 13: PN_ROWS(rs_v13); break;
+#endif
+        }
+}
+
 /* Forward sums of samples s = 0..ns-1 of one layer, Z[s*ldz + j] += sum over the
  * sample's non-zero inputs k (ascending) of wT[k*ldw + j] * x_k, for j < n_out.
  * The inputs are cut into chunks of rows k (cp[s*(nch+1) + c] = first entry of
@@ -167,11 +348,11 @@ static void rowsum_planned_mv(const double *base, size_t ld, const int *rows,
  * from L2 once per sample.  Each sum still runs over k ascending.  kind, first:
  * scratch for the plan of column blocks. */
 PN_CLONES
-static void forward_sums_mv(const double *wT, size_t ldw, int n_out, int ns,
-                            int const *const *idx, double const *const *val, const int *cp,
-                            int nch, double *Z, size_t ldz, int *kind, int *first)
+static void forward_sums_mv(const double *wT, size_t ldw, int ns, int const *const *idx,
+                            double const *const *val, const int *cp, int nch, double *Z,
+                            size_t ldz, int nb, const int *kind, const int *first)
 {
-    int nb = plan_blocks(n_out, kind, first), b, c, s;
+    int b, c, s;
     for (b = 0; b < nb; b++)
         for (c = 0; c < nch; c++)
             for (s = 0; s < ns; s++) {
@@ -260,18 +441,60 @@ static void momentum_step_mv(double *w, double *v, const double *g, int n, doubl
     }
 }
 
-void rowsum_planned(const double *base, size_t ld, const int *rows, const double *xv, int n,
-                    double *out, int mode, double scale, int nb, const int *kind,
+int plan_blocks(int wide, int nc, int *kind, int *first)
+{
+#if PN_HAVE_WIDE
+    if (wide) return plan_wide(nc, kind, first);
+#endif
+    (void)wide;
+    return plan_narrow(nc, kind, first);
+}
+
+int plan_widest(int wide)
+{
+    return wide ? 8 * PN_MAX_ZBLOCK : 4 * PN_MAX_VBLOCK;
+}
+
+void rowsum_planned(int wide, const double *base, size_t ld, const int *rows, const double *xv,
+                    int n, double *out, int mode, double scale, int nb, const int *kind,
                     const int *first)
 {
+#if PN_HAVE_WIDE
+    if (wide) {
+        rowsum_planned_z(base, ld, rows, xv, n, out, mode, scale, nb, kind, first);
+        return;
+    }
+#endif
     rowsum_planned_mv(base, ld, rows, xv, n, out, mode, scale, nb, kind, first);
 }
 
-void forward_sums(const double *wT, size_t ldw, int n_out, int ns, int const *const *idx,
-                  double const *const *val, const int *cp, int nch, double *Z, size_t ldz,
-                  int *kind, int *first)
+void rowsum_rows(int wide, const double *base, size_t ld, const int *rows, const double *xv,
+                 const int *start, const int *cnt, const int *orow, int nu, double *out,
+                 size_t ldo, int mode, double scale, int nb, const int *kind, const int *first)
 {
-    forward_sums_mv(wT, ldw, n_out, ns, idx, val, cp, nch, Z, ldz, kind, first);
+#if PN_HAVE_WIDE
+    if (wide) {
+        rowsum_rows_z(base, ld, rows, xv, start, cnt, orow, nu, out, ldo, mode, scale, nb, kind,
+                      first);
+        return;
+    }
+#endif
+    rowsum_rows_mv(base, ld, rows, xv, start, cnt, orow, nu, out, ldo, mode, scale, nb, kind,
+                   first);
+}
+
+void forward_sums(int wide, const double *wT, size_t ldw, int n_out, int ns,
+                  int const *const *idx, double const *const *val, const int *cp, int nch,
+                  double *Z, size_t ldz, int *kind, int *first)
+{
+    int nb = plan_blocks(wide, n_out, kind, first);
+#if PN_HAVE_WIDE
+    if (wide) {
+        forward_sums_z(wT, ldw, ns, idx, val, cp, nch, Z, ldz, nb, kind, first);
+        return;
+    }
+#endif
+    forward_sums_mv(wT, ldw, ns, idx, val, cp, nch, Z, ldz, nb, kind, first);
 }
 
 void activate(int activation, const double *sum, const double *b, int n, double *a, double *z,
@@ -296,16 +519,45 @@ void momentum_step(double *w, double *v, const double *g, int n, double mu, doub
     momentum_step_mv(w, v, g, n, mu, decay, shrink, scale);
 }
 
-int pn_simd_level(void)
+/* The level the CPU supports, and the highest level the caller allows
+ * (pn_limit_simd): read once per call of the fast path, which passes
+ * `wide` (level 2: the AVX-512 row sums) down to every kernel it calls. */
+static int simd_cpu(void)
 {
 #if PN_HAVE_CLONES
     __builtin_cpu_init();
+#if PN_HAVE_WIDE
     if (__builtin_cpu_supports("avx512f")) return 2;
+#endif
     return __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
     return 0;
 #endif
 }
+
+#if PN_HAVE_WIDE
+static int simd_limit = 2;
+
+int pn_simd_level(void)
+{
+    int cpu = simd_cpu(), limit = __atomic_load_n(&simd_limit, __ATOMIC_RELAXED);
+    return cpu == 2 && limit < 2 ? 1 : cpu;
+}
+
+int pn_limit_simd(int level)
+{
+    __atomic_store_n(&simd_limit, level, __ATOMIC_RELAXED);
+    return pn_simd_level();
+}
+#else
+int pn_simd_level(void) { return simd_cpu(); }
+
+int pn_limit_simd(int level)
+{
+    (void)level;
+    return simd_cpu();
+}
+#endif
 
 /* --- the non-zero inputs --------------------------------------------------- */
 

@@ -114,8 +114,13 @@ size_t pn_fast_param_count(const int *sizes, int n_layers);
  * ReferenceEngine.all_finite).  Any layout: the fast layout's padding is 0.0. */
 int pn_all_finite(const double *values, size_t n);
 
-/* The SIMD kernels' instructions on this CPU: 2 = AVX2, and AVX-512 for the dense update steps; 1 = AVX2; 0 = baseline. */
+/* The SIMD kernels' instructions in use: 2 = AVX-512 (and AVX2), 1 = AVX2, 0 = baseline.
+ * Every level gives the same bits. */
 int pn_simd_level(void);
+/* Use at most `level` from now on, where the CPU allows more: a level below 2 turns the
+ * AVX-512 copies of the row sums off (the tests compare the levels).  Returns the level
+ * now in use (pn_simd_level). */
+int pn_limit_simd(int level);
 
 /* --- layer 1: the textbook, one routine per function of reference.py ---------- */
 /* (model: the cost and the hidden activation; the seed's network is {PN_QUADRATIC, PN_SIGMOID}.) */

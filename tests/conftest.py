@@ -46,6 +46,29 @@ needs_c = pytest.mark.skipif(C_MISSING is not None and not REQUIRE_C,
                              reason="the C engine is unavailable: %s" % C_MISSING)
 
 
+def _simd_levels():
+    """The SIMD levels the C engine runs at on this CPU: 2 (AVX-512) and 1 (AVX2) where
+    it has AVX-512, else just the one it has (None without the C engine)."""
+    if C_MISSING is not None:
+        return [None]
+    top = cengine.lib_and_ffi()[0].pn_simd_level()
+    return [2, 1] if top == 2 else [top]
+
+
+@pytest.fixture(params=_simd_levels(), ids=lambda level: "simd%s" % level)
+def simd_level(request):
+    """Runs the test at each SIMD level of this CPU (pn_limit_simd), then restores the top one."""
+    if request.param is None:
+        yield None
+        return
+    lib = cengine.lib_and_ffi()[0]
+    assert lib.pn_limit_simd(request.param) == request.param
+    try:
+        yield request.param
+    finally:
+        lib.pn_limit_simd(2)
+
+
 def pytest_report_header(config):
     """Which purenet is tested, and with or without its C engine."""
     where = os.path.dirname(purenet.__file__)

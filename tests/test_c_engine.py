@@ -363,7 +363,7 @@ def make_data(kind, rnd, n, sizes):
 @needs_c
 @pytest.mark.parametrize("kind", ["pixels", "floats"])
 @pytest.mark.parametrize("seed", range(5))
-def test_outputs_and_feedforward_exact(kind, seed):
+def test_outputs_and_feedforward_exact(kind, seed, simd_level):
     rnd = random.Random(1000 + seed)
     sizes = random_shape(rnd)
     weights, biases = random_params(sizes, rnd, scale=30.0 if seed == 4 else 1.0)
@@ -386,7 +386,7 @@ TRAIN_CASES = [(seed, kind, bs) for seed in range(6) for kind in ("pixels", "flo
 
 @needs_c
 @pytest.mark.parametrize("seed,kind,batch_size", TRAIN_CASES)
-def test_train_batches_exact(seed, kind, batch_size):
+def test_train_batches_exact(seed, kind, batch_size, simd_level):
     """Three epochs through the fast path == three epochs of reference.update_mini_batch."""
     rnd = random.Random(seed * 7919 + batch_size)
     sizes = random_shape(rnd, max_width=40 if batch_size != 1 else 20)
@@ -514,7 +514,7 @@ WIDE_CASES = [([140, 104, 10], "cross-entropy", "sigmoid", "l2", 10, "pixels"),
 
 @needs_c
 @pytest.mark.parametrize("sizes,cost,activation,rule,batch_size,kind", WIDE_CASES)
-def test_chapter3_wide_layers_exact(sizes, cost, activation, rule, batch_size, kind):
+def test_chapter3_wide_layers_exact(sizes, cost, activation, rule, batch_size, kind, simd_level):
     """Widths of 100 and more take the widest vector blocks (784-100-10 does)."""
     rnd = random.Random(sum(sizes) + batch_size)
     data = ch3_data(rnd, kind, 40 if batch_size == 1 else 70, sizes, cost)
@@ -878,3 +878,16 @@ def test_c_error_becomes_python_exception(monkeypatch):
         cengine._check(lib.PN_ERR_INDEX, "train_batches")
     with pytest.raises(MemoryError):
         cengine._check(lib.PN_ERR_NOMEM, "outputs")
+
+
+@needs_c
+def test_simd_limit_switches_the_level_in_use():
+    """pn_limit_simd(1) turns the AVX-512 row sums off where the CPU has them, and
+    pn_limit_simd(2) turns them back on; the level reported is the one in use."""
+    lib, _ = cengine.lib_and_ffi()
+    top = lib.pn_simd_level()
+    try:
+        assert lib.pn_limit_simd(1) == min(top, 1) == lib.pn_simd_level()
+        assert cengine.simd_name() == ("baseline", "AVX2")[min(top, 1)]
+    finally:
+        assert lib.pn_limit_simd(2) == top == lib.pn_simd_level()

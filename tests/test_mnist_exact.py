@@ -23,7 +23,7 @@ def differing(a, b):
 
 @needs_c
 @needs_mnist
-def test_seed_network_on_real_mnist_is_bit_identical(mnist_head):
+def test_seed_network_on_real_mnist_is_bit_identical(mnist_head, simd_level):
     """The seed's settings (sigmoid, quadratic cost, N(0, 1) weights, batches of 10,
     η = 3.0), two epochs: every parameter and every test output is == across engines."""
     train, test = mnist_head

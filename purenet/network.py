@@ -443,15 +443,15 @@ class Network:
     def _epoch(self, train, settings, lr, progress):
         """One shuffle and one step per mini-batch; the epoch's record (so far).
 
-        The shuffled order goes to the engine as one int64 array, in slices of whole
-        batches of about 3,000 samples (20 on MNIST), after each of which progress
-        is called."""
+        The shuffled order goes to the engine as one int64 array: in one call (each call
+        has a fixed cost), or with progress in slices of whole batches of about 3,000
+        samples (20 on MNIST), after each of which progress is called."""
         batch_size, n = settings["batch_size"], train.n
         order = list(range(n))
         self.rng.shuffle(order)             # one shuffle per epoch (a list shuffles faster)
         order = memoryview(array("q", order))
         start = time.perf_counter()
-        chunk = (3000 // batch_size or 1) * batch_size
+        chunk = n if progress is None else (3000 // batch_size or 1) * batch_size
         for c in range(0, n, chunk):
             self.engine.train_order(train, order[c:c + chunk], batch_size, lr, n=n,
                                     l2=settings["l2"], l1=settings["l1"],

@@ -26,6 +26,15 @@ The C engine uses its seed interface for ``seed`` and its chapter-3 interface
 ``network2``; if that interface is missing or refuses the call, its row says so
 and the other rows are still measured.
 
+The C engine has two rows per thread count.  "C engine <config>, N thread(s)"
+times the raw ``engine.train_batches`` call on the pre-sliced epoch.  "C engine
+<config> via Network.fit, N thread(s)" times one epoch of ``Network.fit`` (no
+test data, so no evaluation): what a user runs, with fit's shuffle of its
+seeded generator and the hand-over of the order to the engine included.  Its
+network starts from the same weights and its generator is the one that drew
+the sample orders, so it shuffles the same orders: it must end at the same test
+hits as the train_batches row, and a "!" line says so when it does not.
+
 GFLOP per epoch, dense-equivalent, counted the same way for every engine: 2
 flops per multiply-add of the matrix products only -- per sample, the forward
 pass (784·100 + 100·10 = 79,400), the error moved back to the hidden layer
@@ -124,8 +133,12 @@ def initial_params(init="large", seed=0):
     return weights, biases
 
 
-def orders(n, repeat, seed=1):
-    rnd = random.Random(seed)
+ORDER_SEED = 1
+
+
+def orders(n, repeat):
+    """repeat shuffles of range(n), as Network.fit draws them from random.Random(ORDER_SEED)."""
+    rnd = random.Random(ORDER_SEED)
     out = []
     for _ in range(repeat):
         order = list(range(n))
@@ -159,6 +172,21 @@ def bench_c(train, test, epochs, threads, cfg):
     return times, hits(engine.outputs(test), test.labels)
 
 
+def bench_fit(train, test, epochs, threads, cfg):
+    """One epoch of Network.fit per order of epochs, timed around the call; its generator
+    is orders()'s, so its shuffles are those orders."""
+    from purenet.network import Network
+    net = Network(SIZES, seed=0, backend="c", threads=threads, cost=cfg.cost, init=cfg.init)
+    net.set_params(*initial_params(cfg.init))
+    net.rng = random.Random(ORDER_SEED)
+    times = []
+    for _ in epochs:
+        t = time.perf_counter()
+        net.fit(train, 1, batch_size=BATCH, lr=cfg.lr, l2=cfg.l2)
+        times.append(time.perf_counter() - t)
+    return times, hits(net.engine.outputs(test), test.labels)
+
+
 def c_rows(train, test, epochs, cfg, thread_arg):
     """The C engine's rows for one configuration: (name, times, hits, note)."""
     try:
@@ -174,14 +202,17 @@ def c_rows(train, test, epochs, cfg, thread_arg):
                   getattr(cengine, "CEngineError", RuntimeError))
     rows = []
     for threads in counts:
-        name = "C engine %s, %d thread%s" % (cfg.name, threads, "s" if threads > 1 else "")
-        try:
-            times, h = bench_c(train, test, epochs, threads, cfg)
-        except unfinished as e:
-            what = "has no network2 path yet" if cfg.name == "network2" else "failed"
-            rows.append((name, None, None, "(C engine %s: %s: %s)" % (what, type(e).__name__, e)))
-            break               # the other thread counts would fail the same way
-        rows.append((name, times, h, ""))
+        for how, bench in (("", bench_c), (" via Network.fit", bench_fit)):
+            name = "C engine %s%s, %d thread%s" % (cfg.name, how, threads,
+                                                  "s" if threads > 1 else "")
+            try:
+                times, h = bench(train, test, epochs, threads, cfg)
+            except unfinished as e:
+                what = "has no network2 path yet" if cfg.name == "network2" else "failed"
+                rows.append((name, None, None,
+                             "(C engine %s: %s: %s)" % (what, type(e).__name__, e)))
+                return rows     # the other rows would fail the same way
+            rows.append((name, times, h, ""))
     return rows
 
 
@@ -269,17 +300,17 @@ def print_table(cfg, rows, train, test, repeat):
     print("MNIST %s sigmoid, %s (%s), batch %d, float64: one epoch = %d samples = %.1f GFLOP (dense)"
           % ("-".join(map(str, SIZES)), cfg.name, describe(cfg), BATCH, train.n, flop))
     print("best / median of %d epochs; test hits after those epochs (of %d)\n" % (repeat, test.n))
-    head = "%-32s %10s %10s %9s %10s %8s" % ("engine", "best s", "median s", "GFLOP/s",
+    head = "%-45s %10s %10s %9s %10s %8s" % ("engine", "best s", "median s", "GFLOP/s",
                                              "vs NumPy", "hits")
     print(head)
     print("-" * len(head))
     for name, times, h, note in rows:
         if times is None:
-            print("%-32s %s" % (name, note))
+            print("%-45s %s" % (name, note))
             continue
         b, med = min(times), statistics.median(times)
         ratio = "%.2fx" % (numpy_best / b) if numpy_best else "-"
-        print("%-32s %10.3f %10.3f %9.1f %10s %8d" % (name, b, med, flop / b, ratio, h))
+        print("%-45s %10.3f %10.3f %9.1f %10s %8d" % (name, b, med, flop / b, ratio, h))
     c_best = [(n, min(t)) for n, t, _, _ in rows if n.startswith("C engine") and t]
     if c_best and numpy_best:
         print()
@@ -292,6 +323,13 @@ def print_table(cfg, rows, train, test, repeat):
         if t and numpy_hits is not None and abs(h - numpy_hits) > test.n // 100:
             print("! %s ends at %d hits, NumPy at %d: more than 1%% apart, check that it computes "
                   "the %s configuration" % (n, h, numpy_hits, cfg.name))
+    # A fit row computes exactly what the train_batches row of its thread count does.
+    hits_of = {n: h for n, t, h, _ in rows if t}
+    for n, h in hits_of.items():
+        raw = n.replace(" via Network.fit", "")
+        if n != raw and hits_of.get(raw, h) != h:
+            print("! %s ends at %d hits, %s at %d: fit did not train as train_batches did"
+                  % (n, h, raw, hits_of[raw]))
     print()
 
 

@@ -82,6 +82,24 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _int64_view(order):
+    """order as a 1-D contiguous memoryview of native int64: a buffer that is one already
+    (an ``array('q')``, a slice of a memoryview of one) is not copied; any other sequence
+    of whole numbers is copied into an ``array('q')``.  ValueError for anything else."""
+    try:
+        view = memoryview(order)
+    except TypeError:                    # not a buffer: a list, a range, ...
+        view = None
+    if (view is not None and view.ndim == 1 and view.contiguous and view.itemsize == 8
+            and view.format in ("q", "l")):
+        return view
+    try:                                 # (a buffer's values, not its raw bytes)
+        return memoryview(array("q", order if view is None else view.tolist()))
+    except (TypeError, OverflowError) as e:
+        raise ValueError("train_order: order must be a sequence of whole-number sample "
+                         "indices (%s)" % e) from None
+
+
 COSTS = {"quadratic": "PN_QUADRATIC", "cross-entropy": "PN_CROSS_ENTROPY",
          "log-likelihood": "PN_LOG_LIKELIHOOD"}
 ACTIVATIONS = {"sigmoid": "PN_SIGMOID", "tanh": "PN_TANH", "relu": "PN_RELU"}
@@ -264,14 +282,7 @@ class CEngine:
         """One update for each batch (a list of sample indices into data), in order,
         in one C call: as ReferenceEngine.train_batches."""
         d, keep = self._cdata(data, True, "train_batches")     # checks data first
-        step = self.ffi.new("pn_step *", {"lr": float(lr), "n": float(data.n if n is None else n),
-                                          "l2": float(l2), "l1": float(l1),
-                                          "momentum": float(momentum)})
-        if not (step.lr > 0 and step.n >= 1 and step.l2 >= 0 and step.l1 >= 0
-                and 0 <= step.momentum < 1 and all(map(math.isfinite, (step.lr, step.l2, step.l1)))):
-            raise ValueError("train_batches: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (finite) and "
-                             "0 <= momentum < 1, got lr=%r n=%r l2=%r l1=%r momentum=%r"
-                             % (lr, n, l2, l1, momentum))
+        step = self._step("train_batches", data, lr, n, l2, l1, momentum)
         indices = array("q")
         counts = array("q")
         for b, batch in enumerate(batches):
@@ -291,6 +302,52 @@ class CEngine:
             bad = lo if lo < 0 else hi
             raise ValueError("train_batches: sample index %d is out of range for %s (%d samples)"
                              % (bad, data.name, data.n))
+        self._train(d, indices, counts, step, "train_batches")
+        del keep
+
+    def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
+        """train_batches of order cut into batches of batch_size consecutive samples (the
+        last one may be smaller), in one C call, with no Python per batch.
+
+        order: sample indices into data, checked and handed to C as one int64 buffer: an
+        ``array('q')`` or a memoryview of one (fit's case) is used without a copy, any
+        other sequence of whole numbers is copied."""
+        d, keep = self._cdata(data, True, "train_order")       # checks data first
+        step = self._step("train_order", data, lr, n, l2, l1, momentum)
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ValueError("train_order: batch_size must be a whole number >= 1, got %r"
+                             % (batch_size,))
+        indices = _int64_view(order)
+        if len(indices) == 0:
+            raise ValueError("train_order: order is empty: give at least one sample index")
+        # As unsigned numbers, negative indices are >= 2**63: one max() checks both ends.
+        if max(indices.cast("B").cast("Q")) >= data.n:
+            bad = next(i for i in indices if not 0 <= i < data.n)
+            raise ValueError("train_order: sample index %d is out of range for %s (%d samples)"
+                             % (bad, data.name, data.n))
+        full, rest = divmod(len(indices), batch_size)
+        counts = array("q", [batch_size]) * full
+        if rest:
+            counts.append(rest)
+        self._train(d, indices, counts, step, "train_order")
+        del keep
+
+    def _step(self, what, data, lr, n, l2, l1, momentum):
+        """The pn_step of a training call, checked: lr > 0, n >= 1 (default data.n), finite
+        l2, l1 >= 0 and 0 <= momentum < 1."""
+        step = self.ffi.new("pn_step *", {"lr": float(lr), "n": float(data.n if n is None else n),
+                                          "l2": float(l2), "l1": float(l1),
+                                          "momentum": float(momentum)})
+        if not (step.lr > 0 and step.n >= 1 and step.l2 >= 0 and step.l1 >= 0
+                and 0 <= step.momentum < 1 and all(map(math.isfinite, (step.lr, step.l2, step.l1)))):
+            raise ValueError("%s: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (finite) and "
+                             "0 <= momentum < 1, got lr=%r n=%r l2=%r l1=%r momentum=%r"
+                             % (what, lr, n, l2, l1, momentum))
+        return step
+
+    def _train(self, d, indices, counts, step, what):
+        """pn_train_batches: one update per batch of counts[b] consecutive samples of indices
+        (both int64 buffers, checked by the caller)."""
         ffi = self.ffi
         if step.momentum > 0 and self._vbuf is None:
             self._velocities, self._vbuf = self._aligned()  # velocities start at 0
@@ -299,8 +356,7 @@ class CEngine:
             self._vbuf if step.momentum > 0 else ffi.NULL, self.n_params, d,
             ffi.from_buffer("int64_t[]", indices), len(indices),
             ffi.from_buffer("int64_t[]", counts), len(counts), step, self.threads)
-        del keep
-        _check(code, "train_batches")
+        _check(code, what)
 
     def outputs(self, data, start=0, stop=None):
         """Output activations of samples start..stop-1 of data, one list each."""

@@ -452,6 +452,12 @@ class ReferenceEngine:
             else:
                 update_mini_batch(self.weights, self.biases, pairs, lr, self.act, self.cost)
 
+    def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
+        """train_batches of order (sample indices) cut into batches of batch_size
+        consecutive samples; the last one may be smaller."""
+        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        self.train_batches(data, batches, lr, n, l2, l1, momentum)
+
     def outputs(self, data, start=0, stop=None):
         """Output activations of samples start..stop-1 of data, one list each."""
         stop = data.n if stop is None else stop

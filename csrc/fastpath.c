@@ -384,6 +384,17 @@ static void compact_layer(fast_work *w, int l, int s0, int s1)
 /* ------------------------------------------------------------------------- */
 /* The steps of a mini-batch                                                  */
 
+/* Where column c0 of row 0 of weight layer l's wT is (an offset into the fast
+ * layout), and *ldw, the row length there.  Columns c0..c1-1 of every call below
+ * lie in one panel (internal.h: panel_split). */
+static size_t wT_at(fast_work *w, int l, int c0, size_t *ldw)
+{
+    int p = n_panels(l) - 1, p0, p1;
+    panel_cols(l, w->n[l + 1], p, &p0, &p1);
+    if (c0 < p0) panel_cols(l, w->n[l + 1], --p, &p0, &p1);
+    return w->w_off[l] + panel_offset(l, w->n[l], w->n[l + 1], p, ldw) + (size_t)(c0 - p0);
+}
+
 /* Forward through weight layer l for samples s0..s1-1 and output neurons c0..c1-1:
  * act[l+1][s][j] = act(sum over the non-zero inputs k, ascending, of wT[k][j] * x_k
  * + b[j]).  The sums run in chunks of rows k (forward_sums).  In the output layer
@@ -394,7 +405,8 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
 {
     int n_in = w->n[l], nc = c1 - c0, ns = s1 - s0, s, c;
     int kc = chunk_rows(t->wide, nc) / PN_BLK * PN_BLK, nch;
-    const double *wT = params + w->w_off[l], *b = params + w->b_off[l];
+    size_t ldw;
+    const double *wT = params + wT_at(w, l, c0, &ldw), *b = params + w->b_off[l];
     const nz_lists *nz = nz_of(w, l, view);
     size_t ldz = w->lda[l + 1];
     double *Z = w->act[l + 1] + (size_t)s0 * ldz;
@@ -413,7 +425,7 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
         cp[nch] = nz->cnt[s0 + s];
         memset(Z + (size_t)s * ldz + c0, 0, sizeof(double) * (size_t)nc);   /* sums start at 0.0 */
     }
-    forward_sums(t->wide, wT + c0, w->ldw[l], nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
+    forward_sums(t->wide, wT, ldw, nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
                  t->kind, t->first);
     for (s = 0; s < ns; s++) {                      /* in place: sum -> act(sum + b) */
         double *a = Z + (size_t)s * ldz + c0;
@@ -583,13 +595,13 @@ static void csr_build(fast_work *w, thread_work *t, pn_csr *c, int l, int view, 
 static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const pn_csr *c,
                       double scale, int c0, int c1)
 {
-    double *wT = params + w->w_off[l];
     const double *dl = w->delta[l + 1] + c0;
-    size_t lda = w->lda[l + 1], ldw = w->ldw[l];
+    size_t lda = w->lda[l + 1], ldw;
+    double *wT = params + wT_at(w, l, c0, &ldw);
     int nb;
     if (c1 <= c0 || c->nu == 0) return;
     nb = plan_blocks(t->wide, c1 - c0, t->kind, t->first);
-    rowsum_rows(t->wide, dl, lda, c->es, c->ex, c->start, c->cnt, c->uk, c->nu, wT + c0, ldw,
+    rowsum_rows(t->wide, dl, lda, c->es, c->ex, c->start, c->cnt, c->uk, c->nu, wT, ldw,
                 RS_UPDATE, scale, nb, t->kind, t->first);
 }
 
@@ -600,12 +612,12 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
                        const pn_csr *c, const step_plan *p, int c0, int c1)
 {
     const double *dl = w->delta[l + 1] + c0;
-    size_t lda = w->lda[l + 1], ldw = w->ldw[l];
+    size_t lda = w->lda[l + 1], ldw, at0 = wT_at(w, l, c0, &ldw);
     int nc = c1 - c0, nb, u = 0, k;
     if (nc <= 0) return;
     nb = plan_blocks(t->wide, nc, t->kind, t->first);
     for (k = 0; k < w->n[l]; k++) {
-        size_t at = w->w_off[l] + (size_t)k * ldw + (size_t)c0;
+        size_t at = at0 + (size_t)k * ldw;
         const double *g = NULL;
         if (u < c->nu && c->uk[u] == k) {
             rowsum_planned(t->wide, dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u], t->g,
@@ -724,17 +736,6 @@ static void sync_threads(train_job *j, int *sense)
 #endif
 }
 
-/* Split [0, n) into parts, part p getting [lo, hi), with inner boundaries on
- * multiples of PN_PAD (whole cache lines). */
-static void split_lines(int n, int parts, int p, int *lo, int *hi)
-{
-    int nv = (n + PN_PAD - 1) / PN_PAD;
-    *lo = (int)((long long)nv * p / parts) * PN_PAD;
-    *hi = p + 1 == parts ? n : (int)((long long)nv * (p + 1) / parts) * PN_PAD;
-    if (*lo > n) *lo = n;
-    if (*hi > n) *hi = n;
-}
-
 /* Gather batch b's inputs into set b % 2, with their touched rows (csr0), and
  * prefetch batch b+1's rows; t: the gathering thread's scratch. */
 static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
@@ -749,8 +750,8 @@ static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
 }
 
 /* Thread `part` of `parts` runs its share of every batch.  With 2 threads the
- * big first layer is split by its output neurons (columns of wT_0), so that each
- * thread reads and writes only its own half of wT_0, and the small rest of the
+ * big first layer is split by its output neurons: each thread reads and writes
+ * only its own panel of wT_0 (internal.h: panel_split), and the small rest of the
  * network stays on thread 0 (moving data between cores costs more than it saves
  * there).  Per batch b:
  *   B: every thread: the forward sums and activations of its neurons of layer 1,
@@ -772,10 +773,10 @@ static void run_batches(train_job *j, int part, int *sense)
     fast_work *w = j->w;
     thread_work *t = &j->tw[part];
     const double *cparams = j->params;
-    int parts = j->nthreads, L = w->L, l, c0, c1;
+    int parts = j->nthreads, L = w->L, l, p, c0, c1;
     int main_part = part == 0, gather_part = part == parts - 1;
+    int p0 = part * 2 / parts, p1 = (part + 1) * 2 / parts;   /* this thread's panels of wT_0 */
     size_t b, pos = 0;
-    split_lines(w->n[1], parts, part, &c0, &c1);
     if (gather_part) gather_batch(j, t, 0, 0);
     sync_threads(j, sense);
     for (b = 0; b < j->n_batches; b++) {
@@ -783,7 +784,10 @@ static void run_batches(train_job *j, int part, int *sense)
         const int64_t *idx = j->indices + pos;
         step_plan plan = plan_step(j->step, m);
         /* B */
-        forward_layer(w, t, cparams, 0, view, 0, m, c0, c1);
+        for (p = p0; p < p1; p++) {
+            panel_cols(0, w->n[1], p, &c0, &c1);
+            forward_layer(w, t, cparams, 0, view, 0, m, c0, c1);
+        }
         sync_threads(j, sense);
         /* C */
         if (main_part) {
@@ -798,7 +802,10 @@ static void run_batches(train_job *j, int part, int *sense)
         if (gather_part && b + 1 < j->n_batches) gather_batch(j, t, b + 1, pos + (size_t)m);
         sync_threads(j, sense);
         /* D */
-        layer_step(w, t, j->params, j->velocities, 0, view, m, &plan, c0, c1);
+        for (p = p0; p < p1; p++) {
+            panel_cols(0, w->n[1], p, &c0, &c1);
+            layer_step(w, t, j->params, j->velocities, 0, view, m, &plan, c0, c1);
+        }
         if (main_part)
             for (l = 1; l < L; l++)
                 layer_step(w, t, j->params, j->velocities, l, 0, m, &plan, 0, w->n[l + 1]);
@@ -909,7 +916,7 @@ static void outputs_run(outputs_job *o)
     fast_work w;
     thread_work t;
     size_t i;
-    int L = o->n_layers - 1, nL = o->sizes[L], m_max, l;
+    int L = o->n_layers - 1, nL = o->sizes[L], m_max, l, p, c0, c1;
     if (o->stop <= o->start) { o->rc = PN_OK; return; }
     m_max = o->stop - o->start < CHUNK ? (int)(o->stop - o->start) : CHUNK;
     if ((o->rc = fast_alloc(&w, o->sizes, o->n_layers, o->model, m_max)) != PN_OK) return;
@@ -920,7 +927,10 @@ static void outputs_run(outputs_job *o)
         for (s = 0; s < m; s++) gather_input(&w, o->data, i + (size_t)s, s, 0);
         for (l = 0; l < L; l++) {
             if (l > 0) compact_layer(&w, l, 0, m);
-            forward_layer(&w, &t, o->params, l, 0, 0, m, 0, o->sizes[l + 1]);
+            for (p = 0; p < n_panels(l); p++) {
+                panel_cols(l, o->sizes[l + 1], p, &c0, &c1);
+                forward_layer(&w, &t, o->params, l, 0, 0, m, c0, c1);
+            }
         }
         softmax_rows(&w, 0, m);
         for (s = 0; s < m; s++) {
@@ -1023,8 +1033,13 @@ int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double 
         layer_offsets(sizes, n_layers, 1, w_off, b_off);
         for (l = 0; l < L; l++)                     /* the weights w[j][k], row by row */
             for (j = 0; j < sizes[l + 1]; j++) {
-                const double *col = params + w_off[l] + (size_t)j;   /* wT[k][j], k = 0.. */
-                size_t ld = pad_row(sizes[l + 1]);
+                int p = n_panels(l) - 1, c0, c1;
+                size_t ld;
+                const double *col;                              /* wT[k][j], k = 0.. */
+                panel_cols(l, sizes[l + 1], p, &c0, &c1);
+                if (j < c0) panel_cols(l, sizes[l + 1], --p, &c0, &c1);
+                col = params + w_off[l] + panel_offset(l, sizes[l], sizes[l + 1], p, &ld) +
+                      (size_t)(j - c0);
                 for (k = 0; k < (size_t)sizes[l]; k++) {
                     double v = col[k * ld];
                     squares += v * v;

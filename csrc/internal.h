@@ -105,6 +105,22 @@ static inline int mul_size(size_t a, size_t b, size_t *r)
 #define PN_PAD 8
 static inline size_t pad_row(int n) { return ((size_t)n + PN_PAD - 1) / PN_PAD * PN_PAD; }
 
+/* In the fast layout the first weight layer's wT is two column panels: columns
+ * [0, split) and [split, n_out), split = panel_split(n_out) (whole cache lines, half
+ * of them on each side), each in rows of pad_row(its width) doubles, PN_PANEL_GAP
+ * doubles (4 KiB) apart (no gap when the first panel is empty: n_out <= PN_PAD).  With two threads each owns one panel, and no cache line, or
+ * hardware-prefetched neighbour of one, holds weights of both. */
+#define PN_PANEL_GAP 512
+static inline int panel_split(int n_out) { return (n_out + PN_PAD - 1) / PN_PAD / 2 * PN_PAD; }
+/* The panels of weight layer l, and panel p's columns [*c0, *c1). */
+static inline int n_panels(int l) { return l == 0 ? 2 : 1; }
+static inline void panel_cols(int l, int n_out, int p, int *c0, int *c1)
+{
+    int split = l == 0 ? panel_split(n_out) : n_out;
+    *c0 = p == 0 ? 0 : split;
+    *c1 = p == 0 ? split : n_out;
+}
+
 /* ------------------------------------------------------------------------- */
 /* common.c: argument checks (each returns PN_OK or the PN_ERR_* code to return) */
 
@@ -137,6 +153,9 @@ PN_HIDDEN double cost_fn(int cost, int n, const double *a, const double *y, cons
  * (fast = 1).  The sizes must have passed pn_param_count / pn_fast_param_count. */
 PN_HIDDEN void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w_off,
                              size_t *b_off);
+/* In the fast layout: where panel p of weight layer l (n_in x n_out) starts, from the
+ * start of the layer, and its row length *ld. */
+PN_HIDDEN size_t panel_offset(int l, int n_in, int n_out, int p, size_t *ld);
 
 /* ------------------------------------------------------------------------- */
 /* kernels.c                                                                  */

@@ -5,9 +5,12 @@
  *
  *   textbook (textbook.c, reference.py's lists):  per layer w[j][k], then b[j];
  *   fast     (fastpath.c):  per layer wT[k][j] in rows of pad_row(n_out) doubles
- *            (the padding is 0.0 and never read), then b[j] padded the same way.
+ *            (the padding is 0.0 and never read), then b[j] padded the same way;
+ *            the first layer's wT in two column panels (internal.h: panel_split).
  */
 #include "internal.h"
+
+#include <string.h>
 
 size_t pn_param_count(const int *sizes, int n_layers)
 {
@@ -24,16 +27,31 @@ size_t pn_param_count(const int *sizes, int n_layers)
     return total;
 }
 
+size_t panel_offset(int l, int n_in, int n_out, int p, size_t *ld)
+{
+    int c0, c1;
+    panel_cols(l, n_out, 0, &c0, &c1);
+    *ld = pad_row(p == 0 ? c1 : n_out - c1);
+    return p == 0 || c1 == 0 ? 0 : (size_t)n_in * pad_row(c1) + PN_PANEL_GAP;
+}
+
+/* The doubles of weight layer l's wT in the fast layout, and where its biases start. */
+static size_t fast_weights(int l, int n_in, int n_out)
+{
+    size_t ld, at = panel_offset(l, n_in, n_out, n_panels(l) - 1, &ld);
+    return at + (size_t)n_in * ld;
+}
+
 size_t pn_fast_param_count(const int *sizes, int n_layers)
 {
     size_t total = 0, t;
     int l;
     if (check_sizes(sizes, n_layers) != PN_OK) return 0;
-    for (l = 0; l + 1 < n_layers; l++) {
-        size_t ld = pad_row(sizes[l + 1]);
-        if (!mul_size((size_t)sizes[l] + 1, ld, &t)) return 0;
-        if (t > SIZE_MAX - total) return 0;
-        total += t;
+    for (l = 0; l + 1 < n_layers; l++) {     /* at most (n_in + 1) * pad_row(n_out) + 2 PN_PAD + gap */
+        size_t ld = pad_row(sizes[l + 1]) + 2 * PN_PAD;
+        if (!mul_size((size_t)sizes[l] + 1, ld, &t) || t > SIZE_MAX - PN_PANEL_GAP) return 0;
+        if (t + PN_PANEL_GAP > SIZE_MAX - total) return 0;
+        total += fast_weights(l, sizes[l], sizes[l + 1]) + pad_row(sizes[l + 1]);
     }
     return total;
 }
@@ -45,10 +63,21 @@ void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w_off, size
     for (l = 0; l + 1 < n_layers; l++) {
         size_t row = fast ? pad_row(sizes[l + 1]) : (size_t)sizes[l + 1];
         w_off[l] = pos;
-        pos += (size_t)sizes[l] * row;
+        pos += fast ? fast_weights(l, sizes[l], sizes[l + 1]) : (size_t)sizes[l] * row;
         b_off[l] = pos;
         pos += row;
     }
+}
+
+/* Where wT[k][j] of weight layer l is, from the start of the layer (fast layout). */
+static size_t fast_at(int l, int n_in, int n_out, int k, int j)
+{
+    int c0, c1, p = 0;
+    size_t ld, at;
+    panel_cols(l, n_out, 0, &c0, &c1);
+    if (j >= c1) p = 1, j -= c1;
+    at = panel_offset(l, n_in, n_out, p, &ld);
+    return at + (size_t)k * ld + (size_t)j;
 }
 
 int pn_to_fast(const int *sizes, int n_layers, const double *textbook, size_t n_textbook,
@@ -59,16 +88,14 @@ int pn_to_fast(const int *sizes, int n_layers, const double *textbook, size_t n_
     if (rc == PN_OK) rc = check_fast_params(sizes, n_layers, fast, n_fast);
     if (rc != PN_OK) return rc;
     for (l = 0; l + 1 < n_layers; l++) {
-        int n_in = sizes[l], n_out = sizes[l + 1], ld = (int)pad_row(n_out);
+        int n_in = sizes[l], n_out = sizes[l + 1];
+        size_t nw = fast_weights(l, n_in, n_out), ld = pad_row(n_out);
         const double *w = textbook, *b = w + (size_t)n_in * n_out;
-        double *wT = fast, *bf = wT + (size_t)n_in * ld;
-        for (k = 0; k < n_in; k++) {
-            double *row = wT + (size_t)k * ld;
-            for (j = 0; j < n_out; j++) row[j] = w[(size_t)j * n_in + k];
-            for (; j < ld; j++) row[j] = 0.0;                  /* padding */
-        }
+        double *bf = fast + nw;
+        memset(fast, 0, sizeof(double) * (nw + ld));           /* padding and gap: 0.0 */
+        for (j = 0; j < n_out; j++)
+            for (k = 0; k < n_in; k++) fast[fast_at(l, n_in, n_out, k, j)] = w[(size_t)j * n_in + k];
         for (j = 0; j < n_out; j++) bf[j] = b[j];
-        for (; j < ld; j++) bf[j] = 0.0;
         textbook = b + n_out;
         fast = bf + ld;
     }
@@ -83,15 +110,13 @@ int pn_from_fast(const int *sizes, int n_layers, const double *fast, size_t n_fa
     if (rc == PN_OK) rc = check_params(sizes, n_layers, textbook, n_textbook);
     if (rc != PN_OK) return rc;
     for (l = 0; l + 1 < n_layers; l++) {
-        int n_in = sizes[l], n_out = sizes[l + 1], ld = (int)pad_row(n_out);
-        const double *wT = fast, *bf = wT + (size_t)n_in * ld;
+        int n_in = sizes[l], n_out = sizes[l + 1];
+        const double *bf = fast + fast_weights(l, n_in, n_out);
         double *w = textbook, *b = w + (size_t)n_in * n_out;
-        for (j = 0; j < n_out; j++) {
-            double *row = w + (size_t)j * n_in;
-            for (k = 0; k < n_in; k++) row[k] = wT[(size_t)k * ld + j];
-        }
+        for (j = 0; j < n_out; j++)
+            for (k = 0; k < n_in; k++) w[(size_t)j * n_in + k] = fast[fast_at(l, n_in, n_out, k, j)];
         for (j = 0; j < n_out; j++) b[j] = bf[j];
-        fast = bf + ld;
+        fast = bf + pad_row(n_out);
         textbook = b + n_out;
     }
     return PN_OK;

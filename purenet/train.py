@@ -546,7 +546,8 @@ def run(args, out=sys.stdout):
 
     progress.begin(len(net.history) + 1)
     net.fit(train, args.epochs - len(net.history), batch_size=args.batch_size, lr=args.lr,
-            test=test if test.n else None, callback=on_epoch, progress=progress,
+            test=test if test.n else None, callback=on_epoch,
+            progress=progress if progress.enabled else None,
             l2=args.l2, l1=args.l1, momentum=args.momentum, checkpoint=args.checkpoint,
             validation=validation, monitor=args.monitor, early_stop=args.early_stop,
             lr_schedule=args.lr_schedule)

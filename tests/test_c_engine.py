@@ -715,6 +715,10 @@ def test_c_checks_its_arguments(raw):
     cs = raw.sizes(sizes)
     n, nf = lib.pn_param_count(cs, 3), lib.pn_fast_param_count(cs, 3)
     assert n == 5 * 4 + 4 + 4 * 3 + 3 and nf == 5 * 8 + 8 + 4 * 8 + 8      # rows padded to 8
+    # A first layer wider than 8: its wT in two column panels (8 and 12 columns, rows
+    # padded to 8 and 16), 512 doubles apart, then its biases (20 padded to 24).
+    wide = raw.sizes([5, 20, 3])
+    assert lib.pn_fast_param_count(wide, 3) == 5 * 8 + 512 + 5 * 16 + 24 + 20 * 8 + 8
     assert lib.pn_param_count(cs, 1) == 0
     assert lib.pn_param_count(raw.sizes([5, 0, 3]), 3) == 0
     assert lib.pn_param_count(raw.sizes([5, -2, 3]), 3) == 0

@@ -222,8 +222,8 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
                 return PN_ERR_NOMEM;
             }
             if (l == 0) {
-                bump_nz(&b, &w->nz0[0], cap, nblk, m_max);
-                bump_nz(&b, &w->nz0[1], cap, nblk, m_max);
+                bump_nz(&b, &w->nz0[0], cap + 16, nblk, m_max);   /* + 16: compact_pixels_fast */
+                bump_nz(&b, &w->nz0[1], cap + 16, nblk, m_max);
                 bump_csr(&b, &w->csr0[0], (size_t)sizes[0], cap);
                 bump_csr(&b, &w->csr0[1], (size_t)sizes[0], cap);
             } else
@@ -353,18 +353,15 @@ static int *nz_blk(fast_work *w, int l, int view, int s)
 }
 
 /* Non-zero inputs of sample i into slot s of layer 0, set `view`. */
-static void gather_input(fast_work *w, const pn_data *d, size_t i, int s, int view)
+static void gather_input(fast_work *w, int wide, const pn_data *d, size_t i, int s, int view)
 {
     int n_in = w->n[0];
     int *idx = nz_idx(w, 0, view, s);
     double *val = nz_val(w, 0, view, s);
     int *blk = nz_blk(w, 0, view, s), c;
-#if PN_SWAR
     if (d->pixels && w->pix_nz)
-        c = compact_pixels_nz(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
-    else
-#endif
-    if (d->pixels)
+        c = compact_pixels_fast(wide, d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
+    else if (d->pixels)
         c = compact_pixels(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
     else
         c = compact_dense(d->xs + i * (size_t)n_in, n_in, idx, val, blk);
@@ -741,7 +738,7 @@ static void sync_threads(train_job *j, int *sense)
 static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
 {
     int m = (int)j->batch_sizes[b], s, view = (int)(b & 1);
-    for (s = 0; s < m; s++) gather_input(j->w, j->d, (size_t)j->indices[pos + s], s, view);
+    for (s = 0; s < m; s++) gather_input(j->w, t->wide, j->d, (size_t)j->indices[pos + s], s, view);
     csr_build(j->w, t, &j->w->csr0[view], 0, view, m);
     if (b + 1 < j->n_batches) {                          /* the batch after: to the cache */
         int m2 = (int)j->batch_sizes[b + 1];
@@ -757,13 +754,14 @@ static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
  *   B: every thread: the forward sums and activations of its neurons of layer 1,
  *      for all samples;
  *   -- barrier (layer 1 complete) --
- *   C: thread 0: the rest of the forward pass (and a softmax output layer) and all
- *      the errors; the last thread (thread 0 when alone): gathering the inputs of
- *      batch b+1 and listing the rows of wT_0 they touch (csr0);
+ *   C: thread 0: the rest of the forward pass (and a softmax output layer), all
+ *      the errors, and the steps of every layer but the first (each after the
+ *      errors that need its weights); the last thread (thread 0 when alone):
+ *      gathering the inputs of batch b+1 and listing the rows of wT_0 they touch
+ *      (csr0);
  *   -- barrier (errors and the next inputs ready) --
- *   D: every thread: the gradient step of its columns of wT_0 and b_0 (all touched
- *      rows, or every row with L2, L1 or momentum); thread 0: the steps of the
- *      other layers.
+ *   D: every thread: the gradient step of its panel of wT_0 and its part of b_0
+ *      (all touched rows, or every row with L2, L1 or momentum).
  * Every number is computed by the same operations in the same order as with one
  * thread.  Batch b+1's phase B uses only this thread's own columns of wT_0 and
  * b_0, and everything else waits for its first barrier, so phase D needs no
@@ -798,6 +796,8 @@ static void run_batches(train_job *j, int part, int *sense)
             softmax_rows(w, 0, m);
             output_errors(w, j->d, idx, ld, 0, m);
             for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, ld, 0, m);
+            for (l = 1; l < L; l++)
+                layer_step(w, t, j->params, j->velocities, l, 0, m, &plan, 0, w->n[l + 1]);
         }
         if (gather_part && b + 1 < j->n_batches) gather_batch(j, t, b + 1, pos + (size_t)m);
         sync_threads(j, sense);
@@ -806,9 +806,6 @@ static void run_batches(train_job *j, int part, int *sense)
             panel_cols(0, w->n[1], p, &c0, &c1);
             layer_step(w, t, j->params, j->velocities, 0, view, m, &plan, c0, c1);
         }
-        if (main_part)
-            for (l = 1; l < L; l++)
-                layer_step(w, t, j->params, j->velocities, l, 0, m, &plan, 0, w->n[l + 1]);
         pos += (size_t)m;
     }
 }
@@ -924,7 +921,7 @@ static void outputs_run(outputs_job *o)
     w.pix_nz = o->data->pixels ? table_zero_only_at_0(o->data->table) : 0;
     for (i = o->start; i < o->stop; i += (size_t)m_max) {
         int m = o->stop - i < (size_t)m_max ? (int)(o->stop - i) : m_max, s;
-        for (s = 0; s < m; s++) gather_input(&w, o->data, i + (size_t)s, s, 0);
+        for (s = 0; s < m; s++) gather_input(&w, t.wide, o->data, i + (size_t)s, s, 0);
         for (l = 0; l < L; l++) {
             if (l > 0) compact_layer(&w, l, 0, m);
             for (p = 0; p < n_panels(l); p++) {

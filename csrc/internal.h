@@ -245,6 +245,10 @@ PN_HIDDEN int compact_pixels_nz(const uint8_t *row, const double *table, int n, 
 #else
 #define PN_SWAR 0
 #endif
+/* The same, the fastest way there is (compact_pixels_nz, or with `wide` an AVX-512
+ * copy that writes up to 16 entries past the list's end: give it room for n + 16). */
+PN_HIDDEN int compact_pixels_fast(int wide, const uint8_t *row, const double *table, int n,
+                                  int *idx, double *val, int *blk);
 /* 1 when table[p] != 0.0 exactly for p != 0 (then zero pixels are the zero inputs). */
 PN_HIDDEN int table_zero_only_at_0(const double *table);
 

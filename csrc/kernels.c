@@ -628,6 +628,50 @@ int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, 
 }
 #endif
 
+#if PN_HAVE_WIDE
+/* compact_pixels_nz with AVX-512, for a slot with room for n + 16 entries: 16 pixels
+ * at a time, the indices of the non-zero ones packed (vpcompressd) and stored whole
+ * (the 16 - count entries after them are overwritten next), so the loop has no
+ * branch that depends on the pixels; then the values, one table lookup each. */
+__attribute__((target("avx512f,popcnt")))
+static int compact_pixels_z(const uint8_t *row, const double *table, int n, int *idx,
+                            double *val, int *blk)
+{
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int c = 0, k, q;
+    for (k = 0; k + 16 <= n; k += 16) {
+        __m512i p = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + k)));
+        __mmask16 m = _mm512_test_epi32_mask(p, p);
+        if (k % PN_BLK == 0) blk[k / PN_BLK] = c;
+        _mm512_storeu_si512(idx + c, _mm512_maskz_compress_epi32(
+                                m, _mm512_add_epi32(lanes, _mm512_set1_epi32(k))));
+        c += _mm_popcnt_u32(m);
+    }
+    for (; k < n; k++) {                                  /* the last n % 16 pixels */
+        if (k % PN_BLK == 0) blk[k / PN_BLK] = c;
+        idx[c] = k;
+        c += row[k] != 0;
+    }
+    blk[(n + PN_BLK - 1) / PN_BLK] = c;
+    for (q = 0; q < c; q++) val[q] = table[row[idx[q]]];
+    return c;
+}
+#endif
+
+int compact_pixels_fast(int wide, const uint8_t *row, const double *table, int n, int *idx,
+                        double *val, int *blk)
+{
+#if PN_HAVE_WIDE
+    if (wide) return compact_pixels_z(row, table, n, idx, val, blk);
+#endif
+#if PN_SWAR
+    return compact_pixels_nz(row, table, n, idx, val, blk);
+#else
+    (void)wide;
+    return compact_pixels(row, table, n, idx, val, blk);
+#endif
+}
+
 int table_zero_only_at_0(const double *table)
 {
     int p;

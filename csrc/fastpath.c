@@ -557,9 +557,19 @@ static void bias_update(fast_work *w, thread_work *t, double *params, double *ve
  * rows of a batch of MNIST digits are touched, in no predictable pattern. */
 static void csr_build(fast_work *w, thread_work *t, pn_csr *c, int l, int view, int m)
 {
-    int s, q, k, nu = 0, pos = 0, n = w->n[l];
+    int s, q, k, nu = 0, pos = 0, n = w->n[l], dense = 1;
     const int *cnt = nz_of(w, l, view)->cnt;
     int *kcnt = t->kcnt;
+    for (s = 0; s < m; s++) dense &= cnt[s] == n;
+    if (dense) {                   /* every input non-zero (sigmoid layers): row k, sample s at k*m + s */
+        for (k = 0; k < n; k++) { c->uk[k] = k; c->start[k] = k * m; c->cnt[k] = m; }
+        for (s = 0; s < m; s++) {
+            const double *vx = nz_val(w, l, view, s);
+            for (k = 0; k < n; k++) { c->es[k * m + s] = s; c->ex[k * m + s] = vx[k]; }
+        }
+        c->nu = n;
+        return;
+    }
     memset(kcnt, 0, sizeof(int) * (size_t)n);
     for (s = 0; s < m; s++) {                           /* samples per row */
         const int *ix = nz_idx(w, l, view, s);
@@ -733,6 +743,33 @@ static void sync_threads(train_job *j, int *sense)
 #endif
 }
 
+/* Per-phase timers for docs/performance.md (bench/phase_times.py): a build with
+ * -DPN_PHASE_TIMES adds up, per thread, the cycles (rdtsc) of each phase of
+ * run_batches and prints them to stderr after every pn_train_batches call. */
+#if defined(PN_PHASE_TIMES) && defined(__x86_64__)
+#include <stdio.h>
+#include <x86intrin.h>
+static const char *const phase_name[] = {"B forward", "B barrier", "C forward+errors+steps",
+                                         "C gather", "C barrier", "D step"};
+static unsigned long long phase_ticks[PN_MAX_THREADS][6];
+#define PN_PHASE_START unsigned long long phase_t = __rdtsc()
+#define PN_PHASE(i) { unsigned long long n_ = __rdtsc(); \
+                      phase_ticks[part][i] += n_ - phase_t; phase_t = n_; }
+static void phase_report(int nthreads)
+{
+    int p, i;
+    for (p = 0; p < nthreads; p++)
+        for (i = 0; i < 6; i++) {
+            fprintf(stderr, "pn_phase thread %d %s: %llu\n", p, phase_name[i], phase_ticks[p][i]);
+            phase_ticks[p][i] = 0;
+        }
+}
+#else
+#define PN_PHASE_START
+#define PN_PHASE(i)
+#define phase_report(n) ((void)(n))
+#endif
+
 /* Gather batch b's inputs into set b % 2, with their touched rows (csr0), and
  * prefetch batch b+1's rows; t: the gathering thread's scratch. */
 static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
@@ -775,8 +812,10 @@ static void run_batches(train_job *j, int part, int *sense)
     int main_part = part == 0, gather_part = part == parts - 1;
     int p0 = part * 2 / parts, p1 = (part + 1) * 2 / parts;   /* this thread's panels of wT_0 */
     size_t b, pos = 0;
+    PN_PHASE_START;
     if (gather_part) gather_batch(j, t, 0, 0);
     sync_threads(j, sense);
+    PN_PHASE(3)
     for (b = 0; b < j->n_batches; b++) {
         int m = (int)j->batch_sizes[b], ld = (m + 3) / 4 * 4, view = (int)(b & 1);
         const int64_t *idx = j->indices + pos;
@@ -786,7 +825,9 @@ static void run_batches(train_job *j, int part, int *sense)
             panel_cols(0, w->n[1], p, &c0, &c1);
             forward_layer(w, t, cparams, 0, view, 0, m, c0, c1);
         }
+        PN_PHASE(0)
         sync_threads(j, sense);
+        PN_PHASE(1)
         /* C */
         if (main_part) {
             for (l = 1; l < L; l++) {
@@ -799,13 +840,17 @@ static void run_batches(train_job *j, int part, int *sense)
             for (l = 1; l < L; l++)
                 layer_step(w, t, j->params, j->velocities, l, 0, m, &plan, 0, w->n[l + 1]);
         }
+        PN_PHASE(2)
         if (gather_part && b + 1 < j->n_batches) gather_batch(j, t, b + 1, pos + (size_t)m);
+        PN_PHASE(3)
         sync_threads(j, sense);
+        PN_PHASE(4)
         /* D */
         for (p = p0; p < p1; p++) {
             panel_cols(0, w->n[1], p, &c0, &c1);
             layer_step(w, t, j->params, j->velocities, 0, view, m, &plan, c0, c1);
         }
+        PN_PHASE(5)
         pos += (size_t)m;
     }
 }
@@ -888,6 +933,7 @@ int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, doub
         run_batches(&job, 0, &sense0);
     for (p = 0; p < nthreads; p++) thread_free(&job.tw[p]);
     fast_free(&w);
+    phase_report(job.nthreads);
     return PN_OK;
 }
 

@@ -163,14 +163,17 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
 /* The same row sums 8 columns to a vector (AVX-512), for CPUs that have it: a block
  * of a wide plan is `kind` columns (1..8 * PN_MAX_ZBLOCK) in nv = ceil(kind / 8)
  * vectors, the last one masked to the block's last columns (masked lanes are
- * neither read nor written).  Each column's sum is the same sequence of IEEE
+ * neither read nor written; with `padded`, the rows of base are read whole, their
+ * padding included, since a row of the fast layout or of delta is a whole number of
+ * vectors and its padding is 0.0).  Each column's sum is the same sequence of IEEE
  * multiplies and adds as in rs_v* and rs_s*. */
 #define PN_ZTARGET __attribute__((target("avx512f")))
 #define PN_ZLOAD(p, i) ((i) + 1 < nv ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(tail, p))
 #define PN_ZSTORE(p, v, i) { if ((i) + 1 < nv) _mm512_storeu_pd(p, v); \
                              else _mm512_mask_storeu_pd(p, tail, v); }
 #define PN_ZDECL(i) __m512d acc##i = zero; if (mode == RS_ACC) acc##i = PN_ZLOAD(out + 8 * (i), i);
-#define PN_ZSTEP(i) acc##i = _mm512_add_pd(acc##i, _mm512_mul_pd(PN_ZLOAD(r + 8 * (i), i), xx));
+#define PN_ZROW(p, i) (padded || (i) + 1 < nv ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(tail, p))
+#define PN_ZSTEP(i) acc##i = _mm512_add_pd(acc##i, _mm512_mul_pd(PN_ZROW(r + 8 * (i), i), xx));
 #define PN_ZSAVE(i) if (mode == RS_UPDATE) { \
         __m512d o_ = _mm512_sub_pd(PN_ZLOAD(out + 8 * (i), i), _mm512_mul_pd(sc, acc##i)); \
         PN_ZSTORE(out + 8 * (i), o_, i) \
@@ -179,7 +182,7 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
     PN_ZTARGET PN_ALWAYS_INLINE void rz_v##NV(const double *base, size_t ld,        \
                                              const int *rows, const double *xv,     \
                                              int n, double *out, int mode,          \
-                                             double scale, __mmask8 tail)           \
+                                             double scale, __mmask8 tail, int padded) \
     {                                                                              \
         const __m512d zero = _mm512_setzero_pd(), sc = _mm512_set1_pd(scale);      \
         const int nv = NV;                                                         \
@@ -213,27 +216,27 @@ static int plan_wide(int nc, int *kind, int *first)
 /* One block of a wide plan: kind columns. */
 PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t ld,
                                          const int *rows, const double *xv, int n,
-                                         double *out, int mode, double scale)
+                                         double *out, int mode, double scale, int padded)
 {
     int nv = (kind + 7) / 8;
     __mmask8 tail = (__mmask8)((1u << (kind - 8 * (nv - 1))) - 1u);
     switch (nv) {
-    case 1: rz_v1(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 2: rz_v2(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 3: rz_v3(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 4: rz_v4(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 5: rz_v5(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 6: rz_v6(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 7: rz_v7(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 8: rz_v8(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 9: rz_v9(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 10: rz_v10(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 11: rz_v11(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 12: rz_v12(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 13: rz_v13(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 14: rz_v14(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 15: rz_v15(base, ld, rows, xv, n, out, mode, scale, tail); break;
-    case 16: rz_v16(base, ld, rows, xv, n, out, mode, scale, tail); break;
+    case 1: rz_v1(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 2: rz_v2(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 3: rz_v3(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 4: rz_v4(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 5: rz_v5(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 6: rz_v6(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 7: rz_v7(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 8: rz_v8(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 9: rz_v9(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 10: rz_v10(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 11: rz_v11(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 12: rz_v12(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 13: rz_v13(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 14: rz_v14(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 15: rz_v15(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    case 16: rz_v16(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
     }
 }
 
@@ -244,7 +247,7 @@ static void rowsum_planned_z(const double *base, size_t ld, const int *rows, con
 {
     int b;
     for (b = 0; b < nb; b++)
-        rz_block(kind[b], base + first[b], ld, rows, xv, n, out + first[b], mode, scale);
+        rz_block(kind[b], base + first[b], ld, rows, xv, n, out + first[b], mode, scale, 0);
 }
 
 PN_ZTARGET
@@ -258,22 +261,22 @@ static void rowsum_rows_z(const double *base, size_t ld, const int *rows, const 
         int nv = (kind[b] + 7) / 8;
         __mmask8 tail = (__mmask8)((1u << (kind[b] - 8 * (nv - 1))) - 1u);
         switch (nv) {
-        case 1: PN_ROWS(rz_v1, tail); break;
-        case 2: PN_ROWS(rz_v2, tail); break;
-        case 3: PN_ROWS(rz_v3, tail); break;
-        case 4: PN_ROWS(rz_v4, tail); break;
-        case 5: PN_ROWS(rz_v5, tail); break;
-        case 6: PN_ROWS(rz_v6, tail); break;
-        case 7: PN_ROWS(rz_v7, tail); break;
-        case 8: PN_ROWS(rz_v8, tail); break;
-        case 9: PN_ROWS(rz_v9, tail); break;
-        case 10: PN_ROWS(rz_v10, tail); break;
-        case 11: PN_ROWS(rz_v11, tail); break;
-        case 12: PN_ROWS(rz_v12, tail); break;
-        case 13: PN_ROWS(rz_v13, tail); break;
-        case 14: PN_ROWS(rz_v14, tail); break;
-        case 15: PN_ROWS(rz_v15, tail); break;
-        case 16: PN_ROWS(rz_v16, tail); break;
+        case 1: PN_ROWS(rz_v1, tail, 1); break;
+        case 2: PN_ROWS(rz_v2, tail, 1); break;
+        case 3: PN_ROWS(rz_v3, tail, 1); break;
+        case 4: PN_ROWS(rz_v4, tail, 1); break;
+        case 5: PN_ROWS(rz_v5, tail, 1); break;
+        case 6: PN_ROWS(rz_v6, tail, 1); break;
+        case 7: PN_ROWS(rz_v7, tail, 1); break;
+        case 8: PN_ROWS(rz_v8, tail, 1); break;
+        case 9: PN_ROWS(rz_v9, tail, 1); break;
+        case 10: PN_ROWS(rz_v10, tail, 1); break;
+        case 11: PN_ROWS(rz_v11, tail, 1); break;
+        case 12: PN_ROWS(rz_v12, tail, 1); break;
+        case 13: PN_ROWS(rz_v13, tail, 1); break;
+        case 14: PN_ROWS(rz_v14, tail, 1); break;
+        case 15: PN_ROWS(rz_v15, tail, 1); break;
+        case 16: PN_ROWS(rz_v16, tail, 1); break;
         }
     }
 }
@@ -290,7 +293,7 @@ static void forward_sums_z(const double *wT, size_t ldw, int ns, int const *cons
                 int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];
                 if (t1 > t0)
                     rz_block(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0, t1 - t0,
-                             Z + (size_t)s * ldz + first[b], RS_ACC, 0.0);
+                             Z + (size_t)s * ldz + first[b], RS_ACC, 0.0, 1);
             }
 }
 #endif

@@ -250,10 +250,13 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
         if (pass == 0) {
             w->mem = aligned_block(b.used);
             if (!w->mem) { fast_free(w); return PN_ERR_NOMEM; }
-            memset(w->mem, 0, b.used);     /* padding columns stay 0.0 (kernels.c: padded) */
         }
     }
     for (l = 0; l < (n_max > m_max ? n_max : m_max); l++) w->iota[l] = l;
+    for (l = 1; l <= L; l++) {          /* padding columns stay 0.0 (kernels.c: padded) */
+        memset(w->delta[l], 0, sizeof(double) * (size_t)m_max * w->lda[l]);
+        if (l >= 2) memset(w->deltaT[l], 0, sizeof(double) * ld * (size_t)sizes[l]);
+    }
     return PN_OK;
 }
 

@@ -614,9 +614,12 @@ static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const
                 RS_UPDATE, scale, nb, t->kind, t->first);
 }
 
-/* Weight step of layer l, columns c0..c1-1, when every weight moves (L2, L1 or
- * momentum): every row k ascending, with its gradient row (the rowsum of
- * csr_apply, into scratch) when it is touched, and a zero gradient when not. */
+/* Weight step of layer l, columns c0..c1-1 (a whole panel), when every weight moves.
+ * With L2 or L1, w = (keep * w - shrink * sgn(w)) - scale * g is two passes with the
+ * same roundings: the decay of the whole panel in one loop (its padding, 0.0, stays
+ * 0.0), then the gradient step of the touched rows (csr_apply).  With momentum, every
+ * row k ascending: its gradient row (the rowsum of csr_apply, into scratch) when it is
+ * touched, a zero gradient when not, and the momentum step of the row. */
 static void dense_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
                        const pn_csr *c, const step_plan *p, int c0, int c1)
 {
@@ -624,6 +627,11 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
     size_t lda = w->lda[l + 1], ldw, at0 = wT_at(w, l, c0, &ldw);
     int nc = c1 - c0, nb, u = 0, k;
     if (nc <= 0) return;
+    if (p->rule == STEP_DECAY) {
+        decay_step(params + at0, (size_t)w->n[l] * ldw, p->keep, p->shrink);
+        csr_apply(w, t, params, l, c, p->scale, c0, c1);
+        return;
+    }
     nb = plan_blocks(t->wide, nc, t->kind, t->first);
     for (k = 0; k < w->n[l]; k++) {
         size_t at = at0 + (size_t)k * ldw;
@@ -634,10 +642,7 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
             g = t->g;
             u++;
         }
-        if (p->rule == STEP_MOMENTUM)
-            momentum_step(params + at, vel + at, g, nc, p->mu, p->decay, p->shrink, p->scale);
-        else
-            decay_step(params + at, g, nc, p->keep, p->shrink, p->scale);
+        momentum_step(params + at, vel + at, g, nc, p->mu, p->decay, p->shrink, p->scale);
     }
 }
 

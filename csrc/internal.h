@@ -214,10 +214,9 @@ PN_HIDDEN void activate(int activation, const double *sum, const double *b, int 
 /* w[j] = w[j] - scale * g[j] for j < n. */
 PN_HIDDEN void axpy_update(double *w, const double *g, double scale, int n);
 
-/* The regularised step of a row (pn_regularized_update), g == NULL for a zero gradient:
- * w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j]. */
-PN_HIDDEN void decay_step(double *w, const double *g, int n, double keep, double shrink,
-                          double scale);
+/* The decay of the regularised step (pn_regularized_update) on n weights:
+ * w[j] = keep * w[j] - shrink * sgn(w[j]); the step then subtracts scale * g[j]. */
+PN_HIDDEN void decay_step(double *w, size_t n, double keep, double shrink);
 
 /* The momentum step of a row (pn_momentum_update), g == NULL for a zero gradient:
  * v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], w[j] = w[j] + v[j]. */

@@ -403,27 +403,19 @@ static void axpy_update_mv(double *w, const double *g, double scale, int n)
  * same value as the product without a branch: shrink, -shrink (-0.0 when shrink is
  * 0.0, as 0.0 * -1.0 is), or +0.0 for w = 0 and NaN. */
 
-/* w[j] = keep * w[j] - shrink * sgn(w[j]) - scale * g[j] for j < n.  g == NULL:
- * a zero gradient, and the same without the last term: scale * 0.0 is +0.0, and
- * x - (+0.0) == x for every x, -0.0 and NaN included. */
+/* w[j] = keep * w[j] - shrink * sgn(w[j]) for j < n (the decay of L2 and L1; the
+ * gradient's part of the step comes after, as the reference's left-to-right
+ * (keep * w - shrink * sgn(w)) - scale * g). */
 PN_CLONES_WIDE
-static void decay_step_mv(double *w, const double *g, int n, double keep, double shrink,
-                          double scale)
+static void decay_step_mv(double *w, size_t n, double keep, double shrink)
 {
     double neg = -shrink;
-    int j;
-    if (g)
-        for (j = 0; j < n; j++) {
-            double x = w[j], t = x > 0.0 ? shrink : 0.0;
-            t = x < 0.0 ? neg : t;
-            w[j] = keep * x - t - scale * g[j];
-        }
-    else
-        for (j = 0; j < n; j++) {
-            double x = w[j], t = x > 0.0 ? shrink : 0.0;
-            t = x < 0.0 ? neg : t;
-            w[j] = keep * x - t;
-        }
+    size_t j;
+    for (j = 0; j < n; j++) {
+        double x = w[j], t = x > 0.0 ? shrink : 0.0;
+        t = x < 0.0 ? neg : t;
+        w[j] = keep * x - t;
+    }
 }
 
 /* v[j] = mu * v[j] - decay * w[j] - shrink * sgn(w[j]) - scale * g[j], then
@@ -511,9 +503,9 @@ void axpy_update(double *w, const double *g, double scale, int n)
     axpy_update_mv(w, g, scale, n);
 }
 
-void decay_step(double *w, const double *g, int n, double keep, double shrink, double scale)
+void decay_step(double *w, size_t n, double keep, double shrink)
 {
-    decay_step_mv(w, g, n, keep, shrink, scale);
+    decay_step_mv(w, n, keep, shrink);
 }
 
 void momentum_step(double *w, double *v, const double *g, int n, double mu, double decay,

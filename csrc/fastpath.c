@@ -1,14 +1,16 @@
 /*
  * fastpath.c -- layer 2 of the C engine: pn_train_batches (many mini-batches in
  * one call) and pn_outputs (a batch forward pass), on parameters in the fast
- * layout (layout.c: every weight matrix transposed, wT[k][j]).  This file holds
+ * layout (layout.c: every weight matrix transposed, wT[k][j], the first one in two
+ * column panels).  This file holds
  * their scratch memory, the steps of a mini-batch layer by layer, and the
  * threads; the inner loops are in kernels.c.  The numbers are those of
  * textbook.c's pn_update_mini_batch and pn_feedforward, bit for bit.
  *
  * pn_train_batches, per mini-batch of m samples:
  *   - the non-zero inputs (k, x) of every sample are gathered into a list (pixels
- *     through the 256-entry table; zero pixels skipped 8 at a time), and turned
+ *     through the 256-entry table; zero pixels skipped 8 at a time, or 16 with
+ *     AVX-512), and turned
  *     into the list of the first layer's touched rows (see below); this is done
  *     for batch b+1 while batch b is computed, and batch b+2's rows are prefetched;
  *   - forward, layer by layer, with the weights transposed (wT[k][j]):
@@ -22,9 +24,10 @@
  *     update wT[k][j] -= (lr/m) * g[j] fused into it (each touched row is read and
  *     written once per mini-batch).  Untouched rows have a zero gradient and are
  *     left as they are, exactly like the reference.
- * With threads = 2 the first weight layer is split by its output neurons (see
- * run_batches): every number is computed by the same operations in the same
- * order whatever the thread count.
+ * With L2 or L1 the decay of every weight comes first, in one loop per panel, and
+ * with momentum every row takes its step.  With threads = 2 the first weight layer
+ * is split by its output neurons, one panel each (see run_batches): every number
+ * is computed by the same operations in the same order whatever the thread count.
  */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L

@@ -53,6 +53,9 @@
 #define PN_R14(M) PN_R13(M) M(13)
 #define PN_R15(M) PN_R14(M) M(14)
 #define PN_R16(M) PN_R15(M) M(15)
+/* PN_N13(M), PN_N16(M): M(1) M(2) ... the block widths that have a kernel. */
+#define PN_N13(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13)
+#define PN_N16(M) PN_N13(M) M(14) M(15) M(16)
 #define PN_VDECL(i) pn_v4 acc##i = zero; \
     if (mode == RS_ACC) memcpy(&acc##i, out + 4 * (i), sizeof acc##i);
 #define PN_VSTEP(i) { pn_v4 w_; memcpy(&w_, r + 4 * (i), sizeof w_); acc##i += w_ * xx; }
@@ -76,8 +79,7 @@
         }                                                                          \
         PN_R##NV(PN_VSAVE)                                                         \
     }
-PN_DEF_RS(1) PN_DEF_RS(2) PN_DEF_RS(3) PN_DEF_RS(4) PN_DEF_RS(5) PN_DEF_RS(6) PN_DEF_RS(7)
-PN_DEF_RS(8) PN_DEF_RS(9) PN_DEF_RS(10) PN_DEF_RS(11) PN_DEF_RS(12) PN_DEF_RS(13)
+PN_N13(PN_DEF_RS)
 #endif
 
 /* rs_s2, rs_s1: a block of two columns, or of one, in scalar registers. */
@@ -128,6 +130,7 @@ static int plan_narrow(int nc, int *kind, int *first)
 }
 
 /* One block of a plan: a case for every kind plan_blocks makes, and no other. */
+#define PN_RS_CASE(NV) case NV: rs_v##NV(base, ld, rows, xv, n, out, mode, scale); break;
 PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const int *rows,
                                const double *xv, int n, double *out, int mode, double scale)
 {
@@ -135,19 +138,7 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
     case -2: rs_s2(base, ld, rows, xv, n, out, mode, scale); break;
     case -1: rs_s1(base, ld, rows, xv, n, out, mode, scale); break;
 #if PN_VEC
-    case 1: rs_v1(base, ld, rows, xv, n, out, mode, scale); break;
-    case 2: rs_v2(base, ld, rows, xv, n, out, mode, scale); break;
-    case 3: rs_v3(base, ld, rows, xv, n, out, mode, scale); break;
-    case 4: rs_v4(base, ld, rows, xv, n, out, mode, scale); break;
-    case 5: rs_v5(base, ld, rows, xv, n, out, mode, scale); break;
-    case 6: rs_v6(base, ld, rows, xv, n, out, mode, scale); break;
-    case 7: rs_v7(base, ld, rows, xv, n, out, mode, scale); break;
-    case 8: rs_v8(base, ld, rows, xv, n, out, mode, scale); break;
-    case 9: rs_v9(base, ld, rows, xv, n, out, mode, scale); break;
-    case 10: rs_v10(base, ld, rows, xv, n, out, mode, scale); break;
-    case 11: rs_v11(base, ld, rows, xv, n, out, mode, scale); break;
-    case 12: rs_v12(base, ld, rows, xv, n, out, mode, scale); break;
-    case 13: rs_v13(base, ld, rows, xv, n, out, mode, scale); break;
+    PN_N13(PN_RS_CASE)
 #endif
     }
 }
@@ -158,6 +149,21 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
     for (u = 0; u < nu; u++)                                                      \
         CALL(base + first[b], ld, rows + start[u], xv + start[u], cnt[u],        \
              out + (size_t)orow[u] * ldo + first[b], mode, scale, ##__VA_ARGS__)
+#define PN_ROWS_V(NV) case NV: PN_ROWS(rs_v##NV); break;
+#define PN_ROWS_Z(NV) case NV: PN_ROWS(rz_v##NV, tail, 1); break;
+
+/* The loops of forward_sums (see forward_sums_mv), with BLOCK(kind, ...) the block
+ * kernel of a copy and its extra arguments. */
+#define PN_FORWARD_SUMS(BLOCK, ...)                                               \
+    for (b = 0; b < nb; b++)                                                      \
+        for (c = 0; c < nch; c++)                                                 \
+            for (s = 0; s < ns; s++) {                                            \
+                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];   \
+                if (t1 > t0)                                                      \
+                    BLOCK(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0,  \
+                          t1 - t0, Z + (size_t)s * ldz + first[b], RS_ACC, 0.0,   \
+                          ##__VA_ARGS__);                                         \
+            }
 
 #if PN_HAVE_WIDE
 /* The same row sums 8 columns to a vector (AVX-512), for CPUs that have it: a block
@@ -195,9 +201,7 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
         }                                                                          \
         PN_R##NV(PN_ZSAVE)                                                         \
     }
-PN_DEF_RZ(1) PN_DEF_RZ(2) PN_DEF_RZ(3) PN_DEF_RZ(4) PN_DEF_RZ(5) PN_DEF_RZ(6) PN_DEF_RZ(7)
-PN_DEF_RZ(8) PN_DEF_RZ(9) PN_DEF_RZ(10) PN_DEF_RZ(11) PN_DEF_RZ(12) PN_DEF_RZ(13)
-PN_DEF_RZ(14) PN_DEF_RZ(15) PN_DEF_RZ(16)
+PN_N16(PN_DEF_RZ)
 
 /* The columns 0..nc-1 in blocks of at most PN_MAX_ZBLOCK vectors of 8, balanced;
  * only the last block may end in a partial vector. */
@@ -214,6 +218,7 @@ static int plan_wide(int nc, int *kind, int *first)
 }
 
 /* One block of a wide plan: kind columns. */
+#define PN_RZ_CASE(NV) case NV: rz_v##NV(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
 PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t ld,
                                          const int *rows, const double *xv, int n,
                                          double *out, int mode, double scale, int padded)
@@ -221,22 +226,7 @@ PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t l
     int nv = (kind + 7) / 8;
     __mmask8 tail = (__mmask8)((1u << (kind - 8 * (nv - 1))) - 1u);
     switch (nv) {
-    case 1: rz_v1(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 2: rz_v2(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 3: rz_v3(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 4: rz_v4(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 5: rz_v5(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 6: rz_v6(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 7: rz_v7(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 8: rz_v8(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 9: rz_v9(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 10: rz_v10(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 11: rz_v11(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 12: rz_v12(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 13: rz_v13(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 14: rz_v14(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 15: rz_v15(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
-    case 16: rz_v16(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
+    PN_N16(PN_RZ_CASE)
     }
 }
 
@@ -261,22 +251,7 @@ static void rowsum_rows_z(const double *base, size_t ld, const int *rows, const 
         int nv = (kind[b] + 7) / 8;
         __mmask8 tail = (__mmask8)((1u << (kind[b] - 8 * (nv - 1))) - 1u);
         switch (nv) {
-        case 1: PN_ROWS(rz_v1, tail, 1); break;
-        case 2: PN_ROWS(rz_v2, tail, 1); break;
-        case 3: PN_ROWS(rz_v3, tail, 1); break;
-        case 4: PN_ROWS(rz_v4, tail, 1); break;
-        case 5: PN_ROWS(rz_v5, tail, 1); break;
-        case 6: PN_ROWS(rz_v6, tail, 1); break;
-        case 7: PN_ROWS(rz_v7, tail, 1); break;
-        case 8: PN_ROWS(rz_v8, tail, 1); break;
-        case 9: PN_ROWS(rz_v9, tail, 1); break;
-        case 10: PN_ROWS(rz_v10, tail, 1); break;
-        case 11: PN_ROWS(rz_v11, tail, 1); break;
-        case 12: PN_ROWS(rz_v12, tail, 1); break;
-        case 13: PN_ROWS(rz_v13, tail, 1); break;
-        case 14: PN_ROWS(rz_v14, tail, 1); break;
-        case 15: PN_ROWS(rz_v15, tail, 1); break;
-        case 16: PN_ROWS(rz_v16, tail, 1); break;
+        PN_N16(PN_ROWS_Z)
         }
     }
 }
@@ -287,14 +262,7 @@ static void forward_sums_z(const double *wT, size_t ldw, int ns, int const *cons
                            size_t ldz, int nb, const int *kind, const int *first)
 {
     int b, c, s;
-    for (b = 0; b < nb; b++)
-        for (c = 0; c < nch; c++)
-            for (s = 0; s < ns; s++) {
-                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];
-                if (t1 > t0)
-                    rz_block(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0, t1 - t0,
-                             Z + (size_t)s * ldz + first[b], RS_ACC, 0.0, 1);
-            }
+    PN_FORWARD_SUMS(rz_block, 1)
 }
 #endif
 
@@ -325,19 +293,7 @@ static void rowsum_rows_mv(const double *base, size_t ld, const int *rows, const
         case -2: PN_ROWS(rs_s2); break;
         case -1: PN_ROWS(rs_s1); break;
 #if PN_VEC
-        case 1: PN_ROWS(rs_v1); break;
-        case 2: PN_ROWS(rs_v2); break;
-        case 3: PN_ROWS(rs_v3); break;
-        case 4: PN_ROWS(rs_v4); break;
-        case 5: PN_ROWS(rs_v5); break;
-        case 6: PN_ROWS(rs_v6); break;
-        case 7: PN_ROWS(rs_v7); break;
-        case 8: PN_ROWS(rs_v8); break;
-        case 9: PN_ROWS(rs_v9); break;
-        case 10: PN_ROWS(rs_v10); break;
-        case 11: PN_ROWS(rs_v11); break;
-        case 12: PN_ROWS(rs_v12); break;
-        case 13: PN_ROWS(rs_v13); break;
+        PN_N13(PN_ROWS_V)
 #endif
         }
 }
@@ -356,14 +312,7 @@ static void forward_sums_mv(const double *wT, size_t ldw, int ns, int const *con
                             size_t ldz, int nb, const int *kind, const int *first)
 {
     int b, c, s;
-    for (b = 0; b < nb; b++)
-        for (c = 0; c < nch; c++)
-            for (s = 0; s < ns; s++) {
-                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];
-                if (t1 > t0)
-                    rs_block(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0,
-                             t1 - t0, Z + (size_t)s * ldz + first[b], RS_ACC, 0.0);
-            }
+    PN_FORWARD_SUMS(rs_block)
 }
 
 /* z[j] = sum[j] + b[j] and a[j] = act(z[j]) for j < n (a may be sum; e: scratch

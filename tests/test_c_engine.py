@@ -509,7 +509,8 @@ WIDE_CASES = [([140, 104, 10], "cross-entropy", "sigmoid", "l2", 10, "pixels"),
               ([120, 100, 12], "log-likelihood", "relu", "momentum", 7, "pixels"),
               ([100, 112, 9], "quadratic", "tanh", "l1", 3, "floats"),
               ([110, 101, 30, 10], "cross-entropy", "relu", "plain", 10, "floats"),
-              ([105, 128, 10], "log-likelihood", "tanh", "l2", 1, "pixels")]
+              ([105, 128, 10], "log-likelihood", "tanh", "l2", 1, "pixels"),
+              ([130, 100, 10], "quadratic", "sigmoid", "plain", 1, "pixels")]
 
 
 @needs_c

@@ -174,15 +174,22 @@ BAD_ORDERS = [
 ]
 
 
-@needs_c
-@pytest.mark.parametrize("order,message", BAD_ORDERS)
-def test_bad_orders_are_refused_before_c(order, message):
-    rnd = random.Random(1)
+def counted_engine(seed):
+    """A small C engine whose library counts its calls, its data, and the bits of its
+    parameters before any call."""
+    rnd = random.Random(seed)
     sizes = [6, 5, 3]
     c = make("c", sizes, *params(rnd, sizes))
     data = dataset(rnd, N, sizes, "pixels")
     before = bits(c)
     c.lib = CountingLib(c.lib)
+    return c, data, before
+
+
+@needs_c
+@pytest.mark.parametrize("order,message", BAD_ORDERS)
+def test_bad_orders_are_refused_before_c(order, message):
+    c, data, before = counted_engine(1)
     with pytest.raises(ValueError, match="^train_order: " + message):
         c.train_order(data, order, 3, 0.5)
     assert c.lib.calls == 0 and bits(c) == before
@@ -204,12 +211,7 @@ def test_bad_orders_are_refused_before_c(order, message):
     ({"momentum": 1.0}, "need lr > 0, n >= 1, l2 >= 0, l1 >= 0 .finite. and 0 <= momentum < 1"),
 ])
 def test_bad_settings_are_refused_before_c(kwargs, message):
-    rnd = random.Random(2)
-    sizes = [6, 5, 3]
-    c = make("c", sizes, *params(rnd, sizes))
-    data = dataset(rnd, N, sizes, "pixels")
-    before = bits(c)
-    c.lib = CountingLib(c.lib)
+    c, data, before = counted_engine(2)
     call = dict({"batch_size": 3, "lr": 0.5}, **kwargs)
     with pytest.raises(ValueError, match="^train_order: " + message):
         c.train_order(data, list(range(N)), **call)

@@ -113,14 +113,16 @@ class Dataset:
         return self.part(0, max(0, int(count)))
 
     def part(self, start, stop, name=None):
-        """Samples start..stop-1, as a Dataset of their own (the bytes are copied)."""
+        """Samples start..stop-1, as a Dataset of their own.  Pixels and labels are
+        shared with this one, not copied (they are immutable bytes): splitting off
+        a validation set costs no memory."""
         d, o = self.n_in, self.n_out
         return Dataset(
             d, o,
-            pixels=self.pixels[start * d:stop * d] if self.pixels is not None else None,
+            pixels=_shared(self.pixels, start * d, stop * d),
             divisor=self.divisor,
             xs=self.xs[start * d:stop * d] if self.xs is not None else None,
-            labels=self.labels[start:stop] if self.labels is not None else None,
+            labels=_shared(self.labels, start, stop),
             ys=self.ys[start * o:stop * o] if self.ys is not None else None,
             name=name or self.name, origin=self.origin)
 
@@ -216,8 +218,17 @@ def _doubles(values, name, what):
         raise DataError("%s: %s must be real numbers: %s" % (name, what, e)) from None
 
 
+def _shared(data, start, stop):
+    """data[start:stop] of immutable bytes without a copy (a memoryview), or None."""
+    return None if data is None else memoryview(data)[start:stop]
+
+
 def _bytes(values, name, what):
-    """values as bytes, or a DataError naming the dataset."""
+    """values as bytes (a memoryview of bytes is kept as it is: see _shared), or a
+    DataError naming the dataset."""
+    if isinstance(values, memoryview) and isinstance(values.obj, bytes) and \
+            values.format == "B" and values.ndim == 1:
+        return values
     try:
         return bytes(values)
     except (TypeError, ValueError) as e:

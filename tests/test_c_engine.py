@@ -547,11 +547,15 @@ def test_train_batches_with_repeated_and_uneven_batches():
 def test_network_backend_c_equals_python():
     network = pytest.importorskip("purenet.network")
     rnd = random.Random(3)
-    data = pixel_dataset(rnd, 150, 30, 5)
-    test = pixel_dataset(rnd, 60, 30, 5)
+    whole = pixel_dataset(rnd, 210, 30, 5)
+    data, test = whole.part(0, 150), whole.part(150, 210)      # views of whole's bytes
+    copy = Dataset(30, 5, pixels=bytes(data.pixels), labels=bytes(data.labels))
     nets = {b: network.Network([30, 12, 7, 5], seed=11, backend=b) for b in ("python", "c")}
     for net in nets.values():
         net.fit(data, epochs=2, batch_size=7, lr=2.0)
+    on_copy = network.Network([30, 12, 7, 5], seed=11, backend="c")
+    on_copy.fit(copy, epochs=2, batch_size=7, lr=2.0)
+    assert on_copy.weights == nets["c"].weights
     assert_same("Network weights", nets["c"].weights, nets["python"].weights)
     assert_same("Network biases", nets["c"].biases, nets["python"].biases)
     assert nets["c"].evaluate(test) == nets["python"].evaluate(test)

@@ -915,3 +915,36 @@ def test_as_dataset_takes_numbers_of_any_real_type():
     d = as_dataset([((0.5,), (1, 0.0))], n_out=None)
     assert (d.n_out, d.y(0)) == (2, [1.0, 0.0])
     assert as_dataset(d, n_out=2) is d
+
+
+# --------------------------------------------------------------------------- Dataset.part
+
+def test_a_part_has_the_samples_and_shares_their_bytes():
+    d = Dataset(3, 4, pixels=bytes(range(15)), labels=bytes([0, 1, 2, 3, 1]))
+    v = d.part(1, 4, "validation data")
+    assert (v.n, v.name) == (3, "validation data")
+    assert [v.x(i) for i in range(3)] == [d.x(i) for i in range(1, 4)]
+    assert [v.label(i) for i in range(3)] == [1, 2, 3]
+    assert v.pixels.obj is d.pixels and v.labels.obj is d.labels     # not copies
+    w = v.part(1, 3)
+    assert [w.x(i) for i in range(2)] == [d.x(2), d.x(3)] and w.pixels.obj is d.pixels
+
+
+def test_splitting_off_a_validation_set_takes_no_memory():
+    import tracemalloc
+    d = Dataset(784, 10, pixels=bytes(784 * 5000), labels=bytes(5000))
+    tracemalloc.start()
+    try:
+        train, validation = d.part(0, 4000), d.part(4000, 5000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (train.n, validation.n) == (4000, 1000)
+    assert peak < 100_000, peak           # the pixels alone would be 3.9 MB
+
+
+def test_a_view_of_mutable_bytes_is_copied():
+    buf = bytearray(range(6))
+    d = Dataset(3, 2, pixels=memoryview(buf), labels=memoryview(bytearray([0, 1])))
+    buf[0] = 200
+    assert d.x(0)[0] == 0.0 and isinstance(d.pixels, bytes)

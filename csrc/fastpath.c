@@ -17,7 +17,8 @@
  *     z[j] += wT[k][j] * x_k over the sample's non-zero k, vectorised across j with
  *     up to 13 x 4 (AVX2) or 13 x 8 (AVX-512) running sums in registers; the rows k
  *     are taken in chunks that stay in cache while every sample of the batch uses them;
- *   - the output errors, then the hidden errors (vectorised across samples);
+ *   - the output errors, then the hidden errors (vectorised across neurons, over
+ *     the next layer's weights turned back into rows once per batch);
  *   - per weight layer: the bias sums, and for every input k that is non-zero in
  *     some sample of the batch (the "touched" rows) the gradient row
  *     g[j] = sum over those samples (batch order) of delta[s][j] * x_s[k] with the
@@ -95,7 +96,8 @@ typedef struct {
     double *zL;            /* m x n[L] weighted sums of the output layer (row length lda[L]) */
     double *onehot;        /* n[L] doubles: the target of a labelled sample */
     double **delta;        /* delta[l] (1 <= l <= L): m x n[l] errors */
-    double **deltaT;       /* deltaT[l] (2 <= l <= L): n[l] x ld (columns = samples) */
+    double *w_rows;        /* hidden_errors' scratch: a weight layer l >= 1 as n[l+1] rows
+                              of n[l] (row length lda[l]), room for the largest */
     int *iota;             /* 0, 1, 2, ... */
     int pix_nz;            /* pixels: table[p] != 0 exactly for p != 0 */
     void *mem;
@@ -187,15 +189,15 @@ static void *aligned_block(size_t bytes)
 static void fast_free(fast_work *w)
 {
     free(w->w_off); free(w->b_off); free(w->ldw); free(w->lda); free(w->nz);
-    free(w->act); free(w->delta); free(w->deltaT); free(w->mem);
+    free(w->act); free(w->delta); free(w->mem);
     memset(w, 0, sizeof *w);
 }
 
+/* The scratch of a call for batches of up to m_max samples (train: with w_rows). */
 static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_model *model,
-                      int m_max)
+                      int m_max, int train)
 {
     int L = n_layers - 1, l, pass, n_max = max_size(sizes, n_layers);
-    size_t ld = ((size_t)m_max + 3) / 4 * 4;       /* deltaT's row length */
     memset(w, 0, sizeof *w);
     w->L = L; w->n = sizes; w->model = model;
     w->w_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
@@ -205,9 +207,7 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
     w->nz = (nz_lists *)calloc((size_t)L, sizeof(nz_lists));
     w->act = (double **)calloc((size_t)n_layers, sizeof(double *));
     w->delta = (double **)calloc((size_t)n_layers, sizeof(double *));
-    w->deltaT = (double **)calloc((size_t)n_layers, sizeof(double *));
-    if (!w->w_off || !w->b_off || !w->ldw || !w->lda || !w->nz || !w->act || !w->delta ||
-        !w->deltaT) {
+    if (!w->w_off || !w->b_off || !w->ldw || !w->lda || !w->nz || !w->act || !w->delta) {
         fast_free(w);
         return PN_ERR_NOMEM;
     }
@@ -216,6 +216,7 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
     for (l = 0; l < L; l++) w->ldw[l] = w->lda[l + 1];
     for (pass = 0; pass < 2; pass++) {
         bump b;
+        size_t rows = 0;
         b.base = (char *)w->mem; b.used = 0; b.overflow = 0;
         for (l = 0; l < L; l++) {
             size_t cap, nblk;
@@ -237,11 +238,13 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
             if (!mul_size((size_t)m_max, w->lda[l], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
             w->act[l] = (double *)bump_take(&b, cap, sizeof(double));
             w->delta[l] = (double *)bump_take(&b, cap, sizeof(double));
-            if (l >= 2) {
-                if (!mul_size(ld, (size_t)sizes[l], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
-                w->deltaT[l] = (double *)bump_take(&b, cap, sizeof(double));
-            }
         }
+        for (l = 1; train && l < L; l++) {
+            size_t cap;
+            if (!mul_size((size_t)sizes[l + 1], w->lda[l], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
+            if (cap > rows) rows = cap;
+        }
+        w->w_rows = (double *)bump_take(&b, rows, sizeof(double));
         {
             size_t cap;
             if (!mul_size((size_t)m_max, w->lda[L], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
@@ -256,10 +259,8 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
         }
     }
     for (l = 0; l < (n_max > m_max ? n_max : m_max); l++) w->iota[l] = l;
-    for (l = 1; l <= L; l++) {          /* padding columns stay 0.0 (kernels.c: padded) */
+    for (l = 1; l <= L; l++)            /* padding columns stay 0.0 (kernels.c: padded) */
         memset(w->delta[l], 0, sizeof(double) * (size_t)m_max * w->lda[l]);
-        if (l >= 2) memset(w->deltaT[l], 0, sizeof(double) * ld * (size_t)sizes[l]);
-    }
     return PN_OK;
 }
 
@@ -456,9 +457,8 @@ static const double *target(fast_work *w, const pn_data *d, size_t i)
 }
 
 /* Output errors of samples s0..s1-1: delta = (a - y) * a(1 - a) for the
- * quadratic cost (a(1 - a) == sigma'(z) bit for bit), else a - y.  ld: the row
- * length of deltaT in this batch. */
-static void output_errors(fast_work *w, const pn_data *d, const int64_t *idx, int ld, int s0, int s1)
+ * quadratic cost (a(1 - a) == sigma'(z) bit for bit), else a - y. */
+static void output_errors(fast_work *w, const pn_data *d, const int64_t *idx, int s0, int s1)
 {
     int L = w->L, nL = w->n[L], s, j, quadratic = w->model->cost == PN_QUADRATIC;
     size_t la = w->lda[L];
@@ -469,8 +469,6 @@ static void output_errors(fast_work *w, const pn_data *d, const int64_t *idx, in
             for (j = 0; j < nL; j++) dl[j] = (a[j] - y[j]) * (a[j] * (1.0 - a[j]));
         else
             for (j = 0; j < nL; j++) dl[j] = a[j] - y[j];
-        if (L >= 2)
-            for (j = 0; j < nL; j++) w->deltaT[L][(size_t)j * ld + s] = dl[j];
     }
 }
 
@@ -484,27 +482,25 @@ static double prime_of(int activation, double a)
 }
 
 /* Errors of hidden layer l for samples s0..s1-1:
- * delta[s][k] = (sum_j wT[k][j] * delta_next[s][j], j ascending) * act'(z),
- * as a rowsum over deltaT (its columns are the samples, so it vectorises across
- * samples). */
-static void hidden_errors(fast_work *w, thread_work *t, const double *params, int l, int ld,
-                          int s0, int s1)
+ * delta[s][k] = (sum_j w[j][k] * delta_next[s][j], j ascending) * act'(z[k]),
+ * vectorised across k: a row sum over the rows j of w, the layer's wT turned back
+ * into rows (w->w_rows, once per batch), as in the forward pass. */
+static void hidden_errors(fast_work *w, thread_work *t, const double *params, int l, int s0,
+                          int s1)
 {
-    int n_l = w->n[l], n_next = w->n[l + 1], k, s, activation = w->model->activation;
-    size_t la = w->lda[l];
+    int n_l = w->n[l], n_next = w->n[l + 1], k, j, s, nb;
+    int activation = w->model->activation;
+    size_t la = w->lda[l], ln = w->lda[l + 1], ldw = w->ldw[l];
     const double *wT = params + w->w_off[l];
-    const double *dT = w->deltaT[l + 1] + s0;
-    int nb = plan_blocks(t->wide, s1 - s0, t->kind, t->first);
-    if (s1 <= s0) return;
-    for (k = 0; k < n_l; k++) {
-        rowsum_planned(t->wide, dT, (size_t)ld, w->iota, wT + (size_t)k * w->ldw[l], n_next, t->out,
-                       RS_SET, 0.0, nb, t->kind, t->first);
-        for (s = s0; s < s1; s++) {
-            double a = w->act[l][(size_t)s * la + k];
-            double dk = t->out[s - s0] * prime_of(activation, a);
-            w->delta[l][(size_t)s * la + k] = dk;
-            if (l >= 2) w->deltaT[l][(size_t)k * ld + s] = dk;
-        }
+    for (k = 0; k < n_l; k++)
+        for (j = 0; j < n_next; j++) w->w_rows[(size_t)j * la + k] = wT[(size_t)k * ldw + j];
+    nb = plan_blocks(t->wide, n_l, t->kind, t->first);
+    for (s = s0; s < s1; s++) {
+        double *dl = w->delta[l] + (size_t)s * la;
+        const double *a = w->act[l] + (size_t)s * la;
+        rowsum_planned(t->wide, w->w_rows, la, w->iota, w->delta[l + 1] + (size_t)s * ln, n_next,
+                       dl, RS_SET, 0.0, nb, t->kind, t->first);
+        for (k = 0; k < n_l; k++) dl[k] = dl[k] * prime_of(activation, a[k]);
     }
 }
 
@@ -827,7 +823,7 @@ static void run_batches(train_job *j, int part, int *sense)
     sync_threads(j, sense);
     PN_PHASE(3)
     for (b = 0; b < j->n_batches; b++) {
-        int m = (int)j->batch_sizes[b], ld = (m + 3) / 4 * 4, view = (int)(b & 1);
+        int m = (int)j->batch_sizes[b], view = (int)(b & 1);
         const int64_t *idx = j->indices + pos;
         step_plan plan = plan_step(j->step, m);
         /* B */
@@ -845,8 +841,8 @@ static void run_batches(train_job *j, int part, int *sense)
                 forward_layer(w, t, cparams, l, 0, 0, m, 0, w->n[l + 1]);
             }
             softmax_rows(w, 0, m);
-            output_errors(w, j->d, idx, ld, 0, m);
-            for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, ld, 0, m);
+            output_errors(w, j->d, idx, 0, m);
+            for (l = L - 1; l >= 1; l--) hidden_errors(w, t, cparams, l, 0, m);
             for (l = 1; l < L; l++)
                 layer_step(w, t, j->params, j->velocities, l, 0, m, &plan, 0, w->n[l + 1]);
         }
@@ -901,7 +897,7 @@ int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, doub
     if (rc != PN_OK) return rc;
     if (n_batches == 0) return PN_OK;
     nthreads = PN_CAN_THREAD ? threads : 1;            /* the results are the same */
-    if ((rc = fast_alloc(&w, sizes, n_layers, model, m_max)) != PN_OK) return rc;
+    if ((rc = fast_alloc(&w, sizes, n_layers, model, m_max, 1)) != PN_OK) return rc;
     w.pix_nz = data->pixels ? table_zero_only_at_0(data->table) : 0;
     memset(&job, 0, sizeof job);
     job.w = &w; job.params = params; job.velocities = velocities; job.d = data;
@@ -972,7 +968,7 @@ static void outputs_run(outputs_job *o)
     int L = o->n_layers - 1, nL = o->sizes[L], m_max, l, p, c0, c1;
     if (o->stop <= o->start) { o->rc = PN_OK; return; }
     m_max = o->stop - o->start < CHUNK ? (int)(o->stop - o->start) : CHUNK;
-    if ((o->rc = fast_alloc(&w, o->sizes, o->n_layers, o->model, m_max)) != PN_OK) return;
+    if ((o->rc = fast_alloc(&w, o->sizes, o->n_layers, o->model, m_max, 0)) != PN_OK) return;
     if ((o->rc = thread_alloc(&t, o->sizes, o->n_layers, m_max)) != PN_OK) { fast_free(&w); return; }
     w.pix_nz = o->data->pixels ? table_zero_only_at_0(o->data->table) : 0;
     for (i = o->start; i < o->stop; i += (size_t)m_max) {

@@ -27,7 +27,7 @@
  * product of the fast path:
  *   forward:   base = wT (rows k = non-zero inputs),   xv = the inputs x_k;
  *   gradient:  base = delta (rows s = samples with x_s[k] != 0), xv = x_s[k];
- *   backward:  base = deltaT (rows j, columns = samples), xv = wT[k][j].
+ *   backward:  base = w (rows j of the next layer's weights), xv = delta_next[s][j].
  * The columns c are independent sums, so they are computed side by side in
  * vector registers (blocks of up to PN_MAX_VBLOCK x 4 = 13 x 4 doubles); each sum
  * keeps its order.

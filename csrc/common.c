@@ -2,8 +2,8 @@
  * common.c -- the plumbing both layers share: the message of each error code
  * (pn_strerror), the checks of layer sizes and parameter buffers that every
  * entry point makes before it touches anything, and the check that parameters
- * are finite (pn_all_finite).  The parameter counts they
- * compare with are in layout.c.
+ * are finite (pn_all_finite), and fit's shuffle (pn_shuffle).  The parameter
+ * counts they compare with are in layout.c.
  */
 #include "internal.h"
 
@@ -82,5 +82,41 @@ int pn_all_finite(const double *values, size_t n)
     if (values == NULL && n > 0) return PN_ERR_NULL;
     for (i = 0; i < n; i++)
         if (!finite(values[i])) return PN_ERR_NONFINITE;
+    return PN_OK;
+}
+
+/* The number of bits of x (Python's int.bit_length). */
+static int bit_length(size_t x)
+{
+    int k = 0;
+    while (x) { k++; x >>= 1; }
+    return k;
+}
+
+int pn_shuffle(int64_t *order, size_t n, int iota, const unsigned char *words, size_t n_words,
+               size_t *top)
+{
+    size_t i, t;
+    int k;
+    if (top == NULL || (order == NULL && n > 0) || (words == NULL && n_words > 0))
+        return PN_ERR_NULL;
+    if (n > 0xFFFFFFFFu || (n > 0 ? *top >= n : *top != 0)) return PN_ERR_RANGE;
+    if (iota) for (i = 0; i < n; i++) order[i] = (int64_t)i;
+    i = *top;
+    k = bit_length(i + 1);                        /* of i + 1, kept as i falls */
+    for (t = 0; t < n_words && i > 0; t++) {
+        const unsigned char *b = words + 4 * t;
+        uint32_t w = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                     (uint32_t)b[3] << 24;
+        size_t j = w >> (32 - k);
+        if (j <= i) {
+            int64_t x = order[i];
+            order[i] = order[j];
+            order[j] = x;
+            i--;
+            if (i + 1 < (size_t)1 << (k - 1)) k--;
+        }
+    }
+    *top = i;
     return PN_OK;
 }

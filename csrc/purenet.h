@@ -114,6 +114,18 @@ size_t pn_fast_param_count(const int *sizes, int n_layers);
  * ReferenceEngine.all_finite).  Any layout: the fast layout's padding is 0.0. */
 int pn_all_finite(const double *values, size_t n);
 
+/* Python's random.Random.shuffle on order[0..n-1], fed the 32-bit words it draws
+ * (4 little-endian bytes each, in the order getrandbits(32 * n_words) gives them):
+ * for i = *top down to 1, j = (next word) >> (32 - bit_length(i + 1)), taken again
+ * while j > i (Python's _randbelow), then order[i] and order[j] swap.  It stops at
+ * i = 0 or when the words run out, and sets *top to that i; the caller then draws *top
+ * more words (as many as the rest could need, never more, so that Python's generator
+ * ends where random.shuffle leaves it) and calls again.  With iota = 1, order is first
+ * set to 0, 1, ..., n-1.  PN_ERR_NULL, or PN_ERR_RANGE when *top >= n (or *top > 0
+ * when n = 0) or n >= 2^32 (where Python draws more than one word per swap). */
+int pn_shuffle(int64_t *order, size_t n, int iota, const unsigned char *words, size_t n_words,
+               size_t *top);
+
 /* The SIMD kernels' instructions in use: 2 = AVX-512 (and AVX2), 1 = AVX2, 0 = baseline.
  * Every level gives the same bits. */
 int pn_simd_level(void);

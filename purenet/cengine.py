@@ -13,6 +13,7 @@ the rest of purenet works without cffi.
 """
 
 import math
+import random
 from array import array
 
 from .dataset import Dataset
@@ -67,6 +68,34 @@ def simd_name():
     """The instructions the C engine's vector kernels run with on this CPU."""
     lib, _ = _load()
     return ("baseline", "AVX2", "AVX2 + AVX-512")[lib.pn_simd_level()]
+
+
+def _c_shuffle(rng, n):
+    """random.Random.shuffle of 0..n-1 with the swaps in C (pn_shuffle): the 32-bit words it
+    would draw one getrandbits(k) call at a time are drawn in one call per round, as many
+    as the rest of the shuffle may need, so that rng ends in the same state."""
+    lib, ffi = _load()
+    order = array("q", bytes(8 * n))
+    buf, top = ffi.from_buffer("int64_t[]", order), ffi.new("size_t *", max(n - 1, 0))
+    _check(lib.pn_shuffle(buf, n, 1, ffi.NULL, 0, top), "shuffled_order")
+    while top[0] > 0:
+        words = rng.getrandbits(32 * top[0]).to_bytes(4 * top[0], "little")
+        _check(lib.pn_shuffle(buf, n, 0, words, top[0], top), "shuffled_order")
+    return order
+
+
+_same = []
+
+
+def _same_shuffle():
+    """True when this Python's random.shuffle is the algorithm pn_shuffle follows (tried
+    once, on 1,000 samples: the same order and the same generator state after)."""
+    if not _same:
+        a, b = random.Random(11), random.Random(11)
+        want = list(range(1000))
+        a.shuffle(want)
+        _same.append(_c_shuffle(b, 1000).tolist() == want and a.getstate() == b.getstate())
+    return _same[0]
 
 
 def _check(code, what):
@@ -304,6 +333,16 @@ class CEngine:
                              % (bad, data.name, data.n))
         self._train(d, indices, counts, step, "train_batches")
         del keep
+
+    def shuffled_order(self, rng, n):
+        """The samples 0..n-1 in the order rng.shuffle puts them, as an array('q'), with
+        rng left in the state rng.shuffle leaves it: the swaps are made in C (_c_shuffle).
+        Any other generator, or a Python whose shuffle is not that one, shuffles itself."""
+        if type(rng) is random.Random and n < 2 ** 32 and _same_shuffle():
+            return _c_shuffle(rng, n)
+        order = list(range(n))
+        rng.shuffle(order)
+        return array("q", order)
 
     def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
         """train_batches of order cut into batches of batch_size consecutive samples (the

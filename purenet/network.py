@@ -28,7 +28,6 @@ import numbers
 import os
 import random
 import time
-from array import array
 
 from .dataset import DataError, argmax, as_dataset
 from . import checkpoint as _checkpoint
@@ -447,9 +446,7 @@ class Network:
         has a fixed cost), or with progress in slices of whole batches of about 3,000
         samples (20 on MNIST), after each of which progress is called."""
         batch_size, n = settings["batch_size"], train.n
-        order = list(range(n))
-        self.rng.shuffle(order)             # one shuffle per epoch (a list shuffles faster)
-        order = memoryview(array("q", order))
+        order = memoryview(self.engine.shuffled_order(self.rng, n))   # rng.shuffle's order
         start = time.perf_counter()
         chunk = n if progress is None else (3000 // batch_size or 1) * batch_size
         for c in range(0, n, chunk):

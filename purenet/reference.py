@@ -452,6 +452,12 @@ class ReferenceEngine:
             else:
                 update_mini_batch(self.weights, self.biases, pairs, lr, self.act, self.cost)
 
+    def shuffled_order(self, rng, n):
+        """The samples 0..n-1 in the order rng.shuffle puts them, as an array('q')."""
+        order = list(range(n))
+        rng.shuffle(order)
+        return array("q", order)
+
     def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
         """train_batches of order (sample indices) cut into batches of batch_size
         consecutive samples; the last one may be smaller."""

@@ -257,3 +257,82 @@ def test_fit_is_train_batches_on_its_shuffles(backend, threads, batch_size, watc
     assert bits(net.engine) == bits(twin)
     assert net.rng.getstate() == rng.getstate()
     assert calls == (progress_of_batches(n, batch_size) * 2 if watched else [])
+
+
+# --- the shuffle fit hands over ------------------------------------------------------
+
+SHUFFLE_ENGINES = [pytest.param("python", id="python"), pytest.param("c", id="c", marks=needs_c)]
+
+
+@pytest.mark.parametrize("backend", SHUFFLE_ENGINES)
+@pytest.mark.parametrize("n", (0, 1, 2, 3, 4, 5, 8, 9, 17, 64, 65, 1000, 60000))
+def test_shuffled_order_is_random_shuffle(backend, n):
+    """The order and the generator state after are those of random.Random.shuffle of a
+    list 0..n-1: sizes around powers of two (where the words' shift changes), MNIST's.
+    The C engine's own shuffle must be the one in use (it checks itself against this
+    Python's random.shuffle once, and would otherwise leave the shuffle to Python)."""
+    engine = make(backend, [3, 2], [[[0.0] * 3] * 2], [[0.0] * 2], 1)
+    if backend == "c":
+        cengine._same.clear()
+        assert cengine._same_shuffle()
+    for seed in range(3 if n > 1000 else 8):
+        mine, theirs = random.Random(seed), random.Random(seed)
+        want = list(range(n))
+        theirs.shuffle(want)
+        order = engine.shuffled_order(mine, n)
+        assert isinstance(order, array) and order.typecode == "q"
+        assert order.tolist() == want
+        assert mine.getstate() == theirs.getstate()
+
+
+class CountingRandom(random.Random):
+    """A generator of another class: shuffled_order must leave the shuffle to it."""
+
+    def getrandbits(self, k):
+        self.widest = max(getattr(self, "widest", 0), k)
+        return super().getrandbits(k)
+
+
+@needs_c
+def test_c_shuffle_leaves_other_generators_and_other_pythons_to_themselves(monkeypatch):
+    engine = make("c", [3, 2], [[[0.0] * 3] * 2], [[0.0] * 2], 1)
+    mine, theirs = CountingRandom(5), random.Random(5)
+    want = list(range(300))
+    theirs.shuffle(want)
+    assert engine.shuffled_order(mine, 300).tolist() == want
+    assert mine.widest <= 9                          # one getrandbits(k) per draw, as shuffle does
+
+    def backwards(self, x):                          # a Python with another shuffle
+        x.reverse()
+    monkeypatch.setattr(random.Random, "shuffle", backwards)
+    monkeypatch.setattr(cengine, "_same", [])
+    assert engine.shuffled_order(random.Random(5), 5).tolist() == [4, 3, 2, 1, 0]
+
+
+@needs_c
+def test_pn_shuffle_checks_its_arguments():
+    lib, ffi = cengine.lib_and_ffi()
+    order = ffi.new("int64_t[]", 4)
+    top = ffi.new("size_t *", 3)
+    words = b"\xff" * 8
+    assert lib.pn_shuffle(order, 4, 1, words, 2, ffi.NULL) == lib.PN_ERR_NULL
+    assert lib.pn_shuffle(ffi.NULL, 4, 1, words, 2, top) == lib.PN_ERR_NULL
+    assert lib.pn_shuffle(order, 4, 1, ffi.NULL, 2, top) == lib.PN_ERR_NULL
+    for n, t in ((4, 4), (4, 9), (0, 1)):
+        top[0] = t
+        assert lib.pn_shuffle(order, n, 1, words, 2, top) == lib.PN_ERR_RANGE
+    top[0] = 3
+    assert lib.pn_shuffle(order, 2 ** 32, 0, words, 2, top) == lib.PN_ERR_RANGE
+    top[0] = 0
+    assert lib.pn_shuffle(ffi.NULL, 0, 1, ffi.NULL, 0, top) == lib.PN_OK
+    # By hand, n = 4.  i = 3 (bit_length(4) = 3, j = word >> 29): 0x40000000 gives j = 2,
+    # swap 3 and 2; i = 2 (bit_length(3) = 2, j = word >> 30): 0xffffffff gives 3 > 2,
+    # drawn again, and the words have run out: top = 2.
+    top[0] = 3
+    le = lambda *ws: b"".join(w.to_bytes(4, "little") for w in ws)
+    assert lib.pn_shuffle(order, 4, 1, le(0x40000000, 0xFFFFFFFF), 2, top) == lib.PN_OK
+    assert (list(order), top[0]) == ([0, 1, 3, 2], 2)
+    # Then i = 2: 0 gives j = 0, swap 2 and 0; i = 1 (still >> 30): 0x80000000 gives
+    # 2 > 1, drawn again; 0x40000000 gives 1, swap 1 with itself; i = 0: done.
+    assert lib.pn_shuffle(order, 4, 0, le(0, 0x80000000, 0x40000000), 3, top) == lib.PN_OK
+    assert (list(order), top[0]) == ([3, 1, 0, 2], 0)

@@ -413,7 +413,8 @@ class CEngine:
                                    self.ffi.from_buffer("double[]", out), len(out), self.threads)
         del keep
         _check(code, "outputs")
-        return [out[i:i + n_out].tolist() for i in range(0, len(out), n_out)]
+        flat = out.tolist()
+        return [flat[i:i + n_out] for i in range(0, len(flat), n_out)]
 
     def total_cost(self, data, l2=0.0, l1=0.0):
         """reference.total_cost over every sample of data, computed in C."""

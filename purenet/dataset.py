@@ -249,12 +249,9 @@ def _check_finite(values, width, name, what):
 
 
 def argmax(values):
-    """Index of the largest value; the first one on a tie (as numpy.argmax)."""
-    best, best_i = values[0], 0
-    for i in range(1, len(values)):
-        if values[i] > best:
-            best, best_i = values[i], i
-    return best_i
+    """Index of the largest value; the first one on a tie (as numpy.argmax).  (max keeps
+    the first of equal values and a NaN it starts from, and index finds that one.)"""
+    return values.index(max(values))
 
 
 def as_dataset(data, n_out, name="data"):

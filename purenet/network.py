@@ -521,8 +521,9 @@ def encode(doc):
 
 def _hits(outputs, data):
     """How many samples' largest output is their label (a NaN output picks no class)."""
-    return sum(1 for i, o in enumerate(outputs)
-               if argmax(o) == data.label(i) and not any(map(math.isnan, o)))
+    labels = data.labels if data.labels is not None else map(data.label, range(data.n))
+    return sum(1 for o, y in zip(outputs, labels)
+               if argmax(o) == y and not any(map(math.isnan, o)))
 
 
 def read_json(path, what="model"):

@@ -7,6 +7,8 @@ gradient step on its weights and bias, is ≈ 0 even when it is wrong: the unit
 has stopped learning.  :func:`output_units` measures this per unit.
 """
 
+from operator import mul
+
 from .dataset import argmax
 
 # An output unit whose σ′ = a(1 − a) stays below this for every input is "saturated":
@@ -26,22 +28,16 @@ def confusion_matrix(labels, predictions, classes):
 
 def output_units(outputs, labels):
     """Per output unit j: min/max activation, max σ′ over all inputs, how often it
-    is the argmax, and how many samples of class j there are."""
+    is the argmax, and how many samples of class j there are.  A NaN activation
+    counts for none of them."""
     classes = len(outputs[0]) if outputs else 0
-    units = [{"unit": j, "min": 1.0, "max": 0.0, "max_slope": 0.0, "predicted": 0,
-              "samples": 0} for j in range(classes)]
+    units = [{"unit": j, "predicted": 0, "samples": 0} for j in range(classes)]
     for out, label in zip(outputs, labels):
         units[argmax(out)]["predicted"] += 1
         units[label]["samples"] += 1
-        for j, a in enumerate(out):
-            u = units[j]
-            if a < u["min"]:
-                u["min"] = a
-            if a > u["max"]:
-                u["max"] = a
-            slope = a * (1.0 - a)
-            if slope > u["max_slope"]:
-                u["max_slope"] = slope
+    for u, a in zip(units, zip(*outputs)):      # min and max never pick a NaN after a number
+        u["min"], u["max"] = min((1.0,) + a), max((0.0,) + a)
+        u["max_slope"] = max((0.0,) + tuple(map(mul, a, map((1.0).__sub__, a))))   # a(1 - a)
     return units
 
 

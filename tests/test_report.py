@@ -33,3 +33,45 @@ def test_a_unit_never_predicted_but_still_moving_is_named_differently():
 def test_healthy_units_are_not_reported():
     outputs = [[0.9, 0.1], [0.2, 0.8], [0.55, 0.5]]
     assert report.dead_unit_lines(report.output_units(outputs, [0, 1, 0])) == []
+
+
+def units_by_loop(outputs, labels):
+    """output_units as a plain loop over every activation: what it must equal."""
+    units = [{"unit": j, "min": 1.0, "max": 0.0, "max_slope": 0.0, "predicted": 0,
+              "samples": 0} for j in range(len(outputs[0]))]
+    for out, label in zip(outputs, labels):
+        best = 0
+        for j in range(1, len(out)):
+            if out[j] > out[best]:
+                best = j
+        units[best]["predicted"] += 1
+        units[label]["samples"] += 1
+        for j, a in enumerate(out):
+            u = units[j]
+            u["min"] = a if a < u["min"] else u["min"]
+            u["max"] = a if a > u["max"] else u["max"]
+            slope = a * (1.0 - a)
+            u["max_slope"] = slope if slope > u["max_slope"] else u["max_slope"]
+    return units
+
+
+def test_output_units_is_the_loop_over_every_activation():
+    import random
+    rnd = random.Random(4)
+    values = [0.0, 1.0, 0.5, 0.25, 0.75, 1e-300, float("nan")]
+    for trial in range(300):
+        classes, n = rnd.randint(1, 5), rnd.randint(1, 30)
+        outputs = [[rnd.choice(values) if rnd.random() < 0.3 else rnd.random()
+                    for _ in range(classes)] for _ in range(n)]
+        labels = [rnd.randrange(classes) for _ in range(n)]
+        assert report.output_units(outputs, labels) == units_by_loop(outputs, labels), trial
+
+
+def test_argmax_is_the_first_largest_and_a_leading_nan_wins():
+    from purenet.dataset import argmax
+    assert argmax([0.1, 0.7, 0.7, 0.2]) == 1
+    assert argmax([0.0, -0.0]) == 0 and argmax([-1.0]) == 0
+    nan = float("nan")
+    assert argmax([nan, 0.5, 0.9]) == 0            # as numpy.argmax: NaN is the maximum
+    assert argmax([0.2, nan, 0.9]) == 2            # numpy would say 1; purenet never did
+    assert argmax((3, 1, 3)) == 0

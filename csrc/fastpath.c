@@ -2,17 +2,16 @@
  * fastpath.c -- layer 2 of the C engine: pn_train_batches (many mini-batches in
  * one call) and pn_outputs (a batch forward pass), on parameters in the fast
  * layout (layout.c: every weight matrix transposed, wT[k][j], the first one in two
- * column panels).  This file holds
- * their scratch memory, the steps of a mini-batch layer by layer, and the
- * threads; the inner loops are in kernels.c.  The numbers are those of
+ * column panels).  This file holds their scratch memory, the steps of a mini-batch
+ * layer by layer, and the threads; the inner loops are in kernels.c.  The numbers are those of
  * textbook.c's pn_update_mini_batch and pn_feedforward, bit for bit.
  *
  * pn_train_batches, per mini-batch of m samples:
  *   - the non-zero inputs (k, x) of every sample are gathered into a list (pixels
  *     through the 256-entry table; zero pixels skipped 8 at a time, or 16 with
- *     AVX-512), and turned
- *     into the list of the first layer's touched rows (see below); this is done
- *     for batch b+1 while batch b is computed, and batch b+2's rows are prefetched;
+ *     AVX-512), and turned into the list of the first layer's touched rows (see
+ *     below); this is done for batch b+1 while batch b is computed, and batch b+2's
+ *     rows are prefetched;
  *   - forward, layer by layer, with the weights transposed (wT[k][j]):
  *     z[j] += wT[k][j] * x_k over the sample's non-zero k, vectorised across j with
  *     up to 13 x 4 (AVX2) or 13 x 8 (AVX-512) running sums in registers; the rows k
@@ -241,7 +240,10 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
         }
         for (l = 1; train && l < L; l++) {
             size_t cap;
-            if (!mul_size((size_t)sizes[l + 1], w->lda[l], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
+            if (!mul_size((size_t)sizes[l + 1], w->lda[l], &cap)) {
+                fast_free(w);
+                return PN_ERR_NOMEM;
+            }
             if (cap > rows) rows = cap;
         }
         w->w_rows = (double *)bump_take(&b, rows, sizeof(double));
@@ -392,10 +394,7 @@ static void compact_layer(fast_work *w, int l, int s0, int s1)
  * lie in one panel (internal.h: panel_split). */
 static size_t wT_at(fast_work *w, int l, int c0, size_t *ldw)
 {
-    int p = n_panels(l) - 1, p0, p1;
-    panel_cols(l, w->n[l + 1], p, &p0, &p1);
-    if (c0 < p0) panel_cols(l, w->n[l + 1], --p, &p0, &p1);
-    return w->w_off[l] + panel_offset(l, w->n[l], w->n[l + 1], p, ldw) + (size_t)(c0 - p0);
+    return w->w_off[l] + fast_column(l, w->n[l], w->n[l + 1], c0, ldw);
 }
 
 /* Forward through weight layer l for samples s0..s1-1 and output neurons c0..c1-1:
@@ -562,7 +561,7 @@ static void csr_build(fast_work *w, thread_work *t, pn_csr *c, int l, int view, 
     const int *cnt = nz_of(w, l, view)->cnt;
     int *kcnt = t->kcnt;
     for (s = 0; s < m; s++) dense &= cnt[s] == n;
-    if (dense) {                   /* every input non-zero (sigmoid layers): row k, sample s at k*m + s */
+    if (dense) {                   /* every input non-zero (sigmoid): row k, sample s at k*m + s */
         for (k = 0; k < n; k++) { c->uk[k] = k; c->start[k] = k * m; c->cnt[k] = m; }
         for (s = 0; s < m; s++) {
             const double *vx = nz_val(w, l, view, s);
@@ -636,8 +635,8 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
         size_t at = at0 + (size_t)k * ldw;
         const double *g = NULL;
         if (u < c->nu && c->uk[u] == k) {
-            rowsum_planned(t->wide, dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u], t->g,
-                           RS_SET, 0.0, nb, t->kind, t->first);
+            rowsum_planned(t->wide, dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u],
+                           t->g, RS_SET, 0.0, nb, t->kind, t->first);
             g = t->g;
             u++;
         }
@@ -1082,13 +1081,8 @@ int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double 
         layer_offsets(sizes, n_layers, 1, w_off, b_off);
         for (l = 0; l < L; l++)                     /* the weights w[j][k], row by row */
             for (j = 0; j < sizes[l + 1]; j++) {
-                int p = n_panels(l) - 1, c0, c1;
-                size_t ld;
-                const double *col;                              /* wT[k][j], k = 0.. */
-                panel_cols(l, sizes[l + 1], p, &c0, &c1);
-                if (j < c0) panel_cols(l, sizes[l + 1], --p, &c0, &c1);
-                col = params + w_off[l] + panel_offset(l, sizes[l], sizes[l + 1], p, &ld) +
-                      (size_t)(j - c0);
+                size_t ld, at = w_off[l] + fast_column(l, sizes[l], sizes[l + 1], j, &ld);
+                const double *col = params + at;                /* wT[k][j], k = 0.. */
                 for (k = 0; k < (size_t)sizes[l]; k++) {
                     double v = col[k * ld];
                     squares += v * v;

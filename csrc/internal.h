@@ -108,8 +108,9 @@ static inline size_t pad_row(int n) { return ((size_t)n + PN_PAD - 1) / PN_PAD *
 /* In the fast layout the first weight layer's wT is two column panels: columns
  * [0, split) and [split, n_out), split = panel_split(n_out) (whole cache lines, half
  * of them on each side), each in rows of pad_row(its width) doubles, PN_PANEL_GAP
- * doubles (4 KiB) apart (no gap when the first panel is empty: n_out <= PN_PAD).  With two threads each owns one panel, and no cache line, or
- * hardware-prefetched neighbour of one, holds weights of both. */
+ * doubles (4 KiB) apart (no gap when the first panel is empty: n_out <= PN_PAD).
+ * With two threads each owns one panel, and no cache line, or hardware-prefetched
+ * neighbour of one, holds weights of both. */
 #define PN_PANEL_GAP 512
 static inline int panel_split(int n_out) { return (n_out + PN_PAD - 1) / PN_PAD / 2 * PN_PAD; }
 /* The panels of weight layer l, and panel p's columns [*c0, *c1). */
@@ -153,9 +154,9 @@ PN_HIDDEN double cost_fn(int cost, int n, const double *a, const double *y, cons
  * (fast = 1).  The sizes must have passed pn_param_count / pn_fast_param_count. */
 PN_HIDDEN void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w_off,
                              size_t *b_off);
-/* In the fast layout: where panel p of weight layer l (n_in x n_out) starts, from the
- * start of the layer, and its row length *ld. */
-PN_HIDDEN size_t panel_offset(int l, int n_in, int n_out, int p, size_t *ld);
+/* In the fast layout: where wT[0][j] of weight layer l (n_in x n_out) is, from the start
+ * of the layer, and the row length *ld of its panel (row k's is k * *ld further on). */
+PN_HIDDEN size_t fast_column(int l, int n_in, int n_out, int j, size_t *ld);
 
 /* ------------------------------------------------------------------------- */
 /* kernels.c                                                                  */

@@ -27,7 +27,9 @@ size_t pn_param_count(const int *sizes, int n_layers)
     return total;
 }
 
-size_t panel_offset(int l, int n_in, int n_out, int p, size_t *ld)
+/* Where panel p of weight layer l (n_in x n_out) starts, from the start of the layer
+ * (fast layout), and its row length *ld. */
+static size_t panel_offset(int l, int n_in, int n_out, int p, size_t *ld)
 {
     int c0, c1;
     panel_cols(l, n_out, 0, &c0, &c1);
@@ -47,7 +49,7 @@ size_t pn_fast_param_count(const int *sizes, int n_layers)
     size_t total = 0, t;
     int l;
     if (check_sizes(sizes, n_layers) != PN_OK) return 0;
-    for (l = 0; l + 1 < n_layers; l++) {     /* at most (n_in + 1) * pad_row(n_out) + 2 PN_PAD + gap */
+    for (l = 0; l + 1 < n_layers; l++) {     /* <= (n_in + 1) * (pad_row(n_out) + 2 PN_PAD) + gap */
         size_t ld = pad_row(sizes[l + 1]) + 2 * PN_PAD;
         if (!mul_size((size_t)sizes[l] + 1, ld, &t) || t > SIZE_MAX - PN_PANEL_GAP) return 0;
         if (t + PN_PANEL_GAP > SIZE_MAX - total) return 0;
@@ -69,15 +71,19 @@ void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w_off, size
     }
 }
 
+size_t fast_column(int l, int n_in, int n_out, int j, size_t *ld)
+{
+    int c0, c1;
+    panel_cols(l, n_out, 0, &c0, &c1);               /* c1: the first panel's width */
+    return j < c1 ? panel_offset(l, n_in, n_out, 0, ld) + (size_t)j
+                  : panel_offset(l, n_in, n_out, 1, ld) + (size_t)(j - c1);
+}
+
 /* Where wT[k][j] of weight layer l is, from the start of the layer (fast layout). */
 static size_t fast_at(int l, int n_in, int n_out, int k, int j)
 {
-    int c0, c1, p = 0;
-    size_t ld, at;
-    panel_cols(l, n_out, 0, &c0, &c1);
-    if (j >= c1) p = 1, j -= c1;
-    at = panel_offset(l, n_in, n_out, p, &ld);
-    return at + (size_t)k * ld + (size_t)j;
+    size_t ld, at = fast_column(l, n_in, n_out, j, &ld);
+    return at + (size_t)k * ld;
 }
 
 int pn_to_fast(const int *sizes, int n_layers, const double *textbook, size_t n_textbook,
@@ -94,7 +100,8 @@ int pn_to_fast(const int *sizes, int n_layers, const double *textbook, size_t n_
         double *bf = fast + nw;
         memset(fast, 0, sizeof(double) * (nw + ld));           /* padding and gap: 0.0 */
         for (j = 0; j < n_out; j++)
-            for (k = 0; k < n_in; k++) fast[fast_at(l, n_in, n_out, k, j)] = w[(size_t)j * n_in + k];
+            for (k = 0; k < n_in; k++)
+                fast[fast_at(l, n_in, n_out, k, j)] = w[(size_t)j * n_in + k];
         for (j = 0; j < n_out; j++) bf[j] = b[j];
         textbook = b + n_out;
         fast = bf + ld;
@@ -114,7 +121,8 @@ int pn_from_fast(const int *sizes, int n_layers, const double *fast, size_t n_fa
         const double *bf = fast + fast_weights(l, n_in, n_out);
         double *w = textbook, *b = w + (size_t)n_in * n_out;
         for (j = 0; j < n_out; j++)
-            for (k = 0; k < n_in; k++) w[(size_t)j * n_in + k] = fast[fast_at(l, n_in, n_out, k, j)];
+            for (k = 0; k < n_in; k++)
+                w[(size_t)j * n_in + k] = fast[fast_at(l, n_in, n_out, k, j)];
         for (j = 0; j < n_out; j++) b[j] = bf[j];
         fast = bf + pad_row(n_out);
         textbook = b + n_out;

@@ -17,6 +17,7 @@ import random
 from array import array
 
 from .dataset import Dataset
+from .reference import shuffled_order
 
 BUILD_HINT = ("the C engine is not built: run `pip install .` (needs a C compiler and cffi) "
               "or `python build_ext.py` in a checkout")
@@ -340,9 +341,7 @@ class CEngine:
         Any other generator, or a Python whose shuffle is not that one, shuffles itself."""
         if type(rng) is random.Random and n < 2 ** 32 and _same_shuffle():
             return _c_shuffle(rng, n)
-        order = list(range(n))
-        rng.shuffle(order)
-        return array("q", order)
+        return shuffled_order(rng, n)
 
     def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
         """train_batches of order cut into batches of batch_size consecutive samples (the

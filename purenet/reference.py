@@ -387,6 +387,14 @@ ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
 
 # --- the engine Network uses ---------------------------------------------------
 
+def shuffled_order(rng, n):
+    """The samples 0..n-1 in the order rng.shuffle puts them (an epoch's order), as
+    an array('q')."""
+    order = list(range(n))
+    rng.shuffle(order)
+    return array("q", order)
+
+
 class ReferenceEngine:
     """Runs a Network's arithmetic with the functions above (``backend="python"``).
 
@@ -453,10 +461,7 @@ class ReferenceEngine:
                 update_mini_batch(self.weights, self.biases, pairs, lr, self.act, self.cost)
 
     def shuffled_order(self, rng, n):
-        """The samples 0..n-1 in the order rng.shuffle puts them, as an array('q')."""
-        order = list(range(n))
-        rng.shuffle(order)
-        return array("q", order)
+        return shuffled_order(rng, n)
 
     def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
         """train_batches of order (sample indices) cut into batches of batch_size

@@ -29,7 +29,7 @@ def confusion_matrix(labels, predictions, classes):
 def output_units(outputs, labels):
     """Per output unit j: min/max activation, max σ′ over all inputs, how often it
     is the argmax, and how many samples of class j there are.  A NaN activation
-    counts for none of them."""
+    counts in no minimum, maximum or σ′."""
     classes = len(outputs[0]) if outputs else 0
     units = [{"unit": j, "predicted": 0, "samples": 0} for j in range(classes)]
     for out, label in zip(outputs, labels):

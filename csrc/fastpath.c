@@ -61,12 +61,15 @@
 /* The lists of non-zero inputs of one weight layer, for up to m_max samples
  * (kernels.c's compact_* fill them): sample s has cnt[s] entries idx[s*n + t],
  * val[s*n + t] (k ascending, n = the layer's input count) and chunk positions
- * blk[s*blk_count(n) ...]. */
+ * blk[s*blk_count(n) ...].  all = 1 (layers l >= 1): every input of every sample
+ * of the batch is non-zero (a sigmoid layer, as a rule), and the lists are not
+ * written: a sample's idx is w->iota, its val the activation row, its blk w->blk_iota. */
 typedef struct {
     int *idx;
     double *val;
     int *cnt;
     int *blk;
+    int all;
 } nz_lists;
 
 /* The rows of a weight layer that some sample of the batch touches (inputs
@@ -98,6 +101,7 @@ typedef struct {
     double *w_rows;        /* hidden_errors' scratch: a weight layer l >= 1 as n[l+1] rows
                               of n[l] (row length lda[l]), room for the largest */
     int *iota;             /* 0, 1, 2, ... */
+    int *blk_iota;         /* 0, PN_BLK, 2 PN_BLK, ...: the chunk positions of a list of all k */
     int pix_nz;            /* pixels: table[p] != 0 exactly for p != 0 */
     void *mem;
 } fast_work;
@@ -254,6 +258,7 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
         }
         w->onehot = (double *)bump_take(&b, (size_t)sizes[L], sizeof(double));
         w->iota = (int *)bump_take(&b, (size_t)(n_max > m_max ? n_max : m_max), sizeof(int));
+        w->blk_iota = (int *)bump_take(&b, (size_t)blk_count(n_max), sizeof(int));
         if (b.overflow) { fast_free(w); return PN_ERR_NOMEM; }
         if (pass == 0) {
             w->mem = aligned_block(b.used);
@@ -261,6 +266,7 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
         }
     }
     for (l = 0; l < (n_max > m_max ? n_max : m_max); l++) w->iota[l] = l;
+    for (l = 0; l < blk_count(n_max); l++) w->blk_iota[l] = l * PN_BLK;
     for (l = 1; l <= L; l++)            /* padding columns stay 0.0 (kernels.c: padded) */
         memset(w->delta[l], 0, sizeof(double) * (size_t)m_max * w->lda[l]);
     return PN_OK;
@@ -349,15 +355,18 @@ static nz_lists *nz_of(fast_work *w, int l, int view)
 /* Sample s's entries of those lists. */
 static int *nz_idx(fast_work *w, int l, int view, int s)
 {
-    return nz_of(w, l, view)->idx + (size_t)s * w->n[l];
+    const nz_lists *z = nz_of(w, l, view);
+    return z->all ? w->iota : z->idx + (size_t)s * w->n[l];
 }
 static double *nz_val(fast_work *w, int l, int view, int s)
 {
-    return nz_of(w, l, view)->val + (size_t)s * w->n[l];
+    const nz_lists *z = nz_of(w, l, view);
+    return z->all ? w->act[l] + (size_t)s * w->lda[l] : z->val + (size_t)s * w->n[l];
 }
 static int *nz_blk(fast_work *w, int l, int view, int s)
 {
-    return nz_of(w, l, view)->blk + (size_t)s * blk_count(w->n[l]);
+    const nz_lists *z = nz_of(w, l, view);
+    return z->all ? w->blk_iota : z->blk + (size_t)s * blk_count(w->n[l]);
 }
 
 /* Non-zero inputs of sample i into slot s of layer 0, set `view`. */
@@ -376,14 +385,18 @@ static void gather_input(fast_work *w, int wide, const pn_data *d, size_t i, int
     w->nz0[view].cnt[s] = c;
 }
 
-/* The non-zero activations of layer l (>= 1) of samples s0..s1-1: the inputs of
- * weight layer l. */
-static void compact_layer(fast_work *w, int l, int s0, int s1)
+/* The non-zero activations of layer l (>= 1) of samples 0..m-1: the inputs of
+ * weight layer l (nz[l], all = 1 when no activation is 0.0). */
+static void compact_layer(fast_work *w, int l, int m)
 {
-    int s;
-    for (s = s0; s < s1; s++)
-        w->nz[l].cnt[s] = compact_dense(w->act[l] + (size_t)s * w->lda[l], w->n[l],
-                                        nz_idx(w, l, 0, s), nz_val(w, l, 0, s), nz_blk(w, l, 0, s));
+    int s, n = w->n[l];
+    nz_lists *z = &w->nz[l];
+    z->all = 1;
+    for (s = 0; s < m && z->all; s++) z->all = all_nonzero(w->act[l] + (size_t)s * w->lda[l], n);
+    for (s = 0; s < m; s++)
+        z->cnt[s] = z->all ? n : compact_dense(w->act[l] + (size_t)s * w->lda[l], n,
+                                               nz_idx(w, l, 0, s), nz_val(w, l, 0, s),
+                                               nz_blk(w, l, 0, s));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -836,7 +849,7 @@ static void run_batches(train_job *j, int part, int *sense)
         /* C */
         if (main_part) {
             for (l = 1; l < L; l++) {
-                compact_layer(w, l, 0, m);
+                compact_layer(w, l, m);
                 forward_layer(w, t, cparams, l, 0, 0, m, 0, w->n[l + 1]);
             }
             softmax_rows(w, 0, m);
@@ -974,7 +987,7 @@ static void outputs_run(outputs_job *o)
         int m = o->stop - i < (size_t)m_max ? (int)(o->stop - i) : m_max, s;
         for (s = 0; s < m; s++) gather_input(&w, t.wide, o->data, i + (size_t)s, s, 0);
         for (l = 0; l < L; l++) {
-            if (l > 0) compact_layer(&w, l, 0, m);
+            if (l > 0) compact_layer(&w, l, m);
             for (p = 0; p < n_panels(l); p++) {
                 panel_cols(l, o->sizes[l + 1], p, &c0, &c1);
                 forward_layer(&w, &t, o->params, l, 0, 0, m, c0, c1);

@@ -231,6 +231,8 @@ PN_HIDDEN void momentum_step(double *w, double *v, const double *g, int n, doubl
 #define PN_BLK 64
 static inline int blk_count(int n) { return (n + PN_BLK - 1) / PN_BLK + 1; }
 
+/* 1 when no entry of a[0..n-1] is 0.0 (compact_dense would list them all). */
+PN_HIDDEN int all_nonzero(const double *a, int n);
 /* The non-zero entries of a dense vector a[0..n-1]. */
 PN_HIDDEN int compact_dense(const double *a, int n, int *idx, double *val, int *blk);
 /* The non-zero inputs table[row[k]] of a row of n pixels (any table). */

@@ -505,6 +505,13 @@ int pn_limit_simd(int level)
 
 /* --- the non-zero inputs --------------------------------------------------- */
 
+int all_nonzero(const double *a, int n)
+{
+    int k, all = 1;
+    for (k = 0; k < n; k++) all &= a[k] != 0.0;       /* NaN counts as non-zero */
+    return all;
+}
+
 int compact_dense(const double *a, int n, int *idx, double *val, int *blk)
 {
     int c = 0, k, base;

@@ -23,7 +23,10 @@
  *     g[j] = sum over those samples (batch order) of delta[s][j] * x_s[k] with the
  *     update wT[k][j] -= (lr/m) * g[j] fused into it (each touched row is read and
  *     written once per mini-batch).  Untouched rows have a zero gradient and are
- *     left as they are, exactly like the reference.
+ *     left as they are, exactly like the reference.  The first layer's touched rows
+ *     of a pixel batch of up to 32 samples come, with AVX-512, from the 16-pixel
+ *     masks the gather makes anyway: a mask of samples per row, each input read
+ *     back from its pixel (the pixel-row path), not a list sorted by row.
  * With L2 or L1 the decay of every weight comes first, in one loop per panel, and
  * with momentum every row takes its step.  With threads = 2 the first weight layer
  * is split by its output neurons, one panel each (see run_batches): every number
@@ -74,11 +77,19 @@ typedef struct {
 
 /* The rows of a weight layer that some sample of the batch touches (inputs
  * non-zero), each with its samples in batch order: row uk[u] has the cnt[u]
- * samples es[start[u]...] with inputs ex[start[u]...]. */
+ * samples es[start[u]...] with inputs ex[start[u]...].  On the pixel-row path
+ * (fast_work.pix_rows: masks = 1) row uk[u] has instead the samples of the bits of
+ * mk[u], sample s with input table[pix[s][uk[u]]]; msk holds the gather's pixel
+ * masks it is built from (internal.h: pixel_rows). */
 typedef struct {
     int nu;
     int *uk, *start, *cnt, *es;
     double *ex;
+    int masks;
+    uint32_t *mk;
+    uint16_t *msk;
+    const uint8_t **pix;
+    const double *table;
 } pn_csr;
 
 /* Everything a call of the fast path needs, allocated once per call. */
@@ -103,6 +114,8 @@ typedef struct {
     int *iota;             /* 0, 1, 2, ... */
     int *blk_iota;         /* 0, PN_BLK, 2 PN_BLK, ...: the chunk positions of a list of all k */
     int pix_nz;            /* pixels: table[p] != 0 exactly for p != 0 */
+    int pix_rows;          /* the pixel-row path for layer 0 (see pn_csr): pixels with
+                              pix_nz, AVX-512 in use, batches of up to 32 */
     void *mem;
 } fast_work;
 
@@ -168,10 +181,16 @@ static void bump_nz(bump *b, nz_lists *z, size_t cap, size_t nblk, int m_max)
     z->blk = (int *)bump_take(b, nblk, sizeof(int));
 }
 
-/* A pn_csr for up to `rows` rows and `entries` (sample, input) pairs. */
-static void bump_csr(bump *b, pn_csr *c, size_t rows, size_t entries)
+/* A pn_csr for up to `rows` rows and `entries` (sample, input) pairs; with m_max,
+ * also room for the pixel-row path of m_max samples. */
+static void bump_csr(bump *b, pn_csr *c, size_t rows, size_t entries, int m_max)
 {
-    c->uk = (int *)bump_take(b, rows, sizeof(int));
+    c->uk = (int *)bump_take(b, rows + 16, sizeof(int));
+    if (m_max) {
+        c->mk = (uint32_t *)bump_take(b, rows + 16, sizeof(uint32_t));
+        c->msk = (uint16_t *)bump_take(b, (size_t)m_max * ((rows + 15) / 16), sizeof(uint16_t));
+        c->pix = (const uint8_t **)bump_take(b, (size_t)m_max, sizeof(uint8_t *));
+    }
     c->start = (int *)bump_take(b, rows, sizeof(int));
     c->cnt = (int *)bump_take(b, rows, sizeof(int));
     c->es = (int *)bump_take(b, entries, sizeof(int));
@@ -231,8 +250,8 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
             if (l == 0) {
                 bump_nz(&b, &w->nz0[0], cap + 16, nblk, m_max);   /* + 16: compact_pixels_fast */
                 bump_nz(&b, &w->nz0[1], cap + 16, nblk, m_max);
-                bump_csr(&b, &w->csr0[0], (size_t)sizes[0], cap);
-                bump_csr(&b, &w->csr0[1], (size_t)sizes[0], cap);
+                bump_csr(&b, &w->csr0[0], (size_t)sizes[0], cap, m_max);
+                bump_csr(&b, &w->csr0[1], (size_t)sizes[0], cap, m_max);
             } else
                 bump_nz(&b, &w->nz[l], cap, nblk, m_max);
         }
@@ -290,7 +309,7 @@ static int thread_alloc(thread_work *t, const int *sizes, int n_layers, int m_ma
         t->nb = (double *)bump_take(&b, wide, sizeof(double));
         t->g = (double *)bump_take(&b, wide, sizeof(double));
         t->kcnt = (int *)bump_take(&b, (size_t)n_max, sizeof(int));
-        bump_csr(&b, &t->csr, (size_t)n_max, cap);
+        bump_csr(&b, &t->csr, (size_t)n_max, cap, 0);
         t->kind = (int *)bump_take(&b, wide, sizeof(int));
         t->first = (int *)bump_take(&b, wide, sizeof(int));
         t->cp = (int *)bump_take(&b, cpn, sizeof(int));
@@ -369,15 +388,22 @@ static int *nz_blk(fast_work *w, int l, int view, int s)
     return z->all ? w->blk_iota : z->blk + (size_t)s * blk_count(w->n[l]);
 }
 
-/* Non-zero inputs of sample i into slot s of layer 0, set `view`. */
+/* Non-zero inputs of sample i into slot s of layer 0, set `view` (on the pixel-row
+ * path, with the masks and the pixels' address in csr0[view]). */
 static void gather_input(fast_work *w, int wide, const pn_data *d, size_t i, int s, int view)
 {
     int n_in = w->n[0];
     int *idx = nz_idx(w, 0, view, s);
     double *val = nz_val(w, 0, view, s);
     int *blk = nz_blk(w, 0, view, s), c;
-    if (d->pixels && w->pix_nz)
-        c = compact_pixels_fast(wide, d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
+    pn_csr *rows = &w->csr0[view];
+    if (w->pix_rows) {
+        rows->pix[s] = d->pixels + i * (size_t)n_in;
+        c = compact_pixels_fast(wide, rows->pix[s], d->table, n_in, idx, val, blk,
+                                rows->msk + (size_t)s * (size_t)((n_in + 15) / 16));
+    } else if (d->pixels && w->pix_nz)
+        c = compact_pixels_fast(wide, d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk,
+                                NULL);
     else if (d->pixels)
         c = compact_pixels(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
     else
@@ -608,6 +634,25 @@ static void csr_build(fast_work *w, thread_work *t, pn_csr *c, int l, int view, 
     c->nu = nu;
 }
 
+/* The gradient rows of the touched rows u0..u1-1 of c (weight layer l), columns c0..
+ * of the nb blocks planned in t: g[j] = sum over the row's samples s (batch order) of
+ * delta[s][c0 + j] * x_s[k], into out + uk[u] * ldo as mode says (rowsum_rows). */
+static void csr_sums(fast_work *w, thread_work *t, int l, const pn_csr *c, int u0, int u1,
+                     int c0, int nb, double *out, size_t ldo, int mode, double scale)
+{
+    const double *dl = w->delta[l + 1] + c0;
+    size_t lda = w->lda[l + 1];
+#if PN_HAVE_WIDE
+    if (c->masks) {
+        rowsum_pixel_rows(dl, lda, c->uk + u0, c->mk + u0, u1 - u0, c->pix, c->table, out, ldo,
+                          mode, scale, nb, t->kind, t->first);
+        return;
+    }
+#endif
+    rowsum_rows(t->wide, dl, lda, c->es, c->ex, c->start + u0, c->cnt + u0, c->uk + u0, u1 - u0,
+                out, ldo, mode, scale, nb, t->kind, t->first);
+}
+
 /* Weight step of layer l on the rows of c, columns c0..c1-1: for each touched row
  * k, g[j] = sum over its samples s (batch order) of delta[s][j] * x_s[k], fused with
  * the step wT[k][j] -= scale * g[j] (RS_UPDATE).  Untouched rows have a zero
@@ -615,14 +660,12 @@ static void csr_build(fast_work *w, thread_work *t, pn_csr *c, int l, int view, 
 static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const pn_csr *c,
                       double scale, int c0, int c1)
 {
-    const double *dl = w->delta[l + 1] + c0;
-    size_t lda = w->lda[l + 1], ldw;
+    size_t ldw;
     double *wT = params + wT_at(w, l, c0, &ldw);
     int nb;
     if (c1 <= c0 || c->nu == 0) return;
     nb = plan_blocks(t->wide, c1 - c0, t->kind, t->first);
-    rowsum_rows(t->wide, dl, lda, c->es, c->ex, c->start, c->cnt, c->uk, c->nu, wT, ldw,
-                RS_UPDATE, scale, nb, t->kind, t->first);
+    csr_sums(w, t, l, c, 0, c->nu, c0, nb, wT, ldw, RS_UPDATE, scale);
 }
 
 /* Weight step of layer l, columns c0..c1-1 (a whole panel), when every weight moves.
@@ -634,8 +677,7 @@ static void csr_apply(fast_work *w, thread_work *t, double *params, int l, const
 static void dense_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
                        const pn_csr *c, const step_plan *p, int c0, int c1)
 {
-    const double *dl = w->delta[l + 1] + c0;
-    size_t lda = w->lda[l + 1], ldw, at0 = wT_at(w, l, c0, &ldw);
+    size_t ldw, at0 = wT_at(w, l, c0, &ldw);
     int nc = c1 - c0, nb, u = 0, k;
     if (nc <= 0) return;
     if (p->rule == STEP_DECAY) {
@@ -648,8 +690,7 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
         size_t at = at0 + (size_t)k * ldw;
         const double *g = NULL;
         if (u < c->nu && c->uk[u] == k) {
-            rowsum_planned(t->wide, dl, lda, c->es + c->start[u], c->ex + c->start[u], c->cnt[u],
-                           t->g, RS_SET, 0.0, nb, t->kind, t->first);
+            csr_sums(w, t, l, c, u, u + 1, c0, nb, t->g, 0, RS_SET, 0.0);
             g = t->g;
             u++;
         }
@@ -793,8 +834,15 @@ static void phase_report(int nthreads)
 static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
 {
     int m = (int)j->batch_sizes[b], s, view = (int)(b & 1);
+    pn_csr *rows = &j->w->csr0[view];
     for (s = 0; s < m; s++) gather_input(j->w, t->wide, j->d, (size_t)j->indices[pos + s], s, view);
-    csr_build(j->w, t, &j->w->csr0[view], 0, view, m);
+#if PN_HAVE_WIDE
+    rows->masks = j->w->pix_rows;
+    rows->table = j->d->table;
+    if (rows->masks) rows->nu = pixel_rows(rows->msk, m, j->w->n[0], rows->uk, rows->mk);
+    else
+#endif
+        csr_build(j->w, t, rows, 0, view, m);
     if (b + 1 < j->n_batches) {                          /* the batch after: to the cache */
         int m2 = (int)j->batch_sizes[b + 1];
         for (s = 0; s < m2; s++) prefetch_input(j->d, j->indices[pos + (size_t)m + s]);
@@ -911,6 +959,7 @@ int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, doub
     nthreads = PN_CAN_THREAD ? threads : 1;            /* the results are the same */
     if ((rc = fast_alloc(&w, sizes, n_layers, model, m_max, 1)) != PN_OK) return rc;
     w.pix_nz = data->pixels ? table_zero_only_at_0(data->table) : 0;
+    w.pix_rows = PN_HAVE_WIDE && w.pix_nz && pn_simd_level() == 2 && m_max <= 32;
     memset(&job, 0, sizeof job);
     job.w = &w; job.params = params; job.velocities = velocities; job.d = data;
     job.indices = indices; job.batch_sizes = batch_sizes; job.n_batches = n_batches;

@@ -248,10 +248,28 @@ PN_HIDDEN int compact_pixels_nz(const uint8_t *row, const double *table, int n, 
 #define PN_SWAR 0
 #endif
 /* The same, the fastest way there is (compact_pixels_nz, or with `wide` an AVX-512
- * copy that writes up to 16 entries past the list's end: give it room for n + 16). */
+ * copy that writes up to 16 entries past the list's end: give it room for n + 16).
+ * With `wide` and msk != NULL, it also stores the masks of the row's non-zero
+ * pixels, 16 at a time (bit i of msk[q]: pixel 16q + i), for pixel_rows. */
 PN_HIDDEN int compact_pixels_fast(int wide, const uint8_t *row, const double *table, int n,
-                                  int *idx, double *val, int *blk);
+                                  int *idx, double *val, int *blk, uint16_t *msk);
 /* 1 when table[p] != 0.0 exactly for p != 0 (then zero pixels are the zero inputs). */
 PN_HIDDEN int table_zero_only_at_0(const double *table);
+
+#if PN_HAVE_WIDE
+/* The pixel-row path of the first layer's step (AVX-512, batches of up to 32).
+ * pixel_rows: the rows k < n that m samples touch, from their compact_pixels_fast
+ * masks (sample s's at msk + s * ceil(n / 16)): row uk[u] (ascending) is touched
+ * by the samples of the bits of mk[u].  Returns the count; uk and mk need room
+ * for n + 16 entries.
+ * rowsum_pixel_rows: rowsum_rows over those rows, where the terms of row uk[u] are
+ * the samples s of mk[u] (ascending), with rows base + s * ld and inputs
+ * table[pix[s][uk[u]]], into out + uk[u] * ldo. */
+PN_HIDDEN int pixel_rows(const uint16_t *msk, int m, int n, int *uk, uint32_t *mk);
+PN_HIDDEN void rowsum_pixel_rows(const double *base, size_t ld, const int *uk,
+                                 const uint32_t *mk, int nu, const uint8_t *const *pix,
+                                 const double *table, double *out, size_t ldo, int mode,
+                                 double scale, int nb, const int *kind, const int *first);
+#endif
 
 #endif /* PURENET_INTERNAL_H */

@@ -184,16 +184,18 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
         __m512d o_ = _mm512_sub_pd(PN_ZLOAD(out + 8 * (i), i), _mm512_mul_pd(sc, acc##i)); \
         PN_ZSTORE(out + 8 * (i), o_, i) \
     } else PN_ZSTORE(out + 8 * (i), acc##i, i)
+#define PN_ZBEGIN(NV)                                                              \
+    const __m512d zero = _mm512_setzero_pd(), sc = _mm512_set1_pd(scale);          \
+    const int nv = NV;                                                             \
+    PN_R##NV(PN_ZDECL)
 #define PN_DEF_RZ(NV)                                                              \
     PN_ZTARGET PN_ALWAYS_INLINE void rz_v##NV(const double *base, size_t ld,        \
                                              const int *rows, const double *xv,     \
                                              int n, double *out, int mode,          \
                                              double scale, __mmask8 tail, int padded) \
     {                                                                              \
-        const __m512d zero = _mm512_setzero_pd(), sc = _mm512_set1_pd(scale);      \
-        const int nv = NV;                                                         \
         int t;                                                                     \
-        PN_R##NV(PN_ZDECL)                                                         \
+        PN_ZBEGIN(NV)                                                              \
         for (t = 0; t < n; t++) {                                                  \
             const double *r = base + (size_t)rows[t] * ld;                         \
             const __m512d xx = _mm512_set1_pd(xv[t]);                              \
@@ -202,6 +204,28 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
         PN_R##NV(PN_ZSAVE)                                                         \
     }
 PN_N16(PN_DEF_RZ)
+
+/* rzp_vNV: the same sum over the samples of one row k of the first layer given as
+ * a mask (bit s: sample s's pixel k is not 0; s ascending, as in a pn_csr): the row
+ * of sample s is base + s * ld and its input table[pix[s][k]]. */
+#define PN_DEF_RZP(NV)                                                             \
+    PN_ZTARGET PN_ALWAYS_INLINE void rzp_v##NV(const double *base, size_t ld,       \
+                                              uint32_t mask,                        \
+                                              const uint8_t *const *pix, size_t k,  \
+                                              const double *table, double *out,     \
+                                              int mode, double scale, __mmask8 tail, \
+                                              int padded)                           \
+    {                                                                              \
+        PN_ZBEGIN(NV)                                                              \
+        for (; mask; mask &= mask - 1) {                                           \
+            int s_ = __builtin_ctz(mask);                                          \
+            const double *r = base + (size_t)s_ * ld;                              \
+            const __m512d xx = _mm512_set1_pd(table[pix[s_][k]]);                  \
+            PN_R##NV(PN_ZSTEP)                                                     \
+        }                                                                          \
+        PN_R##NV(PN_ZSAVE)                                                         \
+    }
+PN_N16(PN_DEF_RZP)
 
 /* The columns 0..nc-1 in blocks of at most PN_MAX_ZBLOCK vectors of 8, balanced;
  * only the last block may end in a partial vector. */
@@ -252,6 +276,29 @@ static void rowsum_rows_z(const double *base, size_t ld, const int *rows, const 
         __mmask8 tail = (__mmask8)((1u << (kind[b] - 8 * (nv - 1))) - 1u);
         switch (nv) {
         PN_N16(PN_ROWS_Z)
+        }
+    }
+}
+
+/* rowsum_rows_z for the rows of the first layer on the pixel-row path: row uk[u]
+ * has the samples of the bits of mk[u] (see rzp_v*). */
+#define PN_PIXROWS_Z(NV) case NV:                                                  \
+    for (u = 0; u < nu; u++)                                                       \
+        rzp_v##NV(base + first[b], ld, mk[u], pix, (size_t)uk[u], table,           \
+                  out + (size_t)uk[u] * ldo + first[b], mode, scale, tail, 1);     \
+    break;
+PN_ZTARGET
+void rowsum_pixel_rows(const double *base, size_t ld, const int *uk, const uint32_t *mk,
+                       int nu, const uint8_t *const *pix, const double *table, double *out,
+                       size_t ldo, int mode, double scale, int nb, const int *kind,
+                       const int *first)
+{
+    int b, u;
+    for (b = 0; b < nb; b++) {
+        int nv = (kind[b] + 7) / 8;
+        __mmask8 tail = (__mmask8)((1u << (kind[b] - 8 * (nv - 1))) - 1u);
+        switch (nv) {
+        PN_N16(PN_PIXROWS_Z)
         }
     }
 }
@@ -583,13 +630,16 @@ int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, 
 /* compact_pixels_nz with AVX-512, for a slot with room for n + 16 entries: 16 pixels
  * at a time, the indices of the non-zero ones packed (vpcompressd) and stored whole
  * (the 16 - count entries after them are overwritten next), so the loop has no
- * branch that depends on the pixels; then the values, one table lookup each. */
+ * branch that depends on the pixels; then the values, one table lookup each.  With
+ * msk, also the masks of each 16 pixels (bit i: pixel 16q + i is not 0) into
+ * msk[q], q < ceil(n / 16). */
 __attribute__((target("avx512f,popcnt")))
 static int compact_pixels_z(const uint8_t *row, const double *table, int n, int *idx,
-                            double *val, int *blk)
+                            double *val, int *blk, uint16_t *msk)
 {
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int c = 0, k, q;
+    unsigned last = 0;
     for (k = 0; k + 16 <= n; k += 16) {
         __m512i p = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + k)));
         __mmask16 m = _mm512_test_epi32_mask(p, p);
@@ -597,24 +647,49 @@ static int compact_pixels_z(const uint8_t *row, const double *table, int n, int 
         _mm512_storeu_si512(idx + c, _mm512_maskz_compress_epi32(
                                 m, _mm512_add_epi32(lanes, _mm512_set1_epi32(k))));
         c += _mm_popcnt_u32(m);
+        if (msk) msk[k / 16] = m;
     }
-    for (; k < n; k++) {                                  /* the last n % 16 pixels */
-        if (k % PN_BLK == 0) blk[k / PN_BLK] = c;
-        idx[c] = k;
-        c += row[k] != 0;
+    for (q = k; q < n; q++) {                             /* the last n % 16 pixels */
+        if (q % PN_BLK == 0) blk[q / PN_BLK] = c;
+        idx[c] = q;
+        last |= (unsigned)(row[q] != 0) << (q - k);
+        c += row[q] != 0;
     }
+    if (msk && k < n) msk[k / 16] = (uint16_t)last;
     blk[(n + PN_BLK - 1) / PN_BLK] = c;
     for (q = 0; q < c; q++) val[q] = table[row[idx[q]]];
     return c;
 }
+
+/* The pixel-row path's touched rows: see internal.h. */
+__attribute__((target("avx512f,popcnt")))
+int pixel_rows(const uint16_t *msk, int m, int n, int *uk, uint32_t *mk)
+{
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int nq = (n + 15) / 16, q, s, nu = 0;
+    for (q = 0; q < nq; q++) {
+        __m512i rows = _mm512_setzero_si512();
+        __mmask16 any;
+        for (s = 0; s < m; s++)                          /* bit s of row k: sample s touches it */
+            rows = _mm512_mask_or_epi32(rows, msk[(size_t)s * nq + q], rows,
+                                        _mm512_set1_epi32((int)(1u << s)));
+        any = _mm512_test_epi32_mask(rows, rows);
+        _mm512_storeu_si512(uk + nu, _mm512_maskz_compress_epi32(
+                                any, _mm512_add_epi32(lanes, _mm512_set1_epi32(16 * q))));
+        _mm512_storeu_si512(mk + nu, _mm512_maskz_compress_epi32(any, rows));
+        nu += _mm_popcnt_u32(any);
+    }
+    return nu;
+}
 #endif
 
 int compact_pixels_fast(int wide, const uint8_t *row, const double *table, int n, int *idx,
-                        double *val, int *blk)
+                        double *val, int *blk, uint16_t *msk)
 {
 #if PN_HAVE_WIDE
-    if (wide) return compact_pixels_z(row, table, n, idx, val, blk);
+    if (wide) return compact_pixels_z(row, table, n, idx, val, blk, msk);
 #endif
+    (void)msk;
 #if PN_SWAR
     return compact_pixels_nz(row, table, n, idx, val, blk);
 #else

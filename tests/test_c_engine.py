@@ -412,6 +412,21 @@ def test_train_batches_exact(seed, kind, batch_size, simd_level):
     assert_same("outputs after training", c.outputs(data), python.outputs(data))
 
 
+@needs_c
+@pytest.mark.parametrize("batch_size,rule", [(31, "plain"), (32, "momentum"), (33, "plain"),
+                                             (50, "momentum")])
+def test_pixel_rows_batch_limit_exact(batch_size, rule, simd_level):
+    """With AVX-512, the first layer's step reads a pixel batch of up to 32 samples from
+    32-bit sample masks per row (fastpath.c: pix_rows), and a larger batch from lists.
+    Both sides of the limit equal the reference: 37 inputs (masks of 16 pixels and a
+    partial last one), few zero pixels (rows touched by all 32 samples), uneven last
+    batches."""
+    rnd = random.Random(batch_size)
+    data = pixel_dataset(rnd, 110, 37, 5, zero_fraction=0.1)
+    check_engines_agree([37, 20, 5], "cross-entropy", "sigmoid", rule, batch_size, data, rnd,
+                        3, 0.5)
+
+
 # Penalties and rates that are not powers of two, so that lr*l2/n and lr*(l2/n) round
 # differently and a reordered step shows.
 RULES = {"plain": {}, "l2": {"l2": 2.3}, "l1": {"l1": 0.35},

@@ -26,7 +26,10 @@
  *     left as they are, exactly like the reference.  The first layer's touched rows
  *     of a pixel batch of up to 32 samples come, with AVX-512, from the 16-pixel
  *     masks the gather makes anyway: a mask of samples per row, each input read
- *     back from its pixel (the pixel-row path), not a list sorted by row.
+ *     back from its pixel (the pixel-row path), not a list sorted by row.  A later
+ *     layer whose inputs are all non-zero (a sigmoid layer's, as a rule) is neither
+ *     listed nor sorted: its forward pass reads the activations as they are, and its
+ *     step is vectorised across its inputs (dense_inputs_step).
  * With L2 or L1 the decay of every weight comes first, in one loop per panel, and
  * with momentum every row takes its step.  With threads = 2 the first weight layer
  * is split by its output neurons, one panel each (see run_batches): every number
@@ -109,8 +112,9 @@ typedef struct {
     double *zL;            /* m x n[L] weighted sums of the output layer (row length lda[L]) */
     double *onehot;        /* n[L] doubles: the target of a labelled sample */
     double **delta;        /* delta[l] (1 <= l <= L): m x n[l] errors */
-    double *w_rows;        /* hidden_errors' scratch: a weight layer l >= 1 as n[l+1] rows
-                              of n[l] (row length lda[l]), room for the largest */
+    double *w_rows;        /* n[l+1] rows of n[l] (row length lda[l]) for a weight layer
+                              l >= 1, room for the largest: hidden_errors' copy of the
+                              weights, then dense_inputs_step's transposed gradient */
     int *iota;             /* 0, 1, 2, ... */
     int *blk_iota;         /* 0, PN_BLK, 2 PN_BLK, ...: the chunk positions of a list of all k */
     int pix_nz;            /* pixels: table[p] != 0 exactly for p != 0 */
@@ -121,7 +125,7 @@ typedef struct {
 
 /* Per-thread scratch. */
 typedef struct {
-    double *out, *z, *e, *nb, *g;
+    double *col, *z, *e, *nb, *g;
     int *kcnt;             /* per-row counters (n_max) */
     pn_csr csr;            /* the touched rows of a layer l >= 1 being updated */
     int *kind, *first;     /* column blocks of a rowsum */
@@ -303,7 +307,7 @@ static int thread_alloc(thread_work *t, const int *sizes, int n_layers, int m_ma
     for (pass = 0; pass < 2; pass++) {
         bump b;
         b.base = (char *)t->mem; b.used = 0; b.overflow = 0;
-        t->out = (double *)bump_take(&b, wide, sizeof(double));
+        t->col = (double *)bump_take(&b, wide, sizeof(double));
         t->z = (double *)bump_take(&b, wide, sizeof(double));
         t->e = (double *)bump_take(&b, wide, sizeof(double));
         t->nb = (double *)bump_take(&b, wide, sizeof(double));
@@ -596,19 +600,9 @@ static void bias_update(fast_work *w, thread_work *t, double *params, double *ve
  * rows of a batch of MNIST digits are touched, in no predictable pattern. */
 static void csr_build(fast_work *w, thread_work *t, pn_csr *c, int l, int view, int m)
 {
-    int s, q, k, nu = 0, pos = 0, n = w->n[l], dense = 1;
+    int s, q, k, nu = 0, pos = 0, n = w->n[l];
     const int *cnt = nz_of(w, l, view)->cnt;
     int *kcnt = t->kcnt;
-    for (s = 0; s < m; s++) dense &= cnt[s] == n;
-    if (dense) {                   /* every input non-zero (sigmoid): row k, sample s at k*m + s */
-        for (k = 0; k < n; k++) { c->uk[k] = k; c->start[k] = k * m; c->cnt[k] = m; }
-        for (s = 0; s < m; s++) {
-            const double *vx = nz_val(w, l, view, s);
-            for (k = 0; k < n; k++) { c->es[k * m + s] = s; c->ex[k * m + s] = vx[k]; }
-        }
-        c->nu = n;
-        return;
-    }
     memset(kcnt, 0, sizeof(int) * (size_t)n);
     for (s = 0; s < m; s++) {                           /* samples per row */
         const int *ix = nz_idx(w, l, view, s);
@@ -698,12 +692,49 @@ static void dense_step(fast_work *w, thread_work *t, double *params, double *vel
     }
 }
 
-/* The step of weight layer l (biases and weights), columns c0..c1-1. */
+/* The weight step of a layer l >= 1 whose inputs are all non-zero (nz[l].all: every
+ * row is touched by every sample), vectorised across the inputs k instead of the
+ * outputs j: gT[j][k] = sum over s (batch order) of act[s][k] * delta[s][j], the
+ * products and sums of csr_apply (a product is the same either way round), then
+ * w[k][j] = w[k][j] - scale * gT[j][k] (with L2 or L1 after the decay), or with
+ * momentum each row's momentum step.  gT is w->w_rows. */
+static void dense_inputs_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
+                              int m, const step_plan *p)
+{
+    int n_in = w->n[l], n_out = w->n[l + 1], j, k, s;
+    int nb = plan_blocks(t->wide, n_in, t->kind, t->first);
+    size_t la = w->lda[l], ln = w->lda[l + 1], ldw = w->ldw[l];
+    double *wT = params + w->w_off[l], *gT = w->w_rows;
+    for (j = 0; j < n_out; j++) {
+        for (s = 0; s < m; s++) t->col[s] = w->delta[l + 1][(size_t)s * ln + j];
+        rowsum_planned(t->wide, w->act[l], la, w->iota, t->col, m, gT + (size_t)j * la, RS_SET,
+                       0.0, nb, t->kind, t->first);
+    }
+    if (p->rule == STEP_MOMENTUM) {
+        for (k = 0; k < n_in; k++) {
+            for (j = 0; j < n_out; j++) t->g[j] = gT[(size_t)j * la + k];
+            momentum_step(wT + (size_t)k * ldw, vel + w->w_off[l] + (size_t)k * ldw, t->g, n_out,
+                          p->mu, p->decay, p->shrink, p->scale);
+        }
+        return;
+    }
+    if (p->rule == STEP_DECAY) decay_step(wT, (size_t)n_in * ldw, p->keep, p->shrink);
+    for (k = 0; k < n_in; k++)
+        for (j = 0; j < n_out; j++)
+            wT[(size_t)k * ldw + j] = wT[(size_t)k * ldw + j] - p->scale * gT[(size_t)j * la + k];
+}
+
+/* The step of weight layer l (biases and weights), columns c0..c1-1 (all of them
+ * for l >= 1). */
 static void layer_step(fast_work *w, thread_work *t, double *params, double *vel, int l,
                        int view, int m, const step_plan *p, int c0, int c1)
 {
     const pn_csr *c = l == 0 ? &w->csr0[view] : &t->csr;
     bias_update(w, t, params, vel, l, m, p, c0, c1);
+    if (l > 0 && w->nz[l].all) {
+        dense_inputs_step(w, t, params, vel, l, m, p);
+        return;
+    }
     if (l > 0) csr_build(w, t, &t->csr, l, 0, m);
     if (p->rule == STEP_PLAIN) csr_apply(w, t, params, l, c, p->scale, c0, c1);
     else dense_step(w, t, params, vel, l, c, p, c0, c1);

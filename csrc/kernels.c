@@ -552,11 +552,21 @@ int pn_limit_simd(int level)
 
 /* --- the non-zero inputs --------------------------------------------------- */
 
+PN_CLONES
+static int all_nonzero_mv(const double *a, int n)
+{
+    uint64_t zeros = 0, bits;
+    int k;
+    for (k = 0; k < n; k++) {                         /* on the bits: the loop vectorises */
+        memcpy(&bits, a + k, sizeof bits);
+        zeros += (bits << 1) == 0;                    /* +0.0 or -0.0 (NaN is non-zero) */
+    }
+    return zeros == 0;
+}
+
 int all_nonzero(const double *a, int n)
 {
-    int k, all = 1;
-    for (k = 0; k < n; k++) all &= a[k] != 0.0;       /* NaN counts as non-zero */
-    return all;
+    return all_nonzero_mv(a, n);
 }
 
 int compact_dense(const double *a, int n, int *idx, double *val, int *blk)

@@ -109,6 +109,10 @@ typedef struct {
                               the thread that gathers them */
     nz_lists *nz;          /* nz[l] (1 <= l < L): inputs of weight layer l (nz[0] unused) */
     double **act;          /* act[l] (1 <= l <= L): m x n[l] activations */
+    double *apart;         /* training: layer 1's activations in the second panel of wT_0,
+                              m x (n[1] - panel_split(n[1])), row length ld_apart, 4 KiB
+                              from anything else (see forward_layer), or NULL */
+    size_t ld_apart;
     double *zL;            /* m x n[L] weighted sums of the output layer (row length lda[L]) */
     double *onehot;        /* n[L] doubles: the target of a labelled sample */
     double **delta;        /* delta[l] (1 <= l <= L): m x n[l] errors */
@@ -274,6 +278,12 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
             if (cap > rows) rows = cap;
         }
         w->w_rows = (double *)bump_take(&b, rows, sizeof(double));
+        if (train) {
+            w->ld_apart = pad_row(sizes[1] - panel_split(sizes[1]));
+            bump_take(&b, PN_PANEL_GAP, sizeof(double));
+            w->apart = (double *)bump_take(&b, (size_t)m_max * w->ld_apart, sizeof(double));
+            bump_take(&b, PN_PANEL_GAP, sizeof(double));
+        }
         {
             size_t cap;
             if (!mul_size((size_t)m_max, w->lda[L], &cap)) { fast_free(w); return PN_ERR_NOMEM; }
@@ -444,7 +454,12 @@ static size_t wT_at(fast_work *w, int l, int c0, size_t *ldw)
  * act[l+1][s][j] = act(sum over the non-zero inputs k, ascending, of wT[k][j] * x_k
  * + b[j]).  The sums run in chunks of rows k (forward_sums).  In the output layer
  * the z are kept in zL, and with a softmax output act[L] is left to softmax_rows
- * (a softmax needs the whole row, which may be split between threads). */
+ * (a softmax needs the whole row, which may be split between threads).  When
+ * training, the second panel of layer 1 writes its activations apart (w->apart),
+ * and join_apart copies them into act[1]: with two threads, thread 1 then writes no
+ * cache line of act[1], which thread 0 reads whole (the hardware prefetchers also
+ * fetch the lines next to those a core uses, and a line written by one core and
+ * held by the other costs both a transfer). */
 static void forward_layer(fast_work *w, thread_work *t, const double *params, int l, int view,
                           int s0, int s1, int c0, int c1)
 {
@@ -453,8 +468,10 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
     size_t ldw;
     const double *wT = params + wT_at(w, l, c0, &ldw), *b = params + w->b_off[l];
     const nz_lists *nz = nz_of(w, l, view);
-    size_t ldz = w->lda[l + 1];
-    double *Z = w->act[l + 1] + (size_t)s0 * ldz;
+    int apart = w->apart && l == 0 && c0 > 0;
+    size_t ldz = apart ? w->ld_apart : w->lda[l + 1], ldL = w->lda[l + 1];
+    double *A = apart ? w->apart + (size_t)s0 * ldz           /* sample s0's sums, column c0 */
+                      : w->act[l + 1] + (size_t)s0 * ldz + c0;
     int last = l + 1 == w->L;
     int kind = !last ? w->model->activation
              : w->model->cost == PN_LOG_LIKELIHOOD ? PN_Z_ONLY : PN_SIGMOID;
@@ -468,15 +485,26 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
         t->val[s] = nz_val(w, l, view, s0 + s);
         for (c = 0; c < nch; c++) cp[c] = blk[c * (kc / PN_BLK)];
         cp[nch] = nz->cnt[s0 + s];
-        memset(Z + (size_t)s * ldz + c0, 0, sizeof(double) * (size_t)nc);   /* sums start at 0.0 */
+        memset(A + (size_t)s * ldz, 0, sizeof(double) * (size_t)nc);   /* sums start at 0.0 */
     }
-    forward_sums(t->wide, wT, ldw, nc, ns, t->idx, t->val, t->cp, nch, Z + c0, ldz,
+    forward_sums(t->wide, wT, ldw, nc, ns, t->idx, t->val, t->cp, nch, A, ldz,
                  t->kind, t->first);
     for (s = 0; s < ns; s++) {                      /* in place: sum -> act(sum + b) */
-        double *a = Z + (size_t)s * ldz + c0;
-        double *z = last ? w->zL + (size_t)(s0 + s) * ldz + c0 : t->z;
+        double *a = A + (size_t)s * ldz;
+        double *z = last ? w->zL + (size_t)(s0 + s) * ldL + c0 : t->z;
         activate(kind, a, b + c0, nc, a, z, t->e);
     }
+}
+
+/* The activations forward_layer wrote apart, into act[1] (samples 0..m-1). */
+static void join_apart(fast_work *w, int m)
+{
+    int s, c0, c1;
+    panel_cols(0, w->n[1], 1, &c0, &c1);
+    if (c0 == 0) return;                          /* one panel: written in place */
+    for (s = 0; s < m; s++)
+        memcpy(w->act[1] + (size_t)s * w->lda[1] + c0, w->apart + (size_t)s * w->ld_apart,
+               sizeof(double) * (size_t)(c1 - c0));
 }
 
 /* With a softmax output layer: act[L][s] = softmax(zL[s]) for samples s0..s1-1. */
@@ -927,6 +955,7 @@ static void run_batches(train_job *j, int part, int *sense)
         PN_PHASE(1)
         /* C */
         if (main_part) {
+            join_apart(w, m);
             for (l = 1; l < L; l++) {
                 compact_layer(w, l, m);
                 forward_layer(w, t, cparams, l, 0, 0, m, 0, w->n[l + 1]);

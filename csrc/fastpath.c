@@ -528,27 +528,26 @@ static const double *target(fast_work *w, const pn_data *d, size_t i)
 
 /* Output errors of samples s0..s1-1: delta = (a - y) * a(1 - a) for the
  * quadratic cost (a(1 - a) == sigma'(z) bit for bit), else a - y. */
+static double output_error(int quadratic, double a, double y)
+{
+    return quadratic ? (a - y) * (a * (1.0 - a)) : a - y;
+}
 static void output_errors(fast_work *w, const pn_data *d, const int64_t *idx, int s0, int s1)
 {
     int L = w->L, nL = w->n[L], s, j, quadratic = w->model->cost == PN_QUADRATIC;
     size_t la = w->lda[L];
     for (s = s0; s < s1; s++) {
-        const double *a = w->act[L] + (size_t)s * la, *y = target(w, d, (size_t)idx[s]);
+        const double *a = w->act[L] + (size_t)s * la;
         double *dl = w->delta[L] + (size_t)s * la;
-        if (quadratic)
-            for (j = 0; j < nL; j++) dl[j] = (a[j] - y[j]) * (a[j] * (1.0 - a[j]));
-        else
-            for (j = 0; j < nL; j++) dl[j] = a[j] - y[j];
+        if (d->labels) {                    /* the one-hot target: 0.0, then the label's 1.0 */
+            for (j = 0; j < nL; j++) dl[j] = output_error(quadratic, a[j], 0.0);
+            j = d->labels[idx[s]];
+            dl[j] = output_error(quadratic, a[j], 1.0);
+        } else {
+            const double *y = d->ys + (size_t)idx[s] * nL;
+            for (j = 0; j < nL; j++) dl[j] = output_error(quadratic, a[j], y[j]);
+        }
     }
-}
-
-/* act'(z) from a = act(z), bit for bit: sigmoid a(1 - a), tanh 1 - a^2, relu
- * 1 where a > 0 (exactly where z > 0). */
-static double prime_of(int activation, double a)
-{
-    if (activation == PN_TANH) return 1.0 - a * a;
-    if (activation == PN_RELU) return a > 0.0 ? 1.0 : 0.0;
-    return a * (1.0 - a);
 }
 
 /* Errors of hidden layer l for samples s0..s1-1:
@@ -570,7 +569,7 @@ static void hidden_errors(fast_work *w, thread_work *t, const double *params, in
         const double *a = w->act[l] + (size_t)s * la;
         rowsum_planned(t->wide, w->w_rows, la, w->iota, w->delta[l + 1] + (size_t)s * ln, n_next,
                        dl, RS_SET, 0.0, nb, t->kind, t->first);
-        for (k = 0; k < n_l; k++) dl[k] = dl[k] * prime_of(activation, a[k]);
+        times_prime(activation, dl, a, n_l);
     }
 }
 

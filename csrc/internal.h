@@ -212,6 +212,9 @@ enum { PN_Z_ONLY = -1 };
 PN_HIDDEN void activate(int activation, const double *sum, const double *b, int n, double *a,
                         double *z, double *e);
 
+/* d[k] = d[k] * act'(z[k]) for k < n, from a = act(z) (hidden_errors). */
+PN_HIDDEN void times_prime(int activation, double *d, const double *a, int n);
+
 /* w[j] = w[j] - scale * g[j] for j < n. */
 PN_HIDDEN void axpy_update(double *w, const double *g, double scale, int n);
 

@@ -120,6 +120,7 @@ typedef struct {
                               l >= 1, room for the largest: hidden_errors' copy of the
                               weights, then dense_inputs_step's transposed gradient */
     int *iota;             /* 0, 1, 2, ... */
+    double *ones;          /* m_max times 1.0 (bias_update) */
     int *blk_iota;         /* 0, PN_BLK, 2 PN_BLK, ...: the chunk positions of a list of all k */
     int pix_nz;            /* pixels: table[p] != 0 exactly for p != 0 */
     int pix_rows;          /* the pixel-row path for layer 0 (see pn_csr): pixels with
@@ -291,6 +292,7 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
         }
         w->onehot = (double *)bump_take(&b, (size_t)sizes[L], sizeof(double));
         w->iota = (int *)bump_take(&b, (size_t)(n_max > m_max ? n_max : m_max), sizeof(int));
+        w->ones = (double *)bump_take(&b, (size_t)m_max, sizeof(double));
         w->blk_iota = (int *)bump_take(&b, (size_t)blk_count(n_max), sizeof(int));
         if (b.overflow) { fast_free(w); return PN_ERR_NOMEM; }
         if (pass == 0) {
@@ -299,6 +301,7 @@ static int fast_alloc(fast_work *w, const int *sizes, int n_layers, const pn_mod
         }
     }
     for (l = 0; l < (n_max > m_max ? n_max : m_max); l++) w->iota[l] = l;
+    for (l = 0; l < m_max; l++) w->ones[l] = 1.0;
     for (l = 0; l < blk_count(n_max); l++) w->blk_iota[l] = l * PN_BLK;
     for (l = 1; l <= L; l++)            /* padding columns stay 0.0 (kernels.c: padded) */
         memset(w->delta[l], 0, sizeof(double) * (size_t)m_max * w->lda[l]);
@@ -596,26 +599,23 @@ static step_plan plan_step(const pn_step *st, int m)
     return p;
 }
 
-/* Bias step of layer l for outputs j0..j1-1 with g[j] = sum_s delta[s][j]:
- * b[j] -= scale * g[j], or with momentum v[j] = mu v[j] - scale * g[j], b[j] += v[j]. */
+/* Bias step of layer l for outputs j0..j1-1 with g[j] = sum_s delta[s][j] (batch
+ * order): b[j] -= scale * g[j], or with momentum v[j] = mu v[j] - scale * g[j],
+ * b[j] += v[j].  g is a row sum of the errors with every x_s = 1.0 (delta * 1.0 is
+ * delta, bit for bit), fused with the step as in csr_apply. */
 static void bias_update(fast_work *w, thread_work *t, double *params, double *vel, int l, int m,
                         const step_plan *p, int j0, int j1)
 {
-    int s, j;
-    double *b = params + w->b_off[l], *nb = t->nb;
+    int j, nb, mode = p->rule == STEP_MOMENTUM ? RS_SET : RS_UPDATE;
+    double *b = params + w->b_off[l];
     if (j1 <= j0) return;
-    for (j = j0; j < j1; j++) nb[j - j0] = 0.0;
-    for (s = 0; s < m; s++) {
-        const double *dl = w->delta[l + 1] + (size_t)s * w->lda[l + 1];
-        for (j = j0; j < j1; j++) nb[j - j0] += dl[j];     /* sum dC/db_j, batch order */
-    }
-    if (p->rule != STEP_MOMENTUM) {
-        axpy_update(b + j0, nb, p->scale, j1 - j0);
-        return;
-    }
+    nb = plan_blocks(t->wide, j1 - j0, t->kind, t->first);
+    rowsum_planned(t->wide, w->delta[l + 1] + j0, w->lda[l + 1], w->iota, w->ones, m,
+                   mode == RS_SET ? t->nb : b + j0, mode, p->scale, nb, t->kind, t->first);
+    if (mode == RS_UPDATE) return;
     for (j = j0; j < j1; j++) {
         double *v = vel + w->b_off[l] + j;
-        *v = p->mu * *v - p->scale * nb[j - j0];
+        *v = p->mu * *v - p->scale * t->nb[j - j0];
         b[j] = b[j] + *v;
     }
 }

@@ -3,7 +3,7 @@
  *   - the row sum (rowsum_planned, rowsum_rows, forward_sums), the one kernel every
  *     product of the fast path goes through, vectorised across its independent
  *     columns;
- *   - activate (the activation of a row) and axpy_update (the bias step);
+ *   - activate (the activation of a row) and times_prime (an error row times act');
  *   - decay_step and momentum_step (chapter 3's steps of a row of weights);
  *   - the lists of the non-zero inputs of a sample (compact_*).
  * With GCC on x86-64 Linux the functions marked PN_CLONES are compiled twice, for
@@ -400,14 +400,6 @@ static void times_prime_mv(int activation, double *d, const double *a, int n)
         for (k = 0; k < n; k++) d[k] = d[k] * (a[k] * (1.0 - a[k]));
 }
 
-/* w[j] = w[j] - scale * g[j] for j < n. */
-PN_CLONES
-static void axpy_update_mv(double *w, const double *g, double scale, int n)
-{
-    int j;
-    for (j = 0; j < n; j++) w[j] = w[j] - scale * g[j];
-}
-
 /* The two update steps of chapter 3 touch every weight at every step, so they are
  * plain loops that the compiler vectorises as wide as the CPU allows (PN_CLONES_WIDE
  * adds an AVX-512 copy).  shrink * sgn(w) is written as two selects, which give the
@@ -512,11 +504,6 @@ void activate(int activation, const double *sum, const double *b, int n, double 
 void times_prime(int activation, double *d, const double *a, int n)
 {
     times_prime_mv(activation, d, a, n);
-}
-
-void axpy_update(double *w, const double *g, double scale, int n)
-{
-    axpy_update_mv(w, g, scale, n);
 }
 
 void decay_step(double *w, size_t n, double keep, double shrink)

@@ -349,8 +349,8 @@ static void rowsum_rows_mv(const double *base, size_t ld, const int *rows, const
  * sample's non-zero inputs k (ascending) of wT[k*ldw + j] * x_k, for j < n_out.
  * The inputs are cut into chunks of rows k (cp[s*(nch+1) + c] = first entry of
  * chunk c of sample s) and for each column block every sample goes through chunk
- * c before any goes to chunk c+1: the block of weight rows of a chunk stays in L1
- * while all the samples of the batch use it, instead of streaming the weights
+ * c before any goes to chunk c+1: the weight rows of a chunk that the batch uses
+ * stay in L1 while all its samples use them, instead of streaming the weights
  * from L2 once per sample.  Each sum still runs over k ascending.  kind, first:
  * scratch for the plan of column blocks. */
 PN_CLONES

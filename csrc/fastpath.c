@@ -531,12 +531,14 @@ static const double *target(fast_work *w, const pn_data *d, size_t i)
     return w->onehot;
 }
 
-/* Output errors of samples s0..s1-1: delta = (a - y) * a(1 - a) for the
- * quadratic cost (a(1 - a) == sigma'(z) bit for bit), else a - y. */
+/* The output error of one neuron: (a - y) * a(1 - a) for the quadratic cost
+ * (a(1 - a) == sigma'(z) bit for bit), else a - y. */
 static double output_error(int quadratic, double a, double y)
 {
     return quadratic ? (a - y) * (a * (1.0 - a)) : a - y;
 }
+
+/* Output errors of samples s0..s1-1 (their targets: rows of ys, or labels). */
 static void output_errors(fast_work *w, const pn_data *d, const int64_t *idx, int s0, int s1)
 {
     int L = w->L, nL = w->n[L], s, j, quadratic = w->model->cost == PN_QUADRATIC;
@@ -897,8 +899,6 @@ static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
     pn_csr *rows = &j->w->csr0[view];
     for (s = 0; s < m; s++) gather_input(j->w, t->wide, j->d, (size_t)j->indices[pos + s], s, view);
 #if PN_HAVE_WIDE
-    rows->masks = j->w->pix_rows;
-    rows->table = j->d->table;
     if (rows->masks) rows->nu = pixel_rows(rows->msk, m, j->w->n[0], rows->uk, rows->mk);
     else
 #endif
@@ -917,9 +917,10 @@ static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
  *   B: every thread: the forward sums and activations of its neurons of layer 1,
  *      for all samples;
  *   -- barrier (layer 1 complete) --
- *   C: thread 0: the rest of the forward pass (and a softmax output layer), all
- *      the errors, and the steps of every layer but the first (each after the
- *      errors that need its weights); the last thread (thread 0 when alone):
+ *   C: thread 0: layer 1's activations joined (join_apart), the rest of the
+ *      forward pass (and a softmax output layer), all the errors, and the steps of
+ *      every layer but the first (each after the errors that need its weights);
+ *      the last thread (thread 0 when alone):
  *      gathering the inputs of batch b+1 and listing the rows of wT_0 they touch
  *      (csr0);
  *   -- barrier (errors and the next inputs ready) --
@@ -1021,6 +1022,10 @@ int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, doub
     if ((rc = fast_alloc(&w, sizes, n_layers, model, m_max, 1)) != PN_OK) return rc;
     w.pix_nz = data->pixels ? table_zero_only_at_0(data->table) : 0;
     w.pix_rows = PN_HAVE_WIDE && w.pix_nz && pn_simd_level() == 2 && m_max <= 32;
+    for (p = 0; p < 2; p++) {
+        w.csr0[p].masks = w.pix_rows;
+        w.csr0[p].table = data->table;
+    }
     memset(&job, 0, sizeof job);
     job.w = &w; job.params = params; job.velocities = velocities; job.d = data;
     job.indices = indices; job.batch_sizes = batch_sizes; job.n_batches = n_batches;

@@ -215,7 +215,6 @@ PN_HIDDEN void activate(int activation, const double *sum, const double *b, int 
 /* d[k] = d[k] * act'(z[k]) for k < n, from a = act(z) (hidden_errors). */
 PN_HIDDEN void times_prime(int activation, double *d, const double *a, int n);
 
-
 /* The decay of the regularised step (pn_regularized_update) on n weights:
  * w[j] = keep * w[j] - shrink * sgn(w[j]); the step then subtracts scale * g[j]. */
 PN_HIDDEN void decay_step(double *w, size_t n, double keep, double shrink);

@@ -481,19 +481,26 @@ static void forward_layer(fast_work *w, thread_work *t, const double *params, in
     int kind = !last ? w->model->activation
              : w->model->cost == PN_LOG_LIKELIHOOD ? PN_Z_ONLY : PN_SIGMOID;
     if (nc <= 0 || ns <= 0) return;
-    if (kc < PN_BLK) kc = PN_BLK;
-    nch = (n_in + kc - 1) / kc;
-    for (s = 0; s < ns; s++) {                      /* chunk boundaries of each sample */
-        const int *blk = nz_blk(w, l, view, s0 + s);
-        int *cp = t->cp + (size_t)s * (nch + 1);
-        t->idx[s] = nz_idx(w, l, view, s0 + s);
-        t->val[s] = nz_val(w, l, view, s0 + s);
-        for (c = 0; c < nch; c++) cp[c] = blk[c * (kc / PN_BLK)];
-        cp[nch] = nz->cnt[s0 + s];
-        memset(A + (size_t)s * ldz, 0, sizeof(double) * (size_t)nc);   /* sums start at 0.0 */
+#if PN_HAVE_WIDE
+    if (t->wide && nz->all && nc <= 16)
+        dense_sums_narrow(wT, ldw, n_in, nz_val(w, l, view, s0), w->lda[l], ns, A, ldz, nc);
+    else
+#endif
+    {
+        if (kc < PN_BLK) kc = PN_BLK;
+        nch = (n_in + kc - 1) / kc;
+        for (s = 0; s < ns; s++) {                  /* chunk boundaries of each sample */
+            const int *blk = nz_blk(w, l, view, s0 + s);
+            int *cp = t->cp + (size_t)s * (nch + 1);
+            t->idx[s] = nz_idx(w, l, view, s0 + s);
+            t->val[s] = nz_val(w, l, view, s0 + s);
+            for (c = 0; c < nch; c++) cp[c] = blk[c * (kc / PN_BLK)];
+            cp[nch] = nz->cnt[s0 + s];
+            memset(A + (size_t)s * ldz, 0, sizeof(double) * (size_t)nc);   /* sums from 0.0 */
+        }
+        forward_sums(t->wide, wT, ldw, nc, ns, t->idx, t->val, t->cp, nch, A, ldz,
+                     t->kind, t->first);
     }
-    forward_sums(t->wide, wT, ldw, nc, ns, t->idx, t->val, t->cp, nch, A, ldz,
-                 t->kind, t->first);
     for (s = 0; s < ns; s++) {                      /* in place: sum -> act(sum + b) */
         double *a = A + (size_t)s * ldz;
         double *z = last ? w->zL + (size_t)(s0 + s) * ldL + c0 : t->z;

@@ -266,6 +266,14 @@ PN_HIDDEN int table_zero_only_at_0(const double *table);
  * the samples s of mk[u] (ascending), with rows base + s * ld and inputs
  * table[pix[s][uk[u]]], into out + uk[u] * ldo. */
 PN_HIDDEN int pixel_rows(const uint16_t *msk, int m, int n, int *uk, uint32_t *mk);
+
+/* The forward sums of ns samples whose n inputs are all non-zero (sample s's at
+ * x + s * ldx), for nc <= 16 outputs: Z[s * ldz + j] = sum over k ascending, from
+ * 0.0, of wT[k * ldw + j] * x_s[k], the sums forward_sums makes, four samples at a
+ * time (one sample's sums, two vectors, would each wait on its adds).  The rows of
+ * wT are whole vectors with 0.0 padding. */
+PN_HIDDEN void dense_sums_narrow(const double *wT, size_t ldw, int n, const double *x,
+                                 size_t ldx, int ns, double *Z, size_t ldz, int nc);
 PN_HIDDEN void rowsum_pixel_rows(const double *base, size_t ld, const int *uk,
                                  const uint32_t *mk, int nu, const uint8_t *const *pix,
                                  const double *table, double *out, size_t ldo, int mode,

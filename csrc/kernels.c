@@ -303,6 +303,55 @@ void rowsum_pixel_rows(const double *base, size_t ld, const int *uk, const uint3
     }
 }
 
+/* dense_sums_narrow: see internal.h.  One group of q samples (q, two: constants
+ * after inlining), running sums in registers. */
+PN_ZTARGET PN_ALWAYS_INLINE void narrow_group(const double *wT, size_t ldw, int n,
+                                             const double *x, size_t ldx, double *Z,
+                                             size_t ldz, __mmask8 t0, __mmask8 t1, int two,
+                                             int q)
+{
+    __m512d a0[4], a1[4];
+    int k, i;
+    for (i = 0; i < q; i++) a0[i] = a1[i] = _mm512_setzero_pd();
+    for (k = 0; k < n; k++) {
+        const double *r = wT + (size_t)k * ldw;
+        const __m512d w0 = _mm512_loadu_pd(r), w1 = two ? _mm512_loadu_pd(r + 8) : w0;
+        for (i = 0; i < q; i++) {
+            const __m512d xx = _mm512_set1_pd(x[(size_t)i * ldx + (size_t)k]);
+            a0[i] = _mm512_add_pd(a0[i], _mm512_mul_pd(w0, xx));
+            if (two) a1[i] = _mm512_add_pd(a1[i], _mm512_mul_pd(w1, xx));
+        }
+    }
+    for (i = 0; i < q; i++) {
+        _mm512_mask_storeu_pd(Z + (size_t)i * ldz, t0, a0[i]);
+        if (two) _mm512_mask_storeu_pd(Z + (size_t)i * ldz + 8, t1, a1[i]);
+    }
+}
+
+PN_ZTARGET
+void dense_sums_narrow(const double *wT, size_t ldw, int n, const double *x, size_t ldx,
+                       int ns, double *Z, size_t ldz, int nc)
+{
+    __mmask8 t0 = (__mmask8)(nc >= 8 ? 0xffu : (1u << nc) - 1u);
+    __mmask8 t1 = (__mmask8)(nc > 8 ? (1u << (nc - 8)) - 1u : 0u);
+    int s = 0;
+    if (nc > 8) {
+        for (; s + 4 <= ns; s += 4)
+            narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
+                         1, 4);
+        for (; s < ns; s++)
+            narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
+                         1, 1);
+    } else {
+        for (; s + 4 <= ns; s += 4)
+            narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
+                         0, 4);
+        for (; s < ns; s++)
+            narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
+                         0, 1);
+    }
+}
+
 PN_ZTARGET
 static void forward_sums_z(const double *wT, size_t ldw, int ns, int const *const *idx,
                            double const *const *val, const int *cp, int nch, double *Z,

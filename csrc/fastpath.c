@@ -81,18 +81,16 @@ typedef struct {
 /* The rows of a weight layer that some sample of the batch touches (inputs
  * non-zero), each with its samples in batch order: row uk[u] has the cnt[u]
  * samples es[start[u]...] with inputs ex[start[u]...].  On the pixel-row path
- * (fast_work.pix_rows: masks = 1) row uk[u] has instead the samples of the bits of
+ * (fast_work.pix_rows, layer 0) row uk[u] has instead the samples of the bits of
  * mk[u], sample s with input table[pix[s][uk[u]]]; msk holds the gather's pixel
  * masks it is built from (internal.h: pixel_rows). */
 typedef struct {
     int nu;
     int *uk, *start, *cnt, *es;
     double *ex;
-    int masks;
     uint32_t *mk;
     uint16_t *msk;
     const uint8_t **pix;
-    const double *table;
 } pn_csr;
 
 /* Everything a call of the fast path needs, allocated once per call. */
@@ -125,6 +123,7 @@ typedef struct {
     int pix_nz;            /* pixels: table[p] != 0 exactly for p != 0 */
     int pix_rows;          /* the pixel-row path for layer 0 (see pn_csr): pixels with
                               pix_nz, AVX-512 in use, batches of up to 32 */
+    const double *table;   /* the pixels' table (pn_data.table) */
     void *mem;
 } fast_work;
 
@@ -415,15 +414,15 @@ static void gather_input(fast_work *w, int wide, const pn_data *d, size_t i, int
     int *idx = nz_idx(w, 0, view, s);
     double *val = nz_val(w, 0, view, s);
     int *blk = nz_blk(w, 0, view, s), c;
-    pn_csr *rows = &w->csr0[view];
-    if (w->pix_rows) {
-        rows->pix[s] = d->pixels + i * (size_t)n_in;
-        c = compact_pixels_fast(wide, rows->pix[s], d->table, n_in, idx, val, blk,
-                                rows->msk + (size_t)s * (size_t)((n_in + 15) / 16));
-    } else if (d->pixels && w->pix_nz)
-        c = compact_pixels_fast(wide, d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk,
-                                NULL);
-    else if (d->pixels)
+    if (d->pixels && w->pix_nz) {
+        const uint8_t *row = d->pixels + i * (size_t)n_in;
+        uint16_t *msk = NULL;
+        if (w->pix_rows) {
+            w->csr0[view].pix[s] = row;
+            msk = w->csr0[view].msk + (size_t)s * (size_t)((n_in + 15) / 16);
+        }
+        c = compact_pixels_fast(wide, row, d->table, n_in, idx, val, blk, msk);
+    } else if (d->pixels)
         c = compact_pixels(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
     else
         c = compact_dense(d->xs + i * (size_t)n_in, n_in, idx, val, blk);
@@ -675,8 +674,8 @@ static void csr_sums(fast_work *w, thread_work *t, int l, const pn_csr *c, int u
     const double *dl = w->delta[l + 1] + c0;
     size_t lda = w->lda[l + 1];
 #if PN_HAVE_WIDE
-    if (c->masks) {
-        rowsum_pixel_rows(dl, lda, c->uk + u0, c->mk + u0, u1 - u0, c->pix, c->table, out, ldo,
+    if (l == 0 && w->pix_rows) {
+        rowsum_pixel_rows(dl, lda, c->uk + u0, c->mk + u0, u1 - u0, c->pix, w->table, out, ldo,
                           mode, scale, nb, t->kind, t->first);
         return;
     }
@@ -906,7 +905,7 @@ static void gather_batch(train_job *j, thread_work *t, size_t b, size_t pos)
     pn_csr *rows = &j->w->csr0[view];
     for (s = 0; s < m; s++) gather_input(j->w, t->wide, j->d, (size_t)j->indices[pos + s], s, view);
 #if PN_HAVE_WIDE
-    if (rows->masks) rows->nu = pixel_rows(rows->msk, m, j->w->n[0], rows->uk, rows->mk);
+    if (j->w->pix_rows) rows->nu = pixel_rows(rows->msk, m, j->w->n[0], rows->uk, rows->mk);
     else
 #endif
         csr_build(j->w, t, rows, 0, view, m);
@@ -1029,10 +1028,7 @@ int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, doub
     if ((rc = fast_alloc(&w, sizes, n_layers, model, m_max, 1)) != PN_OK) return rc;
     w.pix_nz = data->pixels ? table_zero_only_at_0(data->table) : 0;
     w.pix_rows = PN_HAVE_WIDE && w.pix_nz && pn_simd_level() == 2 && m_max <= 32;
-    for (p = 0; p < 2; p++) {
-        w.csr0[p].masks = w.pix_rows;
-        w.csr0[p].table = data->table;
-    }
+    w.table = data->table;
     memset(&job, 0, sizeof job);
     job.w = &w; job.params = params; job.velocities = velocities; job.d = data;
     job.indices = indices; job.batch_sizes = batch_sizes; job.n_batches = n_batches;

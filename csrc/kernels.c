@@ -241,6 +241,12 @@ static int plan_wide(int nc, int *kind, int *first)
     return nblk;
 }
 
+/* The last vector's lanes of a block of `kind` columns in nv = ceil(kind / 8) vectors. */
+PN_ALWAYS_INLINE __mmask8 z_tail(int kind, int nv)
+{
+    return (__mmask8)((1u << (kind - 8 * (nv - 1))) - 1u);
+}
+
 /* One block of a wide plan: kind columns. */
 #define PN_RZ_CASE(NV) case NV: rz_v##NV(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
 PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t ld,
@@ -248,7 +254,7 @@ PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t l
                                          double *out, int mode, double scale, int padded)
 {
     int nv = (kind + 7) / 8;
-    __mmask8 tail = (__mmask8)((1u << (kind - 8 * (nv - 1))) - 1u);
+    __mmask8 tail = z_tail(kind, nv);
     switch (nv) {
     PN_N16(PN_RZ_CASE)
     }
@@ -273,7 +279,7 @@ static void rowsum_rows_z(const double *base, size_t ld, const int *rows, const 
     int b, u;
     for (b = 0; b < nb; b++) {
         int nv = (kind[b] + 7) / 8;
-        __mmask8 tail = (__mmask8)((1u << (kind[b] - 8 * (nv - 1))) - 1u);
+        __mmask8 tail = z_tail(kind[b], nv);
         switch (nv) {
         PN_N16(PN_ROWS_Z)
         }
@@ -296,7 +302,7 @@ void rowsum_pixel_rows(const double *base, size_t ld, const int *uk, const uint3
     int b, u;
     for (b = 0; b < nb; b++) {
         int nv = (kind[b] + 7) / 8;
-        __mmask8 tail = (__mmask8)((1u << (kind[b] - 8 * (nv - 1))) - 1u);
+        __mmask8 tail = z_tail(kind[b], nv);
         switch (nv) {
         PN_N16(PN_PIXROWS_Z)
         }
@@ -332,24 +338,18 @@ PN_ZTARGET
 void dense_sums_narrow(const double *wT, size_t ldw, int n, const double *x, size_t ldx,
                        int ns, double *Z, size_t ldz, int nc)
 {
-    __mmask8 t0 = (__mmask8)(nc >= 8 ? 0xffu : (1u << nc) - 1u);
-    __mmask8 t1 = (__mmask8)(nc > 8 ? (1u << (nc - 8)) - 1u : 0u);
-    int s = 0;
-    if (nc > 8) {
-        for (; s + 4 <= ns; s += 4)
+    int two = nc > 8, s = 0;
+    __mmask8 t0 = two ? (__mmask8)0xff : z_tail(nc, 1), t1 = two ? z_tail(nc, 2) : 0;
+    for (; s + 4 <= ns; s += 4)                   /* two as a constant in each call */
+        if (two)
             narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
                          1, 4);
-        for (; s < ns; s++)
-            narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
-                         1, 1);
-    } else {
-        for (; s + 4 <= ns; s += 4)
+        else
             narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
                          0, 4);
-        for (; s < ns; s++)
-            narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
-                         0, 1);
-    }
+    for (; s < ns; s++)
+        narrow_group(wT, ldw, n, x + (size_t)s * ldx, ldx, Z + (size_t)s * ldz, ldz, t0, t1,
+                     two, 1);
 }
 
 PN_ZTARGET

@@ -414,15 +414,15 @@ static void gather_input(fast_work *w, int wide, const pn_data *d, size_t i, int
     int *idx = nz_idx(w, 0, view, s);
     double *val = nz_val(w, 0, view, s);
     int *blk = nz_blk(w, 0, view, s), c;
-    if (d->pixels && w->pix_nz) {
-        const uint8_t *row = d->pixels + i * (size_t)n_in;
-        uint16_t *msk = NULL;
-        if (w->pix_rows) {
-            w->csr0[view].pix[s] = row;
-            msk = w->csr0[view].msk + (size_t)s * (size_t)((n_in + 15) / 16);
-        }
-        c = compact_pixels_fast(wide, row, d->table, n_in, idx, val, blk, msk);
-    } else if (d->pixels)
+    pn_csr *rows = &w->csr0[view];
+    if (w->pix_rows) {                  /* two calls: one with msk maybe NULL was 2% slower */
+        rows->pix[s] = d->pixels + i * (size_t)n_in;
+        c = compact_pixels_fast(wide, rows->pix[s], d->table, n_in, idx, val, blk,
+                                rows->msk + (size_t)s * (size_t)((n_in + 15) / 16));
+    } else if (d->pixels && w->pix_nz)
+        c = compact_pixels_fast(wide, d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk,
+                                NULL);
+    else if (d->pixels)
         c = compact_pixels(d->pixels + i * (size_t)n_in, d->table, n_in, idx, val, blk);
     else
         c = compact_dense(d->xs + i * (size_t)n_in, n_in, idx, val, blk);

@@ -3,6 +3,7 @@ activation (and the regularisation terms) checked against finite differences,
 and the cost at saturated outputs."""
 
 import math
+import copy
 import random
 
 import pytest
@@ -257,7 +258,7 @@ def test_update_is_a_step_down_the_finite_difference_gradient(cost, activation, 
     net = Network(sizes, seed=rnd.randrange(100), init="scaled")
     w, b = net.weights, net.biases
     batch = batch_for(sizes, c, rnd, 3)
-    new_w, new_b = net.weights, net.biases
+    new_w, new_b = copy.deepcopy(net.weights), copy.deepcopy(net.biases)
     if l2 or l1:
         ref.regularized_update(new_w, new_b, batch, 1.0, len(batch), l2, l1, act, c)
     else:

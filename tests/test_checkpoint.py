@@ -91,7 +91,7 @@ def test_a_resumed_run_refuses_other_training_data(tmp_path):
 
 
 def test_the_fingerprint_sees_pixels_labels_and_divisor():
-    from purenet.checkpoint import fingerprint
+    from purenet.formats.checkpoint import fingerprint
     base = Dataset(2, 3, pixels=b"\x01\x02\x03\x04", labels=b"\x00\x02")
     same = Dataset(2, 3, pixels=b"\x01\x02\x03\x04", labels=b"\x00\x02")
     assert fingerprint(base) == fingerprint(same)
@@ -298,7 +298,7 @@ def test_a_diverged_run_keeps_the_last_good_checkpoint(tiny_mnist, tmp_path):
 
 
 def test_ctrl_c_during_a_checkpoint_write_waits_until_the_record_of_it(tmp_path, monkeypatch):
-    from purenet import checkpoint
+    from purenet.formats import checkpoint
     real = checkpoint.write_atomically
 
     def write_then_ctrl_c(path, data, example):

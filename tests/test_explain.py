@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from purenet import Network
-from purenet import explain
+from purenet.cli import explain
 from purenet import reference as ref
 from conftest import ROOT, needs_c
 

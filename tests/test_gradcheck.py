@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from purenet import Network, gradcheck
+from purenet import Network
+from purenet.cli import gradcheck
 from purenet import reference as ref
 
 

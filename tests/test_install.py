@@ -1,7 +1,6 @@
 """What an install promises: the reference runs on the standard library alone, and the C
 engine's state is said plainly (``--backend c``, ``--version``, pytest's summary)."""
 
-import glob
 import os
 import shutil
 import subprocess
@@ -26,7 +25,8 @@ STDLIB_ONLY = r"""
 import sys
 before = set(sys.modules)          # the interpreter's own start-up (site, .pth files)
 import purenet
-from purenet import Network, train
+from purenet import Network
+from purenet.cli import train
 net = Network([3, 4, 2], seed=1, backend="python")
 net.fit([([0.1, 0.0, 0.9], [1.0, 0.0]), ([0.8, 0.2, 0.0], [0.0, 1.0])], 1, 2, 1.0)
 net.save(sys.argv[1])
@@ -86,9 +86,8 @@ def no_c_checkout(tmp_path_factory):
     """A copy of purenet's Python files (no data/ folder, no compiled C engine) and of the
     tests' conftest, with a probe test file."""
     root = tmp_path_factory.mktemp("no-c")
-    os.mkdir(str(root / "purenet"))
-    for f in glob.glob(os.path.join(ROOT, "purenet", "*.py")):
-        shutil.copy(f, str(root / "purenet"))
+    shutil.copytree(os.path.join(ROOT, "purenet"), str(root / "purenet"),
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     os.mkdir(str(root / "tests"))
     shutil.copy(os.path.join(ROOT, "tests", "conftest.py"), str(root / "tests"))
     (root / "tests" / "test_probe.py").write_text(PROBE)

@@ -11,7 +11,8 @@ from importlib.util import find_spec
 import pytest
 
 from conftest import ROOT
-from purenet import Network, train
+from purenet import Network
+from purenet.cli import train
 from purenet.data import load_dataset
 from purenet.dataset import Dataset
 
@@ -126,7 +127,7 @@ def test_after_early_stopping_the_pictures_are_of_the_kept_network(tiny_mnist, t
                                                                    monkeypatch):
     """The run keeps its best epoch, not its last: the confusion matrix drawn at the end
     is that of the saved (kept) network."""
-    from purenet import plots
+    from purenet.cli import plots
     from purenet.dataset import argmax
     drawn = []
     confusion = plots.confusion
@@ -146,7 +147,7 @@ def test_after_early_stopping_the_pictures_are_of_the_kept_network(tiny_mnist, t
 
 @needs_matplotlib
 def test_learning_curve_plots_each_measured_series():
-    from purenet import plots
+    from purenet.cli import plots
     history = [{"epoch": 1, "accuracy": 0.5, "validation_accuracy": 0.25},
                {"epoch": 2, "accuracy": 0.75, "validation_accuracy": 0.5, "test_cost": 0.2,
                 "validation_cost": 0.3}]
@@ -185,7 +186,7 @@ class SteppingClock:
 
 
 def tiny_run(tiny_mnist, folder, clock, budget=0.05):
-    from purenet import plots
+    from purenet.cli import plots
     train_data, test = load_dataset("mnist", data_dir=tiny_mnist, download=False)
     net = Network([784, 6, 10], seed=2)
     notes = []
@@ -231,7 +232,7 @@ def test_output_activations_show_a_dead_unit_in_the_lowest_bin_in_red():
     """Unit 2 sits at a <= 0.001 for every input, its own digit's included (the seed's
     failure): its row of the own-class panel has every count in the bin from 0 to 0.05,
     and its label is red; a unit that learned its digit has them higher up."""
-    from purenet import plots
+    from purenet.cli import plots
     labels = [k % 3 for k in range(30)]
     outputs = [[(0.97 if k % 2 else 0.5) if l == 0 else 0.01, 0.9 if l == 1 else 0.3,
                 0.001 * (k % 2)] for k, l in enumerate(labels)]
@@ -247,7 +248,7 @@ def test_output_activations_show_a_dead_unit_in_the_lowest_bin_in_red():
 
 @needs_matplotlib
 def test_confusion_and_misclassified_show_the_counts_and_the_labels():
-    from purenet import plots
+    from purenet.cli import plots
     labels, predictions = [0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 2, 0]
     fig = plots.confusion(labels, predictions, 3)
     cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
@@ -262,7 +263,7 @@ def test_confusion_and_misclassified_show_the_counts_and_the_labels():
 
 @needs_matplotlib
 def test_inputs_that_are_not_square_images_skip_two_pictures_with_a_note(tmp_path):
-    from purenet import plots
+    from purenet.cli import plots
     data = Dataset(3, 2, xs=[0.1, 0.9, 0.5, 0.7, 0.2, 0.4], labels=bytes([0, 1]))
     net = Network([3, 4, 2], seed=1)
     notes = []

@@ -1,6 +1,6 @@
 """The end-of-training report and the detection of stuck output units."""
 
-from purenet import report
+from purenet.cli import report
 
 
 def test_confusion_matrix_counts_true_against_predicted():

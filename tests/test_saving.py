@@ -17,7 +17,7 @@ import pytest
 
 import purenet
 from purenet import Network
-from purenet.files import write_atomically
+from purenet.formats.atomic import write_atomically
 from conftest import ROOT, make_tiny_mnist
 
 
@@ -82,7 +82,8 @@ def test_cli_refuses_a_bad_save_target_before_training(tmp_path, target, problem
 
 
 def test_the_check_is_reusable_for_other_output_options():
-    from purenet.train import UsageError, check_output_file
+    from purenet.cli.options import check_output_file
+    from purenet.errors import UsageError
     with pytest.raises(UsageError, match=r"^--checkpoint: cannot save to an empty path "
                                          r"\(give a file name, such as run\.ckpt\)$"):
         check_output_file("--checkpoint", "", example="run.ckpt")
@@ -236,7 +237,7 @@ def test_a_full_disk_removes_the_temp_file_and_names_the_target(tmp_path):
     code = r"""
 import os, resource, signal, sys
 from purenet import Network
-from purenet.files import write_atomically
+from purenet.formats.atomic import write_atomically
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
 try:
@@ -310,7 +311,7 @@ def test_head_1_does_not_lose_the_model(tmp_path):
 ], ids=["became-a-directory", "diverged", "became-a-fifo"])
 def test_main_reports_a_save_failure_after_training_in_one_line(tmp_path, monkeypatch, capsys,
                                                                  sabotage, message):
-    from purenet import train
+    from purenet.cli import train
     data = make_tiny_mnist(str(tmp_path / "mnist"))
     target = str(tmp_path / "m.json")
     fit = Network.fit

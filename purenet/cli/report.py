@@ -9,7 +9,7 @@ has stopped learning.  :func:`output_units` measures this per unit.
 
 from operator import mul
 
-from .dataset import argmax
+from ..dataset import argmax
 
 # An output unit whose σ′ = a(1 − a) stays below this for every input is "saturated":
 # a < 0.053 or a > 0.947 everywhere, so its error δ = (a − y)σ′ is under a fifth of what

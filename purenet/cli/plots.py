@@ -16,7 +16,7 @@ can be watched in an image viewer:
 matplotlib is an optional extra (``pip install "purenet[plot]"``) and only this module
 imports it, so purenet itself needs only the standard library.  Figures are drawn with
 the Agg renderer (no screen), and each file is replaced atomically
-(:func:`purenet.files.write_atomically`), so a viewer never sees half a PNG.
+(:func:`purenet.formats.atomic.write_atomically`), so a viewer never sees half a PNG.
 """
 
 import io
@@ -24,9 +24,10 @@ import math
 import os
 import time
 
+from ..dataset import argmax
+from ..errors import UsageError
+from ..formats.atomic import check_target, write_atomically
 from . import report
-from .dataset import argmax
-from .files import check_target, write_atomically
 
 try:
     import numpy
@@ -51,25 +52,25 @@ BUDGET = 0.05            # share of the run's time each group of pictures may ta
 
 def check(folder):
     """Before any training: matplotlib is importable, and ``folder`` exists (it is
-    created) and can take every picture.  A ValueError with one line otherwise."""
+    created) and can take every picture.  A UsageError with one line otherwise."""
     if MISSING is not None:
-        raise ValueError("--plots needs matplotlib: %s (%s)" % (INSTALL, MISSING))
+        raise UsageError("--plots needs matplotlib: %s (%s)" % (INSTALL, MISSING))
     if not folder:
-        raise ValueError("--plots needs the name of a folder for the pictures (e.g. --plots "
+        raise UsageError("--plots needs the name of a folder for the pictures (e.g. --plots "
                          "plots)")
     if os.path.exists(folder) and not os.path.isdir(folder):
-        raise ValueError("--plots %s: that is a file, not a folder (name a folder for the "
+        raise UsageError("--plots %s: that is a file, not a folder (name a folder for the "
                          "pictures)" % folder)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        raise ValueError("--plots %s: cannot create that folder: %s (choose another)"
+        raise UsageError("--plots %s: cannot create that folder: %s (choose another)"
                          % (folder, e.strerror or e))
     for name in PICTURES:
         try:
             check_target(os.path.join(folder, name), name)
         except (ValueError, OSError) as e:      # a folder of that name, an unwritable folder
-            raise ValueError("--plots %s: %s" % (folder, getattr(e, "strerror", None) or e))
+            raise UsageError("--plots %s: %s" % (folder, getattr(e, "strerror", None) or e))
 
 
 def image_side(n_in):

@@ -14,20 +14,19 @@ A reader of the path sees the old file or the new one, never half of one, and a
 * on any failure, Ctrl-C included, the temp file is removed and the target is untouched;
   one that a killed process left is removed by the next save to the same target.
 
-Errors: :class:`SaveTargetError` (a ``ValueError``) for a path that cannot name a file
+Errors: :class:`purenet.errors.SaveTargetError` (a ``ValueError``) for a path that cannot name a file
 to write; an ``OSError`` of the usual subclass (``FileNotFoundError``,
-``PermissionError``, ...) for what the system refuses, its message naming the target.
+``PermissionError``, ..., and a :class:`purenet.errors.WriteError`) for what the system
+refuses, its message naming the target.
 """
 
 import errno
 import os
 import stat
 
-__all__ = ["SaveTargetError", "check_target", "write_atomically"]
+from ..errors import SaveTargetError, write_error
 
-
-class SaveTargetError(ValueError):
-    """A path that cannot be a file to write: empty, a directory, a FIFO, a device..."""
+__all__ = ["check_target", "write_atomically"]
 
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
@@ -42,8 +41,8 @@ def _kind(mode):
 
 
 def _os_error(err, message):
-    """An OSError of the subclass that errno ``err`` maps to (FileNotFoundError, ...)."""
-    return OSError(err if err is not None else errno.EIO, message)
+    """A WriteError that is also the OSError subclass errno ``err`` maps to."""
+    return write_error(err if err is not None else errno.EIO, message)
 
 
 def check_target(path, example="model.json"):

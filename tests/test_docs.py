@@ -19,9 +19,7 @@ import sys
 
 import pytest
 
-# The option parsers. After the package restructure this line becomes
-# ``from purenet.cli import train, predict, explain, gradcheck``.
-from purenet import train, predict, explain, gradcheck
+from purenet.cli import explain, gradcheck, predict, train
 
 PARSERS = {"train": train.build_parser, "predict": predict.build_parser,
            "explain": explain.build_parser, "gradcheck": gradcheck.build_parser}

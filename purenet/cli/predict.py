@@ -1,7 +1,7 @@
 """Ask a trained model about your own digits: ``python -m purenet.predict MODEL IMAGE...``.
 
 MODEL is a model file (``purenet-train --save``); each IMAGE a PNG or PGM file
-(:mod:`purenet.images`) of side x side pixels for a model of side² inputs: 28x28 for
+(:mod:`purenet.formats.images`) of side x side pixels for a model of side² inputs: 28x28 for
 MNIST's 784.  Pixel p becomes the input p / 255.0, the division the MNIST loader makes,
 so an MNIST image saved as a PNG gets exactly the outputs ``net.feedforward(test.x(i))``
 gives.  For each image it prints the predicted class and every output activation

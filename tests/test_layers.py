@@ -131,16 +131,18 @@ def test_function_local_imports_are_optional_or_compiled():
 
 
 def test_the_checker_sees_a_cycle_and_a_wrong_way_import(tmp_path, monkeypatch):
-    """The tests above can fail: a package where checks imports network breaks both."""
+    """The tests above can fail: a package where checks imports network (and a private name
+    of it) breaks each."""
     pkg = tmp_path / "purenet"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "checks.py").write_text("from .network import Network\n")
+    (pkg / "checks.py").write_text("from .network import Network, _hidden\n")
     (pkg / "network.py").write_text("from .checks import check_sizes\n\ndef f():\n"
                                     "    import json\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", str(pkg))
     monkeypatch.setattr(sys.modules[__name__], "ROOT", str(tmp_path))
     for test in (test_imports_point_down_the_layers, test_no_import_cycle,
+                 test_no_private_name_crosses_a_module,
                  test_function_local_imports_are_optional_or_compiled):
         try:
             test()

@@ -350,6 +350,20 @@ def test_a_huge_lr_that_saturates_every_output_is_named(tmp_path, cost):
         assert out.count("every output unit saturated") == expected     # epoch 1 only
 
 
+@pytest.mark.parametrize("cost", ["quadratic", "cross-entropy", "log-likelihood"])
+def test_a_huge_lr_gets_a_hint_whatever_the_cost(tmp_path, cost):
+    """lr 1e9: every output saturated, or (cross-entropy, log-likelihood) weights blown up
+    where the outputs still move; either way one line says the learning rate is too high."""
+    data = make_tiny_mnist(str(tmp_path / "mnist"))
+    for lr, expected in (("1e9", 1), ("0.5", 0)):
+        printed = io.StringIO()
+        train.run(train.build_parser().parse_args(
+            ["--data-dir", data, "--sizes", "784,30,10", "--epochs", "2", "--cost", cost,
+             "--lr", lr]), out=printed)
+        out = printed.getvalue()
+        assert out.count("the learning rate is probably too high (try --lr 0.5)") == expected, out
+
+
 def test_every_output_stuck_needs_each_unit_on_one_side():
     def unit(low, high):
         return {"min": low, "max": high, "max_slope": max(a * (1 - a) for a in (low, high))}

@@ -315,9 +315,20 @@ def prepare(args):
     return net, engine_note, plots
 
 
+# After one epoch on MNIST no weight of a network that learns is near this (the seed's run
+# and network2: at most 4.2); a first step far too large for any cost passes it at once.
+WEIGHT_BLOWUP = 100.0
+
+
+def largest_weight(net):
+    """The largest |w| of the network."""
+    return max(abs(v) for w in net.weights for row in w for v in row)
+
+
 class UnitWatch:
-    """The ``!`` lines after an epoch: every output saturated by too large a first step,
-    and (with the quadratic cost) output units that saturate, change or recover."""
+    """The ``!`` lines after an epoch: a first step too large for any cost (every output
+    saturated, or a weight blown up), and (with the quadratic cost) output units that
+    saturate, change or recover."""
 
     def __init__(self, args, net, test, say):
         self.args, self.net, self.say = args, net, say
@@ -329,9 +340,11 @@ class UnitWatch:
         if not self.labels or not (first or quadratic):
             return
         units = report.output_units(self.net.test_outputs, self.labels)
+        hint = "the learning rate is probably too high (try --lr %g)" % min(self.args.lr / 10, 0.5)
         if first and every_output_stuck(units):
-            self.say("  ! every output unit saturated in epoch 1: the learning rate is "
-                     "probably too high (try --lr %g)" % min(self.args.lr / 10, 0.5))
+            self.say("  ! every output unit saturated in epoch 1: " + hint)
+        elif first and largest_weight(self.net) >= WEIGHT_BLOWUP:
+            self.say("  ! a weight reached %.3g in epoch 1: %s" % (largest_weight(self.net), hint))
         flagged = [u["unit"] for u in report.stuck_units(units)] if quadratic else []
         if flagged != self.flagged:                # say it when it starts, changes or ends
             lines = report.dead_unit_lines(units)

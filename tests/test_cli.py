@@ -41,7 +41,7 @@ def test_header_names_every_setting(tiny_mnist):
     assert out.returncode == 0, out.stderr
     head = out.stdout.splitlines()[0]
     for part in ("cost cross-entropy", "activation tanh", "init scaled", "batch 10", "lr 0.5",
-                 "l2 5", "l1 0.25", "momentum 0.9", "1 epochs", "seed 0"):
+                 "l2 5", "l1 0.25", "momentum 0.9", "1 epoch,", "seed 0"):
         assert part in head, (part, head)
     default = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "0")
     assert ("cost quadratic, activation sigmoid, init large, batch 10, lr 3, l2 0, l1 0, "

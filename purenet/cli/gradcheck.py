@@ -277,7 +277,7 @@ def summary(failed, tops, count, tolerance):
     top, setting = max(tops, key=lambda t: t[0].error)
     if not failed:
         return ("ok: %s within the tolerance %g; the largest error is %.2g (%s, %s)."
-                % ("all %d settings" % count if count > 1 else "the setting", tolerance,
+                % ("all %d settings are" % count if count > 1 else "the setting is", tolerance,
                    top.error, top.symbol(), setting))
     return ("FAIL: %d of %d settings have errors above the tolerance %g. The worst: %s, with "
             "%s." % (len(failed), count, tolerance, top.describe(), setting))

@@ -16,6 +16,11 @@ from ..errors import UsageError
 from ..formats.atomic import check_target
 
 
+def plural(n, word):
+    """"1 epoch", "2 epochs"."""
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
 def one_line(e):
     """One line for an error from purenet.formats.atomic (an OSError without its
     "[Errno n]")."""

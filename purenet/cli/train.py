@@ -17,7 +17,7 @@ from ..errors import (CEngineUnavailable, DataError, ModelFileError, SaveError,
 from ..network import Network, resume
 from . import report
 from .options import (Output, Parser, check_output_file, count, layer_sizes, momentum_value,
-                      one_line, penalty, positive_int, positive_number, thread_count)
+                      one_line, penalty, plural, positive_int, positive_number, thread_count)
 
 PROG = "purenet-train"
 
@@ -78,8 +78,8 @@ def take_checkpoint_settings(args, net):
     if "epochs" not in getattr(args, "given", ()):
         args.epochs = net.meta.get("run", {}).get("epochs", args.epochs)
     if args.epochs <= done:
-        raise UsageError("the checkpoint %s already has %d epochs: give --epochs more than %d "
-                         "to train further" % (args.resume, done, done))
+        raise UsageError("the checkpoint %s already has %s: give --epochs more than %d "
+                         "to train further" % (args.resume, plural(done, "epoch"), done))
 
 
 def build_parser():
@@ -249,11 +249,11 @@ def header(args, engine_note, train, validation, test, origin, seconds):
         ("lr-schedule", args.lr_schedule)) if value)
     return ("purenet: %s network, %s backend%s, %d training / %d test samples (%s), preset %s, "
             "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g,%s "
-            "%d epochs, seed %d (data from %s, loaded in %.1f s)"
+            "%s, seed %d (data from %s, loaded in %.1f s)"
             % ("-".join(map(str, args.sizes)), args.backend, engine_note, train.n, test.n,
                args.dataset, args.preset, args.cost, args.activation, args.init,
-               args.batch_size, args.lr, args.l2, args.l1, args.momentum, extra, args.epochs,
-               args.seed, origin, seconds))
+               args.batch_size, args.lr, args.l2, args.l1, args.momentum, extra,
+               plural(args.epochs, "epoch"), args.seed, origin, seconds))
 
 
 def epoch_lines(rec, watched, patience):
@@ -274,8 +274,8 @@ def epoch_lines(rec, watched, patience):
         lines.append("  cost: %s; training accuracy %.2f%%"
                      % (costs, 100.0 * rec["training_accuracy"]))
     if "lr_halved_to" in rec:
-        lines.append("  lr halved to %g: no better %s accuracy in %d epochs"
-                     % (rec["lr_halved_to"], watched, patience))
+        lines.append("  lr halved to %g: no better %s accuracy in %s"
+                     % (rec["lr_halved_to"], watched, plural(patience, "epoch")))
     if "stopped" in rec:
         lines.append("  stopped after epoch %d: %s" % (rec["epoch"], rec["stopped"]))
     return lines

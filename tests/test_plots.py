@@ -36,11 +36,11 @@ def png_size(path):
 
 
 def run_cli(*args, blocked=None):
-    """python -m purenet.train args in a subprocess; ``blocked``: a module made
-    unimportable first (as if not installed)."""
+    """python -m purenet.train args in a subprocess; ``blocked``: modules (comma-separated)
+    made unimportable first (as if not installed)."""
     code = "import sys; from purenet.train import main; sys.exit(main(sys.argv[1:]))"
-    if blocked:
-        code = "import sys; sys.modules[%r] = None; %s" % (blocked, code)
+    for name in (blocked or "").split(",") if blocked else ():
+        code = "import sys; sys.modules[%r] = None; %s" % (name, code)
     env = {k: v for k, v in os.environ.items() if k != "PURENET_DATA"}
     return subprocess.run([sys.executable, "-c", code] + list(args), cwd=ROOT,
                           capture_output=True, text=True, timeout=300, env=env)
@@ -58,6 +58,18 @@ def test_without_matplotlib_plots_is_refused_before_any_data_loads(tmp_path):
                                  '"purenet[plot]"'), out.stderr
     assert len(out.stderr.splitlines()) == 1, out.stderr
     assert not pictures.exists()
+
+
+@pytest.mark.parametrize("missing", ["matplotlib", "numpy", "PIL", "numpy,matplotlib"])
+def test_the_plots_message_names_what_is_missing_once(tmp_path, missing):
+    """Without matplotlib: the one line says to install it, and names no other module; with
+    matplotlib but without numpy or Pillow: it says which is missing."""
+    out = run_cli("--data-dir", str(tmp_path / "no-data"), "--no-download",
+                  "--plots", str(tmp_path / "pictures"), blocked=missing)
+    line = 'purenet-train: error: --plots needs matplotlib: pip install "purenet[plot]"'
+    if "matplotlib" not in missing:             # without it, matplotlib is all it names
+        line += " (%s is missing)" % missing
+    assert out.returncode == 2 and out.stderr == line + "\n", out.stderr
 
 
 @needs_matplotlib
@@ -244,6 +256,25 @@ def test_output_activations_show_a_dead_unit_in_the_lowest_bin_in_red():
     assert other.images[0].get_array().filled(0)[2][0] == 20
     colours = [t.get_color() for t in own.get_yticklabels()]
     assert colours[2] == "red" and colours[0] != "red" and colours[1] != "red", colours
+
+
+@needs_matplotlib
+@pytest.mark.parametrize("cost", ["quadratic", "cross-entropy", "log-likelihood"])
+def test_output_activations_caption_names_the_run_cost_and_fits(cost):
+    """The caption says what saturation means under the run's cost, and no word of it is cut
+    off at the figure's edge."""
+    from purenet.cli import plots
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    labels = [k % 10 for k in range(100)]
+    outputs = [[0.97 if l == j else 0.01 for j in range(10)] for l in labels]
+    fig = plots.output_activations(outputs, labels, cost)
+    caption = fig.texts[-1]
+    assert "the %s cost" % cost in caption.get_text()
+    assert [c for c in ("quadratic", "cross-entropy", "log-likelihood")
+            if c in caption.get_text()] == [cost]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    box, page = caption.get_window_extent(renderer), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 <= box.y1 <= page.y1
 
 
 @needs_matplotlib

@@ -32,7 +32,7 @@ from .checks import (BACKENDS, INITS, check_choice, check_finite, check_fit_sett
 from .dataset import argmax, as_dataset
 from .errors import DataError, InvalidArgument, TrainingDiverged
 from .formats import checkpoint as checkpoint_file, model as model_file
-from .formats.atomic import check_target, write_atomically
+from .formats.atomic import check_target, probe_target, write_atomically
 from .reference import ACTIVATIONS, COSTS, ReferenceEngine
 from .schedule import Schedule
 
@@ -254,7 +254,7 @@ class Network:
             raise InvalidArgument("early_stop and lr_schedule watch the validation accuracy "
                                   "(or the test accuracy): give validation or test data")
         if checkpoint is not None:
-            check_target(checkpoint, "run.ckpt")
+            probe_target(checkpoint, "run.ckpt")
         trained_on = self._fingerprint(train, checkpoint is not None)
         self.schedule, self.fit_settings, records = schedule, settings, []
         self.meta.pop("best_epoch", None)         # set again below, by this fit's schedule

@@ -81,6 +81,24 @@ def test_cli_refuses_a_bad_save_target_before_training(tmp_path, target, problem
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("option", ["--save", "--checkpoint"])
+def test_a_folder_that_takes_no_file_is_refused_before_training(tmp_path, option):
+    """/proc passes os.access for root, but no file can be created there: the check creates
+    (and removes) one, so the run stops before its data loads (exit 2, not a lost model)."""
+    out = cli("--data-dir", str(tmp_path / "no-data"), "--no-download", option,
+              "/proc/purenet-model.json")
+    assert out.returncode == 2 and out.stdout == "", out.stderr
+    assert out.stderr.startswith("purenet-train: error: %s: cannot save to "
+                                 "/proc/purenet-model.json: " % option), out.stderr
+    assert len(out.stderr.splitlines()) == 1
+
+
+def test_the_probe_leaves_nothing_behind(tmp_path):
+    from purenet.formats.atomic import probe_target
+    assert probe_target(str(tmp_path / "m.json")) == (str(tmp_path / "m.json"), None)
+    assert os.listdir(str(tmp_path)) == []
+
+
 def test_the_check_is_reusable_for_other_output_options():
     from purenet.cli.options import check_output_file
     from purenet.errors import UsageError

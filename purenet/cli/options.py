@@ -13,7 +13,7 @@ import sys
 
 from ..checks import MAX_THREADS, check_sizes
 from ..errors import UsageError
-from ..formats.atomic import check_target
+from ..formats.atomic import probe_target
 
 
 def plural(n, word):
@@ -35,7 +35,7 @@ def check_output_file(option, path, example="model.json"):
     UsageError (exit 2) naming the option, the problem and the fix.
     """
     try:
-        check_target(path, example)
+        probe_target(path, example)
     except (ValueError, OSError) as e:
         raise UsageError("%s: %s" % (option, one_line(e)))
 

@@ -383,8 +383,8 @@ def final_report(args, net, test):
     return lines
 
 
-def run(args, out=sys.stdout):
-    emit = Output(out)
+def run(args, out=None):
+    emit = Output(out or sys.stdout)
     say = (lambda *a: None) if args.quiet else emit
     net, engine_note, plots = prepare(args)
     t_start = time.perf_counter()

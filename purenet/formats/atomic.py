@@ -26,7 +26,7 @@ import stat
 
 from ..errors import SaveTargetError, write_error
 
-__all__ = ["check_target", "write_atomically"]
+__all__ = ["check_target", "probe_target", "write_atomically"]
 
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
@@ -100,6 +100,22 @@ def check_target(path, example="model.json"):
         raise _os_error(errno.EACCES, "cannot save to %s: the folder %s is not writable "
                         "(choose another folder)" % (path, folder))
     return real, (stat.S_IMODE(st.st_mode) if st is not None else None)
+
+
+def probe_target(path, example="model.json"):
+    """check_target, and then proof that the folder takes a new file: one is created there
+    and removed again.  For a check before hours of work: a folder that says it is writable
+    but is not (/proc, a read-only mount seen by root) is refused now, not after."""
+    real, mode = check_target(path, example)
+    folder = os.path.dirname(real)
+    try:
+        fd, tmp = _create_temp(folder, os.path.basename(real))
+    except OSError as e:
+        raise _os_error(e.errno, "cannot save to %s: cannot create a file in the folder %s: "
+                        "%s (choose another folder)" % (os.fspath(path), folder, e.strerror or e))
+    os.close(fd)
+    os.unlink(tmp)
+    return real, mode
 
 
 def _create_temp(folder, name):

@@ -318,7 +318,8 @@ class Network:
         The shuffled order goes to the engine as one int64 array: in one call (each call
         has a fixed cost), or with progress in slices of whole batches of about 3,000
         samples (20 on MNIST), after each of which progress is called."""
-        batch_size, n = settings["batch_size"], train.n
+        n = train.n
+        batch_size = min(settings["batch_size"], n)      # one batch of all n either way
         order = memoryview(self.engine.shuffled_order(self.rng, n))   # rng.shuffle's order
         start = time.perf_counter()
         chunk = n if progress is None else (3000 // batch_size or 1) * batch_size

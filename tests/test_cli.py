@@ -175,3 +175,19 @@ def test_openml_without_sklearn_is_a_clear_error():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 1
     assert "needs scikit-learn" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_batch_as_large_as_the_data_is_said_and_trains_as_one_batch(tiny_mnist, tmp_path):
+    """--batch-size beyond the training set: one line says each epoch is one step on the
+    whole set, and the model equals the one --batch-size 60 (the set's size) gives."""
+    models = []
+    for size in ("100000", "60"):                    # the tiny set has 60 training samples
+        models.append(str(tmp_path / ("m%s.json" % size)))
+        out = run("--data-dir", tiny_mnist, "--sizes", "784,5,10", "--epochs", "2",
+                  "--batch-size", size, "--save", models[-1])
+        assert out.returncode == 0, out.stderr
+        assert ("  (--batch-size %s is the whole training set of 60: each epoch is one gradient "
+                "step" % size) in out.stdout
+    with open(models[0]) as a, open(models[1]) as b:
+        da, db = json.load(a), json.load(b)
+    assert da["weights"] == db["weights"] and da["biases"] == db["biases"]

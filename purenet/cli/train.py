@@ -402,6 +402,9 @@ def run(args, out=None):
     if (args.early_stop or args.lr_schedule) and validation is None:
         say("  (no --validation: early stopping and the schedule watch the test accuracy, "
             "which then no longer measures unseen data)")
+    if args.batch_size >= train.n:
+        say("  (--batch-size %d is the whole training set of %d: each epoch is one gradient "
+            "step, and holds every sample's activations at once)" % (args.batch_size, train.n))
     if args.resume is not None:
         say("resuming %s after epoch %d" % (args.resume, len(net.history)))
     if args.checkpoint is not None:

@@ -34,7 +34,7 @@ def check_penalty(what, value, below_one=False):
     value = float(value)
     if not (math.isfinite(value) and value >= 0.0 and (value < 1.0 or not below_one)):
         raise InvalidArgument("%s must be a finite number %s, got %r"
-                         % (what, "in [0, 1)" if below_one else ">= 0", value))
+                              % (what, "in [0, 1)" if below_one else ">= 0", value))
     return value
 
 
@@ -84,7 +84,7 @@ def check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop=None, lr_sch
     for what, k in (("early_stop", early_stop), ("lr_schedule", lr_schedule)):
         if k is not None and not (is_whole(k) and k >= 1):
             raise InvalidArgument("%s must be None or a whole number of epochs >= 1, got %s"
-                             % (what, short(k)))
+                                  % (what, short(k)))
     return {"batch_size": batch_size, "lr": float(lr), "l2": check_penalty("l2", l2),
             "l1": check_penalty("l1", l1),
             "momentum": check_penalty("momentum", momentum, below_one=True),
@@ -104,19 +104,20 @@ def check_sizes(sizes):
     sizes = [int(s) for s in head]
     if len(sizes) < 2 or min(sizes) < 1:
         raise InvalidArgument("sizes needs at least two layers of at least one neuron, got %s"
-                         % short(sizes))
+                              % short(sizes))
     if len(sizes) > MAX_LAYERS:
         raise InvalidArgument("sizes has more than {:,} layers (the C engine's limit)"
-                         .format(MAX_LAYERS))
+                              .format(MAX_LAYERS))
     count = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
     memory, which = memory_size()
     if count * PARAM_BYTES > memory:
-        raise InvalidArgument("a {} network has {:,} weights and biases: about {} as Python floats, "
-                         "more than {} of memory".format("-".join(map(str, sizes)), count,
-                                                         gigabytes(count * PARAM_BYTES), which))
+        raise InvalidArgument(
+            "a {} network has {:,} weights and biases: about {} as Python floats, more than {} "
+            "of memory".format("-".join(map(str, sizes)), count, gigabytes(count * PARAM_BYTES),
+                               which))
     if max(sizes) > MAX_NEURONS:
         raise InvalidArgument("a layer has at most {:,} neurons (the C engine's limit), got {:,}"
-                         .format(MAX_NEURONS, max(sizes)))
+                              .format(MAX_NEURONS, max(sizes)))
     return sizes
 
 
@@ -142,16 +143,17 @@ def check_params(sizes, weights, biases):
     only finite numbers (not NaN, ±inf, bools or numeric strings)."""
     layers = len(sizes) - 1
     if len(weights) != layers or len(biases) != layers:
-        raise InvalidArgument("expected %d weight matrices and %d bias vectors for sizes %s, got %d and %d"
-                         % (layers, layers, sizes, len(weights), len(biases)))
+        raise InvalidArgument("expected %d weight matrices and %d bias vectors for sizes %s, "
+                              "got %d and %d"
+                              % (layers, layers, sizes, len(weights), len(biases)))
     for l in range(layers):
         n_in, n_out = sizes[l], sizes[l + 1]
         if len(weights[l]) != n_out or any(len(row) != n_in for row in weights[l]):
             raise InvalidArgument("weights[%d] must be %d rows of %d values (layer %d -> %d)"
-                             % (l, n_out, n_in, l, l + 1))
+                                  % (l, n_out, n_in, l, l + 1))
         if len(biases[l]) != n_out:
             raise InvalidArgument("biases[%d] must have %d values, got %d"
-                             % (l, n_out, len(biases[l])))
+                                  % (l, n_out, len(biases[l])))
     for l in range(layers):
         for j, row in enumerate(weights[l]):
             check_finite(row, "weights[%d][%d]" % (l, j))

@@ -154,7 +154,8 @@ class Network:
     def feedforward(self, x):
         """Output activations aᴸ for the input vector x (finite numbers only)."""
         if len(x) != self.sizes[0]:
-            raise InvalidArgument("input has %d values, the network takes %d" % (len(x), self.sizes[0]))
+            raise InvalidArgument("input has %d values, the network takes %d"
+                                  % (len(x), self.sizes[0]))
         check_finite(x, "input")
         return self.engine.feedforward(x)
 
@@ -165,7 +166,8 @@ class Network:
     def _data(self, data, what):
         data = as_dataset(data, n_out=self.sizes[-1], name=what)
         if data.n_in != self.sizes[0]:
-            raise DataError("%s has %d inputs per sample but the network takes %d: use --sizes %d,...,%d"
+            raise DataError("%s has %d inputs per sample but the network takes %d: use "
+                            "--sizes %d,...,%d"
                             % (what, data.n_in, self.sizes[0], data.n_in, self.sizes[-1]))
         if data.n_out != self.sizes[-1]:
             raise DataError("%s has %d classes/targets but the network has %d outputs"

@@ -268,7 +268,7 @@ def test_kill_9_leaves_a_whole_checkpoint(tmp_path):
     data = make_tiny_mnist(str(tmp_path / "d"), n_train=30, n_test=5)
     rnd = random.Random(0)
     seen = set()
-    for i in range(12):
+    for _ in range(12):
         p = subprocess.Popen([sys.executable, "-m", "purenet.train", "--data-dir", data, "--sizes",
                               "784,10,10", "--epochs", "100000", "--checkpoint", str(ck)],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -314,8 +314,9 @@ def test_ctrl_c_during_a_checkpoint_write_waits_until_the_record_of_it(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         net.fit(pairs(), 3, checkpoint=tmp_path / "c")
     other.set()
+    resumed = purenet.resume(tmp_path / "c")
     assert net.checkpointed == (str(tmp_path / "c"), 1) == (str(tmp_path / "c"),
-                                                            len(purenet.resume(tmp_path / "c").history))
+                                                            len(resumed.history))
 
 
 @pytest.mark.parametrize("change", [

@@ -38,7 +38,8 @@ def test_a_unit_saturated_at_both_ends_is_not_said_to_be_near_one_end():
 def test_a_unit_never_predicted_but_still_moving_is_named_differently():
     outputs = [[0.9, 0.3], [0.8, 0.4], [0.7, 0.45]]        # unit 1: σ′ up to 0.2475
     lines = report.dead_unit_lines(report.output_units(outputs, [0, 1, 1]))
-    assert lines == ["digit 1 is never predicted (2 test samples; its output reaches at most a = 0.45)"]
+    assert lines == ["digit 1 is never predicted (2 test samples; its output reaches at most "
+                     "a = 0.45)"]
 
 
 def test_healthy_units_are_not_reported():

@@ -435,7 +435,7 @@ def vector(text):
             v = float(part)
         except ValueError:
             raise argparse.ArgumentTypeError("%r in %r is not a number (e.g. 0.05,0.10)"
-                                             % (part, text))
+                                             % (part, text)) from None
         if not math.isfinite(v):
             raise argparse.ArgumentTypeError("%r in %r is not a finite number" % (part, text))
         values.append(v)

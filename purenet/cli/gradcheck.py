@@ -58,7 +58,7 @@ def user_gradient(function, label):
                 result = function([[list(row) for row in w] for w in weights],
                                   [list(b) for b in biases], list(x), list(y))
             except Exception as e:
-                raise GradientError("%s raised %s: %s" % (label, type(e).__name__, e))
+                raise GradientError("%s raised %s: %s" % (label, type(e).__name__, e)) from None
             nabla_b, nabla_w = checked(result, weights, biases, label)
             for l in range(len(weights)):
                 for j in range(len(biases[l])):
@@ -311,14 +311,15 @@ def load_gradient(spec):
     except ModuleNotFoundError as e:
         if e.name is None or not module_name.startswith(e.name):
             raise GradientError("--gradient %s: importing %s raised ModuleNotFoundError: %s"
-                                % (spec, module_name, e))
+                                % (spec, module_name, e)) from None
         raise UsageError("--gradient %s: there is no module %s here (run from the folder that "
-                         "holds it, or give path/to/file.py:%s)" % (spec, module_name, attr))
+                         "holds it, or give path/to/file.py:%s)"
+                         % (spec, module_name, attr)) from None
     except UsageError:
         raise
     except Exception as e:
         raise GradientError("--gradient %s: importing %s raised %s: %s"
-                            % (spec, module_name, type(e).__name__, e))
+                            % (spec, module_name, type(e).__name__, e)) from None
     function = getattr(module, attr, None)
     if not callable(function):
         raise UsageError("--gradient %s: %s has no function %s" % (spec, module_name, attr))

@@ -37,7 +37,7 @@ def check_output_file(option, path, example="model.json"):
     try:
         probe_target(path, example)
     except (ValueError, OSError) as e:
-        raise UsageError("%s: %s" % (option, one_line(e)))
+        raise UsageError("%s: %s" % (option, one_line(e))) from None
 
 
 class Output:
@@ -73,7 +73,7 @@ def positive_int(text):
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
     if v < 1:
         raise argparse.ArgumentTypeError("must be at least 1, got %d" % v)
     return v
@@ -92,7 +92,7 @@ def count(text):
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
     if v < 0:
         raise argparse.ArgumentTypeError("must be 0 or more, got %d" % v)
     return v
@@ -102,7 +102,7 @@ def positive_number(text):
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
     if not (v > 0 and math.isfinite(v)):
         raise argparse.ArgumentTypeError("must be a finite number > 0, got %s" % text)
     return v
@@ -112,7 +112,7 @@ def penalty(text):
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
     if not (v >= 0 and math.isfinite(v)):
         raise argparse.ArgumentTypeError("must be a finite number >= 0, got %s" % text)
     return v
@@ -130,14 +130,14 @@ def layer_sizes(text):
         sizes = [int(s) for s in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a comma-separated list of whole numbers "
-                                         "(e.g. 784,100,10)" % text)
+                                         "(e.g. 784,100,10)" % text) from None
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError("%r needs at least two layers of at least one neuron "
                                          "(e.g. 784,100,10)" % text)
     try:
         return check_sizes(sizes)         # the C engine's limits, and this machine's memory
     except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e))
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 class Parser(argparse.ArgumentParser):

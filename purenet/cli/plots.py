@@ -67,12 +67,13 @@ def check(folder):
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
         raise UsageError("--plots %s: cannot create that folder: %s (choose another)"
-                         % (folder, e.strerror or e))
+                         % (folder, e.strerror or e)) from None
     for name in PICTURES:
         try:
             check_target(os.path.join(folder, name), name)
         except (ValueError, OSError) as e:      # a folder of that name, an unwritable folder
-            raise UsageError("--plots %s: %s" % (folder, getattr(e, "strerror", None) or e))
+            raise UsageError("--plots %s: %s"
+                             % (folder, getattr(e, "strerror", None) or e)) from None
 
 
 def image_side(n_in):

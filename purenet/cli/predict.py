@@ -55,7 +55,7 @@ def load_model(path, backend):
         try:
             Network([1, 1], seed=0, backend="c")       # is the C engine built?
         except ImportError as e:
-            raise UsageError(str(e))
+            raise UsageError(str(e)) from None
     net = load(path, backend=backend)
     n = net.sizes[0]
     side = math.isqrt(n)

@@ -140,7 +140,8 @@ def build_parser():
                         "else the data/mnist cache)")
     p.add_argument("--no-download", action="store_true",
                    help="never download missing MNIST files")
-    p.add_argument("--save", default=None, metavar="PATH", help="write the trained model here (JSON)")
+    p.add_argument("--save", default=None, metavar="PATH",
+                   help="write the trained model here (JSON)")
     p.add_argument("--checkpoint", default=None, metavar="PATH",
                    help="write the whole training state here after every epoch, to --resume from")
     p.add_argument("--resume", default=None, metavar="PATH",
@@ -231,7 +232,8 @@ def load_data(args):
                          "test accuracy), and there is neither: add --validation N")
     sizes = args.sizes or [train.n_in, 100, train.n_out]
     if sizes[0] != train.n_in:
-        raise UsageError("--sizes starts with %d inputs but %s images have %d pixels: use --sizes %s"
+        raise UsageError("--sizes starts with %d inputs but %s images have %d pixels: use "
+                         "--sizes %s"
                          % (sizes[0], args.dataset, train.n_in,
                             ",".join(map(str, [train.n_in] + sizes[1:]))))
     if sizes[-1] != train.n_out:
@@ -291,7 +293,7 @@ def prepare(args):
         try:
             Network([1, 1], seed=0, backend="c")       # is the C engine built?
         except ImportError as e:
-            raise UsageError(str(e))
+            raise UsageError(str(e)) from None
         engine_note = " (%s, %d thread%s)" % (cengine.simd_name(), args.threads,
                                               "s" if args.threads > 1 else "")
     if args.save is not None:                    # "" too: refused, not silently ignored
@@ -311,7 +313,7 @@ def prepare(args):
         try:
             plots.check(args.plots)
         except ValueError as e:
-            raise UsageError(str(e))
+            raise UsageError(str(e)) from None
     return net, engine_note, plots
 
 
@@ -442,7 +444,7 @@ def run(args, out=None):
         try:
             net.save(args.save, meta={"dataset": args.dataset, "source": args.source})
         except (ValueError, OSError) as e:        # everything save() raises but Ctrl-C
-            raise SaveError(one_line(e))
+            raise SaveError(one_line(e)) from None
         say("saved the model to %s" % args.save)
     return net, results
 

@@ -14,10 +14,10 @@ A reader of the path sees the old file or the new one, never half of one, and a
 * on any failure, Ctrl-C included, the temp file is removed and the target is untouched;
   one that a killed process left is removed by the next save to the same target.
 
-Errors: :class:`purenet.errors.SaveTargetError` (a ``ValueError``) for a path that cannot name a file
-to write; an ``OSError`` of the usual subclass (``FileNotFoundError``,
-``PermissionError``, ..., and a :class:`purenet.errors.WriteError`) for what the system
-refuses, its message naming the target.
+Errors: :class:`purenet.errors.SaveTargetError` (a ``ValueError``) for a path that cannot
+name a file to write; a :class:`purenet.errors.WriteError`, also an ``OSError`` of the usual
+subclass (``FileNotFoundError``, ``PermissionError``, ...), for what the system refuses,
+its message naming the target.
 """
 
 import errno
@@ -76,7 +76,7 @@ def check_target(path, example="model.json"):
     except (FileNotFoundError, NotADirectoryError):
         st = None                                # a new file, or a dangling symlink
     except OSError as e:                         # a symlink loop, a folder we cannot search
-        raise _os_error(e.errno, "cannot save to %s: %s" % (path, e.strerror))
+        raise _os_error(e.errno, "cannot save to %s: %s" % (path, e.strerror)) from None
     if st is not None:
         if stat.S_ISDIR(st.st_mode):             # a race with the isdir above
             raise SaveTargetError("cannot save to %s: it is a directory%s" % (path, via))
@@ -89,10 +89,10 @@ def check_target(path, example="model.json"):
         folder_st = os.stat(folder)
     except FileNotFoundError:
         raise _os_error(errno.ENOENT, "cannot save to %s: the folder %s does not exist "
-                        "(create it first, or choose another folder)" % (path, folder))
+                        "(create it first, or choose another folder)" % (path, folder)) from None
     except OSError as e:
         raise _os_error(e.errno, "cannot save to %s: the folder %s: %s"
-                        % (path, folder, e.strerror))
+                        % (path, folder, e.strerror)) from None
     if not stat.S_ISDIR(folder_st.st_mode):
         raise _os_error(errno.ENOTDIR, "cannot save to %s: %s is not a folder (choose another "
                         "path)" % (path, folder))
@@ -112,7 +112,8 @@ def probe_target(path, example="model.json"):
         fd, tmp = _create_temp(folder, os.path.basename(real))
     except OSError as e:
         raise _os_error(e.errno, "cannot save to %s: cannot create a file in the folder %s: "
-                        "%s (choose another folder)" % (os.fspath(path), folder, e.strerror or e))
+                        "%s (choose another folder)"
+                        % (os.fspath(path), folder, e.strerror or e)) from None
     os.close(fd)
     os.unlink(tmp)
     return real, mode

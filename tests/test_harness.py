@@ -1,7 +1,7 @@
-"""The suite's own SIMD-level machinery (helpers.py and conftest.py): which levels the
-simd_level fixture runs at, what a run prints about them, and PURENET_EXPECT_SIMD
-failing a run that did not reach the AVX-512 paths.  First the decision functions with
-faked levels, then a real pytest run in a subprocess."""
+"""The suite's own machinery (helpers.py and conftest.py).  The SIMD levels: which levels
+the simd_level fixture runs at, what a run prints about them, and PURENET_EXPECT_SIMD
+failing a run that did not reach the AVX-512 paths (first the decision functions with
+faked levels, then a real pytest run in a subprocess).  And the skip without MNIST."""
 
 import os
 import shutil
@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import purenet
+from purenet import data
 
 import helpers
 from helpers import AVX512_ONLY, expected_simd_level, simd_levels, simd_summary
@@ -133,3 +134,21 @@ def test_a_run_says_which_levels_it_exercised_and_fails_when_expected(tmp_path):
         assert code == 0, out
         assert "purenet: SIMD levels exercised: AVX-512 (2), AVX2 (1)" in out, out
         assert "2 passed" in out and "NOT run" not in out, out
+
+
+def test_without_mnist_the_skip_says_to_set_purenet_data(tmp_path, monkeypatch):
+    """Where the four files are absent, the reason names PURENET_DATA and the files, and
+    no path that only this project's CI has."""
+    monkeypatch.setattr(data, "default_cache_dir", lambda: str(tmp_path / "cache"))
+    monkeypatch.delenv("PURENET_DATA", raising=False)
+    assert helpers.mnist_dir() is None
+    reason = helpers.mnist_missing_reason()
+    assert "set PURENET_DATA to a folder with the four files" in reason
+    assert all(name in reason for name in helpers.MNIST_FILES)
+    assert "shared" not in reason
+    monkeypatch.setenv("PURENET_DATA", str(tmp_path / "empty"))
+    assert "PURENET_DATA=%s does not hold all of them" % (tmp_path / "empty") in (
+        helpers.mnist_missing_reason())
+    folder = helpers.make_tiny_mnist(str(tmp_path / "tiny"))      # all four present: no skip
+    monkeypatch.setenv("PURENET_DATA", folder)
+    assert helpers.mnist_dir() == folder and helpers.mnist_missing_reason() is None

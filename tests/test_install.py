@@ -84,13 +84,14 @@ def without_c(module, *args, **kwargs):
 @pytest.fixture(scope="module")
 def no_c_checkout(tmp_path_factory):
     """A copy of purenet's Python files (no data/ folder, no compiled C engine) and of the
-    tests' conftest, with a probe test file."""
+    tests' conftest and helpers, with a probe test file."""
     root = tmp_path_factory.mktemp("no-c")
     os.mkdir(str(root / "purenet"))
     for f in glob.glob(os.path.join(ROOT, "purenet", "*.py")):
         shutil.copy(f, str(root / "purenet"))
     os.mkdir(str(root / "tests"))
-    shutil.copy(os.path.join(ROOT, "tests", "conftest.py"), str(root / "tests"))
+    for name in ("conftest.py", "helpers.py"):
+        shutil.copy(os.path.join(ROOT, "tests", name), str(root / "tests"))
     (root / "tests" / "test_probe.py").write_text(PROBE)
     return str(root)
 

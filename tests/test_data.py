@@ -24,6 +24,8 @@ from purenet import data
 from purenet.errors import DataError
 from purenet.dataset import Dataset, as_dataset
 
+from helpers import mnist_dir, needs_mnist
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = [name for _, name in data.MNIST_FILES]
 
@@ -524,13 +526,11 @@ def test_download_disabled(tmp_path, isolated):
     assert not os.path.exists(str(target))
 
 
+@needs_mnist
 def test_known_hashes_match_the_real_files():
     """The official SHA-256 of three files, checked against a copy of MNIST (the shared
     train-images file is a rebuild with other bytes, so it is not compared)."""
-    d = real_mnist_dir()
-    if d is None:
-        pytest.skip("MNIST files absent: set PURENET_DATA to a directory with the four "
-                    "MNIST files (or provide ../shared/data/mnist)")
+    d = mnist_dir()
     for name in ("train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz"):
         with open(os.path.join(d, name), "rb") as f:
@@ -541,18 +541,9 @@ def test_known_hashes_match_the_real_files():
 
 # --------------------------------------------------------------------------- real MNIST
 
-def real_mnist_dir():
-    for d in (os.environ.get("PURENET_DATA"), os.path.join(REPO, "..", "shared", "data", "mnist")):
-        if d and not data._missing(d):
-            return d
-    return None
-
-
+@needs_mnist
 def test_real_mnist():
-    d = real_mnist_dir()
-    if d is None:
-        pytest.skip("MNIST files absent: set PURENET_DATA to a directory with the four "
-                    "MNIST files (or provide ../shared/data/mnist)")
+    d = mnist_dir()
     # Read as they are: the shared train-images file is a rebuild whose sha256 differs
     # from the official one, so a checksum here would reject it.
     train, test = data.load_mnist(d, download=False)

@@ -84,12 +84,13 @@ def without_c(module, *args, **kwargs):
 @pytest.fixture(scope="module")
 def no_c_checkout(tmp_path_factory):
     """A copy of purenet's Python files (no data/ folder, no compiled C engine) and of the
-    tests' conftest, with a probe test file."""
+    tests' conftest and helpers, with a probe test file."""
     root = tmp_path_factory.mktemp("no-c")
     shutil.copytree(os.path.join(ROOT, "purenet"), str(root / "purenet"),
                     ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     os.mkdir(str(root / "tests"))
-    shutil.copy(os.path.join(ROOT, "tests", "conftest.py"), str(root / "tests"))
+    for name in ("conftest.py", "helpers.py"):
+        shutil.copy(os.path.join(ROOT, "tests", name), str(root / "tests"))
     (root / "tests" / "test_probe.py").write_text(PROBE)
     return str(root)
 

@@ -26,6 +26,7 @@ import os
 import random
 import time
 
+from . import cengine
 from .cengine import CEngine
 from .checks import (BACKENDS, INITS, check_choice, check_finite, check_fit_settings,
                      check_params, check_penalty, check_sizes, is_whole, short)
@@ -405,9 +406,15 @@ def resume(path, backend="python", threads=1):
     ``net.fit_settings`` holds fit's settings as keyword arguments (batch_size, lr,
     l2, l1, momentum, early_stop, lr_schedule) and ``len(net.history)`` the epochs
     done; the next fit continues the schedule (``net.schedule``) where it stopped.  Every
-    problem with the file is a ModelFileError naming it.
+    problem with the file is a ModelFileError naming it.  ``backend=None`` resumes on the
+    backend the run was on (recorded in the checkpoint), or on the reference where the C
+    engine is not built: the engines give the same bits, so this changes only the speed.
     """
     state = checkpoint_file.read(path)
+    if backend is None:
+        backend = state["model"]["meta"].get("backend")
+        if backend not in BACKENDS or (backend == "c" and not cengine.available()):
+            backend = "python"
     net = _from_parsed(state["model"], backend, threads)
     net.checkpointed = (os.fspath(path), len(net.history))
     net.fit_settings, net.trained_on = state["fit"], state["data"]

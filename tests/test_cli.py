@@ -20,8 +20,8 @@ def run(*args, env=None, timeout=300):
 
 def test_trains_and_saves_on_a_tiny_dataset(tiny_mnist, tmp_path):
     model = tmp_path / "net.json"
-    out = run("--data-dir", tiny_mnist, "--sizes", "784,12,10", "--epochs", "3",
-              "--batch-size", "5", "--lr", "1.0", "--seed", "4", "--save", str(model))
+    out = run("--data-dir", tiny_mnist, "--sizes", "784,12,10", "--epochs", "3", "--backend",
+              "python", "--batch-size", "5", "--lr", "1.0", "--seed", "4", "--save", str(model))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("purenet: 784-12-10 network, python backend, 60 training / 20 test")
@@ -191,3 +191,47 @@ def test_a_batch_as_large_as_the_data_is_said_and_trains_as_one_batch(tiny_mnist
     with open(models[0]) as a, open(models[1]) as b:
         da, db = json.load(a), json.load(b)
     assert da["weights"] == db["weights"] and da["biases"] == db["biases"]
+
+
+@needs_c
+def test_the_default_backend_is_the_c_engine_where_it_is_built_and_says_so(tiny_mnist):
+    out = run("--data-dir", tiny_mnist, "--sizes", "784,5,10", "--epochs", "1")
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    assert ", c backend (" in first and "1 thread; the default where the C engine is built)" \
+        in first, first
+
+
+@pytest.mark.parametrize("backend", [None, "python"])
+def test_threads_with_the_reference_is_refused_in_one_line(tiny_mnist, backend):
+    """--threads 2 with --backend python, or where the default is the reference (the C
+    engine not built), was silently ignored: now one line, exit 2, before any data loads."""
+    args = ["--data-dir", tiny_mnist + "-missing", "--threads", "2"]
+    if backend:
+        out = run(*args, "--backend", backend)
+    else:                                        # as if the C engine were not built
+        code = ("import sys; sys.modules['purenet._ckernels'] = None; "
+                "from purenet.train import main; sys.exit(main(sys.argv[1:]))")
+        out = subprocess.run([sys.executable, "-c", code] + args, cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == "", out.stdout + out.stderr
+    assert out.stderr == ("purenet-train: error: --threads 2 needs the C engine (--backend c): "
+                          "the reference runs on one thread\n"), out.stderr
+
+
+@needs_c
+@pytest.mark.parametrize("first", ["python", "c"])
+def test_resume_continues_on_the_checkpoints_backend(tiny_mnist, tmp_path, first):
+    """A checkpoint records its backend, and --resume without --backend uses it; --backend
+    given chooses another (the same bits either way)."""
+    ckpt = str(tmp_path / "run.ckpt")
+    common = ["--data-dir", tiny_mnist, "--sizes", "784,5,10", "--checkpoint", ckpt]
+    assert run(*common, "--epochs", "1", "--backend", first).returncode == 0
+    again = run("--data-dir", tiny_mnist, "--resume", ckpt, "--epochs", "2")
+    assert again.returncode == 0, again.stderr
+    header = again.stdout.splitlines()[0]
+    assert ", %s backend (" % first in header and "the checkpoint's)" in header, header
+    other = "c" if first == "python" else "python"
+    given = run("--data-dir", tiny_mnist, "--resume", ckpt, "--epochs", "3", "--backend", other)
+    assert given.returncode == 0 and ", %s backend" % other in given.stdout, given.stderr
+    assert "the checkpoint's" not in given.stdout

@@ -2,6 +2,7 @@
 engine's state is said plainly (``--backend c``, ``--version``, pytest's summary)."""
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ net.fit([([0.1, 0.0, 0.9], [1.0, 0.0]), ([0.8, 0.2, 0.0], [0.0, 1.0])], 1, 2, 1.
 net.save(sys.argv[1])
 assert purenet.load(sys.argv[1]).weights == net.weights
 code = train.main(["--data-dir", sys.argv[2], "--sizes", "784,5,10", "--epochs", "1",
-                   "--quiet", "--save", sys.argv[1]])
+                   "--backend", "python", "--quiet", "--save", sys.argv[1]])
 foreign = sorted(m for m in set(sys.modules) - before
                  if m.split(".")[0] not in sys.stdlib_module_names | {"purenet"})
 print(code, foreign)
@@ -130,8 +131,14 @@ def test_version_says_what_a_bug_report_needs(tiny_mnist):
     out = python("-m", "purenet", "--version", env={"PURENET_DATA": tiny_mnist})
     assert out.returncode == 0 and out.stderr == "", out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == "purenet-train %s (Python %s, %s)" % (
-        purenet.__version__, sys.version.split()[0], os.path.join(ROOT, "purenet"))
+    interpreter = "%s %s" % (platform.python_implementation(), platform.python_version())
+    if platform.python_implementation() == "PyPy":
+        v = sys.pypy_version_info
+        interpreter = "PyPy %d.%d.%d (Python %s)" % (v.major, v.minor, v.micro,
+                                                    platform.python_version())
+    assert lines[0] == "purenet-train %s (%s, %s)" % (
+        purenet.__version__, interpreter, os.path.join(ROOT, "purenet"))
+    assert lines[0].split(" (")[1].startswith(("CPython 3.", "PyPy 7."))
     if C_MISSING is None:
         from purenet import cengine
         assert lines[1] == "C engine: built (%s)" % cengine.simd_name()

@@ -9,11 +9,21 @@ line with exit code 2.  Errors found later are :class:`purenet.errors.UsageError
 import argparse
 import math
 import os
+import platform
 import sys
 
 from ..checks import MAX_THREADS, check_sizes
 from ..errors import UsageError
 from ..formats.atomic import probe_target
+
+
+def interpreter():
+    """"CPython 3.11.7", or "PyPy 7.3.11 (Python 3.9.16)"."""
+    name, version = platform.python_implementation(), platform.python_version()
+    if name == "PyPy":
+        v = sys.pypy_version_info
+        return "PyPy %d.%d.%d (Python %s)" % (v.major, v.minor, v.micro, version)
+    return "%s %s" % (name, version)
 
 
 def plural(n, word):

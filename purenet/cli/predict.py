@@ -11,8 +11,9 @@ MNIST digits are light ink on a dark background.  ``--invert`` turns a drawing o
 ink on white into that (p -> 255 - p); an image whose border is lighter than mid-grey
 gets a note suggesting it (or, with ``--invert``, suggesting to leave it out).
 
-With ``--backend python`` (the default) it needs nothing but the standard library: copy
-the ``purenet`` folder and the model file anywhere Python runs.
+It runs on the C engine where it is built and on the reference otherwise (the same
+outputs, bit for bit), so it needs nothing but the standard library: copy the
+``purenet`` folder and the model file anywhere Python runs.
 """
 
 import json
@@ -20,10 +21,11 @@ import math
 import os
 import sys
 
+from .. import cengine
 from ..dataset import argmax
-from ..errors import ImageError, ModelFileError, UsageError
+from ..errors import CEngineUnavailable, ImageError, ModelFileError, UsageError
 from ..formats.images import read_image
-from ..network import Network, load
+from ..network import load
 from .options import Output, Parser
 
 PROG = "purenet-predict"
@@ -39,9 +41,9 @@ def build_parser():
                    help="the images are dark ink on a light background: use 255 - p")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per image: {\"image\", \"class\", \"outputs\"}")
-    p.add_argument("--backend", choices=["python", "c"], default="python",
-                   help="python: the reference, standard library only (default); c: the C "
-                        "engine")
+    p.add_argument("--backend", choices=["python", "c"], default=None,
+                   help="python: the reference, standard library only; c: the C engine; the "
+                        "same outputs either way (default: c where it is built, else python)")
     return p
 
 
@@ -51,10 +53,12 @@ def load_model(path, backend):
     An unbuilt C engine is a UsageError (exit 2, as for purenet-train); a file that is
     not a model, or a model whose inputs are not a square image, a ModelFileError.
     """
-    if backend == "c":
+    if backend is None:
+        backend = "c" if cengine.available() else "python"
+    elif backend == "c":                           # is the C engine built?
         try:
-            Network([1, 1], seed=0, backend="c")       # is the C engine built?
-        except ImportError as e:
+            cengine.lib_and_ffi()
+        except CEngineUnavailable as e:
             raise UsageError(str(e)) from None
     net = load(path, backend=backend)
     n = net.sizes[0]

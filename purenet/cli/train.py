@@ -16,8 +16,9 @@ from ..errors import (CEngineUnavailable, DataError, ModelFileError, SaveError,
                       TrainingDiverged, UsageError)
 from ..network import Network, resume
 from . import report
-from .options import (Output, Parser, check_output_file, count, layer_sizes, momentum_value,
-                      one_line, penalty, plural, positive_int, positive_number, thread_count)
+from .options import (Output, Parser, check_output_file, count, interpreter, layer_sizes,
+                      momentum_value, one_line, penalty, plural, positive_int, positive_number,
+                      thread_count)
 
 PROG = "purenet-train"
 
@@ -85,8 +86,10 @@ def take_checkpoint_settings(args, net):
 def build_parser():
     p = Parser(
         prog=PROG, description="Train a sigmoid network on handwritten digits (MNIST).")
-    p.add_argument("--backend", choices=["python", "c"], default="python",
-                   help="python: the readable reference; c: the C engine (default: python)")
+    p.add_argument("--backend", choices=["python", "c"], default=None,
+                   help="python: the readable reference; c: the C engine; the same bits "
+                        "either way (default: c where it is built, else python; with --resume, "
+                        "the checkpoint's)")
     p.add_argument("--threads", type=thread_count, default=1,
                    help="threads for the C engine: 1 or 2 (default 1)")
     p.add_argument("--sizes", type=layer_sizes, default=None,
@@ -169,8 +172,8 @@ def version_text(data_dir=None):
     dirs = data.mnist_dirs(data_dir)
     found = data.find_mnist(data_dir)
     return "\n".join([
-        "%s %s (Python %s, %s)" % (PROG, __version__, sys.version.split()[0],
-                                  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        "%s %s (%s, %s)" % (PROG, __version__, interpreter(),
+                            os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
         "C engine: " + c,
         "MNIST is looked for in: " + ", ".join(dirs),
         "MNIST found in: " + found if found else
@@ -288,19 +291,18 @@ def prepare(args):
     write, the checkpoint to resume.  (the resumed net or None, the engine note, plots)"""
     if args.source == "openml" and args.dataset != "mnist":
         raise UsageError("--source openml is only for --dataset mnist")
-    engine_note = ""
-    if args.backend == "c":
+    if args.backend == "c":                       # is the C engine built?
         try:
-            Network([1, 1], seed=0, backend="c")       # is the C engine built?
-        except ImportError as e:
+            cengine.lib_and_ffi()
+        except CEngineUnavailable as e:
             raise UsageError(str(e)) from None
-        engine_note = " (%s, %d thread%s)" % (cengine.simd_name(), args.threads,
-                                              "s" if args.threads > 1 else "")
+    net = None
+    if args.resume is not None:                  # backend None: the checkpoint's
+        net = resume(args.resume, backend=args.backend, threads=args.threads)
+    engine_note = choose_backend(args, net)
     if args.save is not None:                    # "" too: refused, not silently ignored
         check_output_file("--save", args.save)
-    net = None
-    if args.resume is not None:
-        net = resume(args.resume, backend=args.backend, threads=args.threads)
+    if net is not None:
         take_checkpoint_settings(args, net)
         args.net = net
         if args.checkpoint is None:
@@ -310,11 +312,33 @@ def prepare(args):
     plots = None
     if args.plots is not None:                   # matplotlib only now, and only for this
         from . import plots                      # needs matplotlib: only for --plots
-        try:
-            plots.check(args.plots)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+        plots.check(args.plots)
     return net, engine_note, plots
+
+
+def choose_backend(args, resumed):
+    """Settle args.backend: as given, else the resumed checkpoint's, else the C engine where
+    it is built, else the reference (the engines give the same bits: only the speed
+    differs).  Returns the header's note: the engine's SIMD level and threads, and why this
+    engine when no --backend chose it."""
+    why = None
+    if resumed is not None and args.backend is None:
+        args.backend = resumed.backend
+        why = "the checkpoint's" if resumed.meta.get("backend") == resumed.backend else \
+            "the checkpoint's was c, which is not built here"
+    elif args.backend is None:
+        args.backend = "c" if cengine.available() else "python"
+        why = ("the default where the C engine is built" if args.backend == "c" else
+               "the default here: the C engine is not built (pip install . builds it)")
+    if args.threads > 1 and args.backend == "python":
+        raise UsageError("--threads %d needs the C engine (--backend c): the reference runs on "
+                         "one thread" % args.threads)
+    parts = []
+    if args.backend == "c":
+        parts.append("%s, %s" % (cengine.simd_name(), plural(args.threads, "thread")))
+    if why:
+        parts.append(why)
+    return " (%s)" % "; ".join(parts) if parts else ""
 
 
 # After one epoch on MNIST no weight of a network that learns is near this (the seed's run

@@ -235,3 +235,30 @@ def test_resume_continues_on_the_checkpoints_backend(tiny_mnist, tmp_path, first
     given = run("--data-dir", tiny_mnist, "--resume", ckpt, "--epochs", "3", "--backend", other)
     assert given.returncode == 0 and ", %s backend" % other in given.stdout, given.stderr
     assert "the checkpoint's" not in given.stdout
+
+
+@pytest.mark.parametrize("backend,implementation,said", [
+    ("python", "CPython", True), ("python", "PyPy", False), ("c", "CPython", False)])
+def test_a_long_reference_run_under_cpython_says_how_long_and_what_is_faster(
+        tiny_mnist, monkeypatch, backend, implementation, said):
+    """Beyond SLOW_REFERENCE_SAMPLES (10,000; 50 here, for the tiny set of 60), the reference
+    under CPython names its epoch time, measured on a copy, and the two faster ways."""
+    import io
+    import platform
+    from purenet.cli import train
+    if backend == "c":
+        pytest.importorskip("purenet._ckernels")
+    monkeypatch.setattr(train, "SLOW_REFERENCE_SAMPLES", 50)
+    monkeypatch.setattr(platform, "python_implementation", lambda: implementation)
+    printed = io.StringIO()
+    args = train.parse_args(["--data-dir", tiny_mnist, "--sizes", "784,5,10", "--epochs", "3",
+                             "--backend", backend])
+    net, _ = train.run(args, out=printed)
+    lines = printed.getvalue().splitlines()
+    note = [l for l in lines if l.startswith("  (the reference under CPython: about ")]
+    assert len(note) == (1 if said else 0), lines
+    if said:
+        assert lines[1] == note[0] and " an epoch of 60 samples here, " in note[0]
+        assert "for 3 epochs; --backend c gives the same numbers in seconds" in note[0]
+        assert "pypy3 -m purenet.train --backend python" in note[0]
+        assert len(net.history) == 3 and net.history[0]["epoch"] == 1    # the probe trained a copy

@@ -7,6 +7,7 @@ switch on the book's chapter 3, one at a time or together.
 """
 
 import os
+import platform
 import sys
 import time
 
@@ -261,6 +262,56 @@ def header(args, engine_note, train, validation, test, origin, seconds):
                plural(args.epochs, "epoch"), args.seed, origin, seconds))
 
 
+def notes(args, net, train, validation):
+    """The lines after the header: what the settings imply, and what the run continues."""
+    lines = []
+    if (args.early_stop or args.lr_schedule) and validation is None:
+        lines.append("  (no --validation: early stopping and the schedule watch the test "
+                     "accuracy, which then no longer measures unseen data)")
+    if args.batch_size >= train.n:
+        lines.append("  (--batch-size %d is the whole training set of %d: each epoch is one "
+                     "gradient step, and holds every sample's activations at once)"
+                     % (args.batch_size, train.n))
+    if (args.backend == "python" and platform.python_implementation() == "CPython"
+            and train.n > SLOW_REFERENCE_SAMPLES):
+        lines.append(reference_estimate(args, net, train))
+    if args.resume is not None:
+        lines.append("resuming %s after epoch %d" % (args.resume, len(net.history)))
+    if args.checkpoint is not None:
+        lines.append("checkpoint after every epoch: %s" % args.checkpoint)
+    return lines
+
+
+# The reference under CPython trains a few hundred MNIST samples a second: beyond this many
+# samples an epoch takes long enough that the run says how long, and what is faster.
+SLOW_REFERENCE_SAMPLES = 10000
+PROBE_SAMPLES = 200         # trained once, on a copy of the network, to time the reference
+
+
+def reference_estimate(args, net, train):
+    """How long the reference will take here, from one epoch of a copy on the first
+    PROBE_SAMPLES samples (the network itself is not touched), and the faster ways."""
+    probe = Network(net.sizes, seed=0, cost=net.cost_name, activation=net.activation)
+    start = time.perf_counter()
+    probe.fit(train.head(PROBE_SAMPLES), 1, batch_size=args.batch_size, lr=args.lr,
+              l2=args.l2, l1=args.l1, momentum=args.momentum)
+    epoch = (time.perf_counter() - start) * train.n / min(PROBE_SAMPLES, train.n)
+    epochs = args.epochs - len(net.history)
+    return ("  (the reference under CPython: about %s an epoch of %d samples here, %s for %s; "
+            "--backend c gives the same numbers in seconds, and PyPy runs this same code much "
+            "faster: pypy3 -m purenet.train --backend python)"
+            % (duration(epoch), train.n, duration(epoch * epochs), plural(epochs, "epoch")))
+
+
+def duration(seconds):
+    """"40 s", "2.7 minutes", "1.4 hours"."""
+    if seconds < 90:
+        return "%.0f s" % seconds
+    if seconds < 5400:
+        return "%.1f minutes" % (seconds / 60)
+    return "%.1f hours" % (seconds / 3600)
+
+
 def epoch_lines(rec, watched, patience):
     """What an epoch's record says: accuracies, times, costs, a halved η, a stop."""
     parts = []
@@ -424,17 +475,9 @@ def run(args, out=None):
                        "test_limit": args.test_limit, "validation": args.validation,
                        "epochs": args.epochs}
     say(header(args, engine_note, train, validation, test, train.origin, load_seconds))
+    for line in notes(args, net, train, validation):
+        say(line)
     watched = "validation" if validation is not None else "test"
-    if (args.early_stop or args.lr_schedule) and validation is None:
-        say("  (no --validation: early stopping and the schedule watch the test accuracy, "
-            "which then no longer measures unseen data)")
-    if args.batch_size >= train.n:
-        say("  (--batch-size %d is the whole training set of %d: each epoch is one gradient "
-            "step, and holds every sample's activations at once)" % (args.batch_size, train.n))
-    if args.resume is not None:
-        say("resuming %s after epoch %d" % (args.resume, len(net.history)))
-    if args.checkpoint is not None:
-        say("checkpoint after every epoch: %s" % args.checkpoint)
     pictures = plots.Plots(args.plots, net, test, say) if plots is not None else None
     progress, watch, results = Progress(not args.quiet), UnitWatch(args, net, test, say), []
 

@@ -27,7 +27,6 @@ import random
 import time
 
 from . import cengine
-from .cengine import CEngine
 from .checks import (BACKENDS, INITS, check_choice, check_finite, check_fit_settings,
                      check_params, check_penalty, check_sizes, is_whole, short)
 from .dataset import argmax, as_dataset
@@ -44,7 +43,7 @@ def make_engine(backend, sizes, weights, biases, threads=1, cost="quadratic",
     if backend == "python":
         return ReferenceEngine(sizes, weights, biases, cost=cost, activation=activation)
     if backend == "c":
-        return CEngine(sizes, weights, biases, threads=threads, cost=cost,
+        return cengine.CEngine(sizes, weights, biases, threads=threads, cost=cost,
                        activation=activation)
     raise InvalidArgument("unknown backend %r: use one of %s" % (backend, ", ".join(BACKENDS)))
 

@@ -31,7 +31,7 @@ from ..checks import INITS
 from ..dataset import Dataset
 from ..errors import UsageError
 from ..network import Network
-from .options import (Output, Parser, count, layer_sizes, momentum_value, penalty,
+from .options import (Output, Parser, count, exit_code, layer_sizes, momentum_value, penalty,
                       positive_int, positive_number)
 
 PROG = "purenet.explain"
@@ -572,10 +572,5 @@ def run(args, out):
 
 def main(argv=None, stream=None):
     args = build_parser().parse_args(argv)
-    try:
-        run(args, Output(stream or sys.stdout))
-    except UsageError as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(PROG, lambda: run(args, Output(stream or sys.stdout)))
 

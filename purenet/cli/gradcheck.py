@@ -34,7 +34,7 @@ from ..checks import short
 from ..errors import GradientError, UsageError
 from ..network import Network
 from .explain import add_network_options, add_sample_options, name, samples
-from .options import Output, Parser, count, penalty, positive_number
+from .options import Output, Parser, count, exit_code, penalty, positive_number
 
 PROG = "purenet.gradcheck"
 
@@ -360,13 +360,5 @@ def build_parser():
 
 def main(argv=None, stream=None):
     args = build_parser().parse_args(argv)
-    try:
-        ok = run(args, Output(stream or sys.stdout))
-    except UsageError as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 2
-    except GradientError as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 1
-    return 0 if ok else 1
+    return exit_code(PROG, lambda: 0 if run(args, Output(stream or sys.stdout)) else 1)
 

@@ -13,7 +13,7 @@ import platform
 import sys
 
 from ..checks import MAX_THREADS, check_sizes
-from ..errors import UsageError
+from ..errors import PurenetError, UsageError
 from ..formats.atomic import probe_target
 
 
@@ -79,14 +79,42 @@ class Output:
                     pass
 
 
-def positive_int(text):
+def exit_code(prog, call, interrupted=None, detail=str):
+    """Run a tool's ``call()`` and return its exit code: what it returns (None is 0); for
+    a UsageError one line and 2, for any other error of purenet's (or of the system's)
+    one line and 1; for Ctrl-C, ``interrupted()``'s line if given, and 130.  ``detail(e)``
+    is the text of an error's line."""
+    try:
+        return call() or 0
+    except UsageError as e:
+        print("%s: error: %s" % (prog, e), file=sys.stderr)
+        return 2
+    except (PurenetError, OSError) as e:
+        print("%s: error: %s" % (prog, detail(e)), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if interrupted is not None:
+            print("%s: %s" % (prog, interrupted()), file=sys.stderr)
+        return 130
+
+
+def whole_number(text, least, rule):
+    """The option's text as an int of at least ``least`` (``rule`` says so in words)."""
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be at least 1, got %d" % v)
+    if v < least:
+        raise argparse.ArgumentTypeError("must be %s, got %d" % (rule, v))
     return v
+
+
+def positive_int(text):
+    return whole_number(text, 1, "at least 1")
+
+
+def count(text):
+    return whole_number(text, 0, "0 or more")
 
 
 def thread_count(text):
@@ -98,34 +126,24 @@ def thread_count(text):
     return v
 
 
-def count(text):
+def real_number(text, above_zero):
+    """The option's text as a finite float > 0 (above_zero) or >= 0."""
     try:
-        v = int(text)
+        v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
-    if v < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more, got %d" % v)
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+    if not (math.isfinite(v) and (v > 0 if above_zero else v >= 0)):
+        raise argparse.ArgumentTypeError("must be a finite number %s, got %s"
+                                         % ("> 0" if above_zero else ">= 0", text))
     return v
 
 
 def positive_number(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
-    if not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError("must be a finite number > 0, got %s" % text)
-    return v
+    return real_number(text, above_zero=True)
 
 
 def penalty(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
-    if not (v >= 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError("must be a finite number >= 0, got %s" % text)
-    return v
+    return real_number(text, above_zero=False)
 
 
 def momentum_value(text):

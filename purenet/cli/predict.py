@@ -26,7 +26,7 @@ from ..dataset import argmax
 from ..errors import CEngineUnavailable, ImageError, ModelFileError, UsageError
 from ..formats.images import read_image
 from ..network import load
-from .options import Output, Parser
+from .options import Output, Parser, exit_code
 
 PROG = "purenet-predict"
 
@@ -126,14 +126,5 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 2
-    except ModelFileError as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return exit_code(PROG, lambda: run(args))
 

@@ -13,13 +13,12 @@ import time
 
 from .. import __version__, cengine, data
 from ..dataset import argmax
-from ..errors import (CEngineUnavailable, DataError, ModelFileError, SaveError,
-                      TrainingDiverged, UsageError)
+from ..errors import CEngineUnavailable, SaveError, TrainingDiverged, UsageError
 from ..network import Network, resume
 from . import report
-from .options import (Output, Parser, check_output_file, count, interpreter, layer_sizes,
-                      momentum_value, one_line, penalty, plural, positive_int, positive_number,
-                      thread_count)
+from .options import (Output, Parser, check_output_file, count, exit_code, interpreter,
+                      layer_sizes, momentum_value, one_line, penalty, plural, positive_int,
+                      positive_number, thread_count)
 
 PROG = "purenet-train"
 
@@ -541,24 +540,14 @@ def main(argv=None):
     if args.version:
         Output(sys.stdout)(version_text(args.data_dir))     # quiet if stdout is closed
         return 0
-    try:
+
+    def train():
         run(args)
-    except UsageError as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 2
-    except TrainingDiverged as e:
-        kept = _checkpointed(args)
-        print("%s: error: %s%s" % (PROG, e, "" if kept is None else
-                                   " (%s still holds epoch %d)" % kept), file=sys.stderr)
-        return 1
-    except (DataError, ModelFileError, SaveError) as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 1
-    except OSError as e:
-        print("%s: error: %s" % (PROG, e), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("%s: %s" % (PROG, interrupted(args)), file=sys.stderr)
-        return 130
-    return 0
+    return exit_code(PROG, train, lambda: interrupted(args), lambda e: error_line(e, args))
+
+
+def error_line(e, args):
+    """An error's line; a divergence also says which epoch the checkpoint still holds."""
+    kept = _checkpointed(args) if isinstance(e, TrainingDiverged) else None
+    return "%s%s" % (e, "" if kept is None else " (%s still holds epoch %d)" % kept)
 

@@ -68,8 +68,9 @@ def test_forcing_the_polarity():
     an ImageError saying so; invert=False on dark ink on white: likewise."""
     light = canvas(50, 50, 0, [(3, 25, 23, 45, 200)])
     assert mnist_input(light, invert=False) == mnist_input(light)
-    with pytest.raises(ImageError, match="no pixel is lighter than the background.*"
-                                         "inverted: if the ink is the light part"):
+    with pytest.raises(ImageError, match=r"no pixel is lighter than the background \(255\) "
+                                         "by more than 8 once inverted \\(if the ink is the "
+                                         "light part, do not invert it"):
         mnist_input(light, invert=True)
     dark = canvas(50, 50, 255, [(3, 25, 23, 45, 0)])
     with pytest.raises(ImageError, match="if the ink is darker than the paper, invert it"):
@@ -125,9 +126,9 @@ def test_noise_and_a_grey_paper_are_removed():
 
 def test_the_noise_threshold():
     """b = the border's median, t = b + max(8, round(3 · 1.4826 · MAD))."""
-    assert digits.noise_threshold(bytes([10] * 9)) == 18
+    assert digits.background(bytes([10] * 9)) == (10, 18)
     edge = bytes([50, 40, 60, 30, 70, 50, 50])          # median 50, |d| median 10
-    assert digits.noise_threshold(edge) == 50 + round(3 * 1.4826 * 10)
+    assert digits.background(edge) == (50, 50 + round(3 * 1.4826 * 10))
 
 
 def test_other_sides_scale_the_steps():
@@ -144,10 +145,12 @@ def test_other_sides_scale_the_steps():
     (canvas(40, 40, 0, []), "no digit found: no pixel is lighter"),
     (canvas(40, 40, 130, []), "no digit found"),
     (canvas(40, 40, 0, [(1, 1, 39, 39, 255)]), "no background found: 90% of the image is ink"),
+    (Image(16, 16, bytes(range(256))), "no background found: the border's levels spread too "
+                                       "far around 127 to tell"),
     (canvas(4000, 10, 255, [(5, 5, 6, 6, 250)]), "no digit found: no pixel"),
     (canvas(2000, 2000, 0, [(5, 5, 6, 6, 255), (1994, 1994, 1995, 1995, 255)]),
      "a speck too small to show"),
-], ids=["white", "black", "grey", "all-ink", "faint", "speck"])
+], ids=["white", "black", "grey", "all-ink", "gradient", "faint", "speck"])
 def test_blank_and_all_ink_images_are_errors(image, problem):
     with pytest.raises(ImageError, match=problem):
         mnist_input(image)

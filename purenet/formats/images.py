@@ -15,6 +15,12 @@ MNIST image).  The format is told by the file's first bytes, not by its name.
   ink drawn on a transparent canvas reads as dark on light.
 * **PGM**, binary (``P5``) or ASCII (``P2``), maxval at most 255; a maxval other than
   255 is scaled to 0..255 (rounded half up).
+* **JPEG**, the format phones save, when Pillow is installed (``pip install
+  "purenet[jpeg]"``): Pillow decodes it to RGB, turned upright by its EXIF orientation as
+  a viewer shows it, then the same luminance makes it grey.  Without Pillow a JPEG is an
+  ImageError saying to install it or to save the image as a PNG.
+
+:func:`encode_png` writes an :class:`Image` as an 8-bit greyscale PNG.
 
 Anything else — another format, 16-bit or 1/2/4-bit samples, Adam7 interlacing, a
 damaged or truncated file — is an :class:`ImageError` whose message names the file and
@@ -22,6 +28,7 @@ the problem.  Nothing else comes out of the decoders, whatever the bytes.
 """
 
 import collections
+import io
 import re
 import struct
 import zlib
@@ -29,6 +36,7 @@ import zlib
 from ..errors import ImageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"         # start of image, then the first marker
 MAX_FILE_BYTES = 64 * 1024 * 1024      # far more than any digit; a bound for /dev/zero
 MAX_PIXELS = 1 << 24                   # an image larger than this is refused, not inflated
 
@@ -68,10 +76,12 @@ def decode(data, size=None):
         return decode_png(data, size)
     if data[:2] in (b"P5", b"P2"):
         return decode_pgm(data, size)
+    if data.startswith(JPEG_SIGNATURE):
+        return decode_jpeg(data, size)
     if data.startswith(b"\x89PNG"):
         raise ImageError("damaged PNG signature (was the file copied as text?)")
-    raise ImageError("not a PNG or PGM image: save it as a PNG (8-bit greyscale or RGB) "
-                     "or a PGM")
+    raise ImageError("not a PNG, PGM or JPEG image: save it as a PNG (8-bit greyscale or "
+                     "RGB) or a PGM")
 
 
 def _check_size(width, height, size):
@@ -277,6 +287,46 @@ def _from_palette(indices, palette, transparency):
         raise ImageError("damaged PNG: a pixel uses palette entry %d of %d"
                          % (max(indices), entries))
     return indices.translate(table + bytes(256 - entries))
+
+
+def encode_png(image):
+    """The bytes of an 8-bit greyscale PNG of the :class:`Image`: its rows unfiltered
+    (filter type 0), deflated in one IDAT chunk."""
+    width, height, pixels = image
+    rows = b"".join(b"\0" + pixels[y * width:(y + 1) * width] for y in range(height))
+    return (PNG_SIGNATURE
+            + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(rows, 9)) + _chunk(b"IEND", b""))
+
+
+def _chunk(kind, body):
+    """A PNG chunk: its length, type, body and the CRC of type and body."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+# --- JPEG (with Pillow) ------------------------------------------------------------
+
+def decode_jpeg(data, size=None):
+    """The :class:`Image` in the bytes of a JPEG file, decoded by Pillow (an optional
+    dependency) and turned upright by its EXIF orientation; grey by :func:`luminance`."""
+    try:
+        from PIL import Image as PillowImage, ImageOps        # optional: purenet[jpeg]
+    except ImportError:
+        raise ImageError('a JPEG: reading it needs Pillow (pip install "purenet[jpeg]"), '
+                         "or save it as a PNG") from None
+    try:
+        with PillowImage.open(io.BytesIO(data)) as jpeg:
+            width, height = jpeg.size
+            _check_size(width, height, None)            # before decoding its pixels
+            upright = ImageOps.exif_transpose(jpeg)
+            _check_size(upright.width, upright.height, size)
+            rgb = upright.convert("RGB")
+            return Image(rgb.width, rgb.height, _luma(rgb.tobytes(), 3))
+    except ImageError:
+        raise
+    except Exception as e:                              # whatever Pillow says about the bytes
+        raise ImageError("damaged JPEG: %s" % (str(e).splitlines() or [type(e).__name__])[0]
+                         ) from None
 
 
 # --- PGM ----------------------------------------------------------------------------

@@ -512,3 +512,44 @@ def test_the_fuzz_mutations_reach_the_decoder():
     data = with_crc_fixed(SEEDS[0], SEEDS[0].index(b"IHDR") + 7, b"\x06")   # width 5 -> 6
     with pytest.raises(ImageError, match="its image data holds 24 of the 28 bytes"):
         images.decode(data)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4], ids=["None", "Sub", "Up", "Average", "Paeth"])
+@pytest.mark.parametrize("colour", [0, 2, 6], ids=["grey", "RGB", "RGBA"])
+def test_pages_of_paper_decode_exactly(kind, colour):
+    """The fast paths (Up on whole rows; Sub and Paeth copying the left pixel along runs
+    of paper): a page with flat runs, edges, steps of one level and random specks, every
+    row filtered with one filter, decodes to its samples."""
+    width, height, n = 37, 23, CHANNELS[colour]
+    rnd = random.Random(kind * 10 + colour)
+    samples = bytearray([250]) * (width * height * n)
+    for y in range(height):
+        for x in range(width):
+            at = (y * width + x) * n
+            if 10 <= x < 15 or y == 7:                             # a bar and a line
+                samples[at:at + n] = bytes([30 + x % 3] * n)
+            elif rnd.random() < 0.05:                              # a speck
+                samples[at:at + n] = random_bytes(n, seed=x * y)
+            elif x > 30:                                           # a step of one level
+                samples[at:at + n] = bytes([251] * n)
+    data = make_png(width, height, bytes(samples), colour, filters=(kind,))
+    assert images.decode(data) == (width, height, expected_grey(bytes(samples), colour))
+
+
+def test_the_luma_in_lanes_is_the_luminance():
+    """The magic number: floor(S · M / 2^28) = floor(S / 1000) for every S a pixel can
+    make (0..255500), and S · M fits in a 64-bit lane; then 200,000 random colours, all
+    the greys and the extremes, in several lane chunks, against luminance()."""
+    M, K = images.LUMA_MAGIC, images.LUMA_SHIFT
+    assert all((s * M) >> K == s // 1000 for s in range(255501)) and 255500 * M < 1 << 64
+    rgb = random_bytes(3 * 200000, seed=12) + bytes(v for v in range(256) for _ in range(3)) \
+        + bytes([255, 255, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+    expected = bytes(map(images.luminance, rgb[0::3], rgb[1::3], rgb[2::3]))
+    assert images._luma(rgb, 3) == expected
+    assert len(rgb) // 3 > 3 * images.LANE_CHUNK
+
+
+def test_alpha_over_white_by_table_and_opaque():
+    grey, alpha = random_bytes(70000, seed=13), random_bytes(70000, seed=14)
+    assert images._composite(grey, alpha) == bytes(map(images.over_white, grey, alpha))
+    assert images._composite(grey, b"\xff" * 70000) == grey

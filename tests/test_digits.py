@@ -101,6 +101,14 @@ def test_a_1_pixel_line_comes_out_grey():
     assert pixels == field([(14, 4, 15, 24, 36)])
 
 
+def test_a_top_heavy_t_stays_inside_the_field():
+    """A T 60 wide and 60 tall (s = 1/3): a bar of 20 x 6 on a stem of 1 x 14.  Its
+    centre of mass y = (20·15 + 175) / 134 = 3.5 would put the box at rows 10..29, past
+    the field: it is kept inside, rows 8..27; x: columns round(13.5 - 9.5) = 4..23."""
+    pixels, _ = mnist_input(canvas(100, 100, 255, [(20, 20, 80, 38, 0), (47, 38, 50, 80, 0)]))
+    assert pixels == field([(4, 8, 24, 14, 255), (13, 14, 14, 28, 255)])
+
+
 def test_a_tall_1_keeps_its_aspect_ratio():
     """A bar 10 wide and 100 tall on a 300x200 page: 1:10, so 2 x 20 pixels, not a
     square; columns 13..14."""

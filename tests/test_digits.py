@@ -107,6 +107,8 @@ def test_a_top_heavy_t_stays_inside_the_field():
     the field: it is kept inside, rows 8..27; x: columns round(13.5 - 9.5) = 4..23."""
     pixels, _ = mnist_input(canvas(100, 100, 255, [(20, 20, 80, 38, 0), (47, 38, 50, 80, 0)]))
     assert pixels == field([(4, 8, 24, 14, 255), (13, 14, 14, 28, 255)])
+    pixels, _ = mnist_input(canvas(100, 100, 255, [(20, 20, 38, 80, 0), (38, 47, 80, 50, 0)]))
+    assert pixels == field([(8, 4, 14, 24, 255), (14, 13, 28, 14, 255)])       # on its side
 
 
 def test_a_tall_1_keeps_its_aspect_ratio():

@@ -176,6 +176,16 @@ def test_the_ink_share_limit_is_inclusive():
         mnist_input(canvas(40, 40, 0, ink + [(23, 32, 24, 33, 255)]))
 
 
+@pytest.mark.parametrize("values,light", [([127] * 8, False), ([128] * 8, True),
+                                          ([127, 128] * 4, False), ([127, 128, 128], True),
+                                          ([127, 127, 128], False)])
+def test_a_light_border_is_lighter_than_mid_grey_on_average(values, light):
+    """The mean against 127.5, exactly: 127.5 is not lighter; 383/3 = 127.67 is."""
+    width = 3 if len(values) == 3 else 4
+    image = Image(width, len(values) // width if width == 3 else 2, bytes(values))
+    assert digits.light_border(image) is light
+
+
 def test_a_border_of_one_or_two_rows():
     """Images 1 or 2 pixels tall: the border is the whole image (nothing to strip twice)."""
     assert digits.border(5, 2, bytes(range(10))) == bytes(range(10))

@@ -546,6 +546,9 @@ def test_the_luma_in_lanes_is_the_luminance():
         + bytes([255, 255, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
     expected = bytes(map(images.luminance, rgb[0::3], rgb[1::3], rgb[2::3]))
     assert images._luma(rgb, 3) == expected
+    same_rg = bytes(v for p in random_bytes(1000, seed=15) for v in (p, p, 255 - p))
+    assert images._luma(same_rg, 3) == bytes(map(images.luminance, same_rg[0::3],
+                                                 same_rg[1::3], same_rg[2::3]))
     assert len(rgb) // 3 > 3 * images.LANE_CHUNK
 
 

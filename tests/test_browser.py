@@ -1,0 +1,233 @@
+"""purenet-serve's page in a real browser: headless Chromium driven by Selenium.
+
+Each test draws on the canvas with real pointer events (a mouse, a pen and a finger, the
+W3C actions chromedriver turns into pointer events) and reads the page back: the digit it
+shows must be the one purenet-predict gives for the same drawing (the drawing the page
+sent, preprocessed by mnist_input and written as a PGM), its bars those outputs, its
+28x28 preview that image, and its hidden grid the activations.  With the real MNIST files
+(PURENET_DATA) and the C engine, the model is trained on MNIST and must also read the
+"1", the "7" and the "0" as what they are; otherwise it is trained on the tiny fake MNIST.
+
+Needs selenium, Chromium and chromedriver (Debian: ``apt-get install chromium
+chromium-driver``); where one is missing the tests skip, saying which, unless
+PURENET_REQUIRE_BROWSER=1, which makes that a failure (CI sets it).
+PURENET_SCREENSHOT=docs/img/serve.png writes the README's screenshot.
+"""
+
+import base64
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from purenet.cli import predict, serve
+from purenet.formats.digits import mnist_input
+from purenet.formats.images import Image
+from purenet.reference import ACTIVATIONS, COSTS, forward_pass
+
+from helpers import C_MISSING, ROOT, make_tiny_mnist, mnist_dir
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    from selenium.webdriver.support.ui import WebDriverWait
+    SELENIUM = None
+except ImportError as e:
+    SELENIUM = e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1200,700"]
+MISSING = ("selenium is not installed (pip install selenium)" if SELENIUM else
+           "Chromium is not installed (apt-get install chromium)" if not CHROMIUM else
+           "chromedriver is not installed (apt-get install chromium-driver)" if not DRIVER
+           else None)
+if MISSING and os.environ.get("PURENET_REQUIRE_BROWSER") == "1":
+    raise RuntimeError("PURENET_REQUIRE_BROWSER=1 but " + MISSING)
+pytestmark = pytest.mark.skipif(MISSING is not None, reason="no browser: %s" % MISSING)
+
+REAL = mnist_dir() is not None and C_MISSING is None      # a model that reads real digits
+SIDE = serve.DRAWING
+
+# The strokes, in canvas pixels (0..280, from the top left), one list of points each.
+ONE = [[(150, 40), (150, 90), (145, 150), (140, 240)]]
+SEVEN = [[(70, 50), (130, 48), (210, 50), (170, 120), (140, 180), (120, 245)]]
+ZERO = [[(140 + 70 * math.sin(2 * math.pi * k / 32), 140 - 100 * math.cos(2 * math.pi * k / 32))
+         for k in range(33)]]
+DIGITS = [("1", ONE, "mouse"), ("7", SEVEN, "pen"), ("0", ZERO, "touch")]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A 784-100-10 model trained in seconds on MNIST, or 784-30-10 on the tiny fake."""
+    folder = tmp_path_factory.mktemp("browser")
+    path = str(folder / "model.json")
+    if REAL:
+        options = ["--backend", "c", "--preset", "network2", "--limit", "20000",
+                   "--validation", "5000", "--epochs", "5", "--data-dir", mnist_dir()]
+    else:
+        options = ["--backend", "python", "--sizes", "784,30,10", "--epochs", "2",
+                   "--data-dir", make_tiny_mnist(str(folder / "mnist"))]
+    subprocess.run([sys.executable, "-m", "purenet.train", "--quiet", "--save", path]
+                   + options, cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def url(model_path):
+    net, side = predict.load_model(model_path, None)
+    server = serve.make_server(serve.Model(net, side, model_path), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d/" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS + ["--user-data-dir=" + str(tmp_path_factory.mktemp("chromium"))]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser, url):
+    """The page, freshly loaded, once it has the model's description."""
+    browser.get(url)
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return document.body.dataset.ready === 'yes'"))
+    return browser
+
+
+def draw(driver, strokes, kind):
+    """Each stroke as pointer events of a mouse, a pen or a finger on the canvas."""
+    canvas = driver.find_element("id", "draw")
+    kinds = {"mouse": interaction.POINTER_MOUSE, "pen": interaction.POINTER_PEN,
+             "touch": interaction.POINTER_TOUCH}
+    actions = ActionBuilder(driver, mouse=PointerInput(kinds[kind], kind), duration=20)
+    for points in strokes:
+        (x, y), rest = points[0], points[1:]
+        actions.pointer_action.move_to(canvas, round(x - SIDE / 2), round(y - SIDE / 2))
+        actions.pointer_action.pointer_down()
+        for x, y in rest:
+            actions.pointer_action.move_to(canvas, round(x - SIDE / 2), round(y - SIDE / 2))
+        actions.pointer_action.pointer_up()
+    actions.perform()
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script(
+        "const s = purenet; return !s.busy && s.shown !== null && s.shown.drawn === s.drawn"))
+
+
+def canvas_red(driver, name):
+    """The red channel of every pixel of a canvas, as bytes (grey on the page's canvases)."""
+    return base64.b64decode(driver.execute_script(
+        "const c = document.getElementById(arguments[0]);"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let s = ''; for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]);"
+        "return btoa(s);", name))
+
+
+def predicted_by_cli(model_path, pixels, folder, capsys):
+    """purenet-predict --json on the 28x28 pixels written as a PGM file."""
+    path = str(folder / "drawing.pgm")
+    with open(path, "wb") as f:
+        f.write(b"P5 28 28 255\n" + bytes(pixels))
+    capsys.readouterr()
+    assert predict.main(["--json", model_path, path]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def bars(driver):
+    """[(value text, fill's share of its track, best?)] of the ten bars."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('.bar')).map(b => ["
+        "b.querySelector('.value').textContent, b.querySelector('.fill').offsetWidth /"
+        "b.querySelector('.track').offsetWidth, b.classList.contains('best')])")
+
+
+def unit_colours(driver):
+    return driver.execute_script("return Array.from(document.querySelectorAll('.unit'))"
+                                 ".map(u => getComputedStyle(u).backgroundColor)")
+
+
+def grey(a):
+    """The colour the page gives a sigmoid unit's activation a."""
+    c = math.floor(255 * a + 0.5)
+    return "rgb(%d, %d, %d)" % (c, c, c)
+
+
+@pytest.mark.parametrize("digit, strokes, kind", DIGITS, ids=[d for d, _, _ in DIGITS])
+def test_a_drawn_digit_shows_what_purenet_predict_says(page, model_path, tmp_path, capsys,
+                                                       digit, strokes, kind):
+    draw(page, strokes, kind)
+    sent = page.execute_script("return purenet.shown.drawing")
+    assert (sent["width"], sent["height"]) == (SIDE, SIDE)
+    drawing = base64.b64decode(sent["pixels"])
+    assert drawing == canvas_red(page, "draw")               # the last drawing was sent
+    pixels, _ = mnist_input(Image(SIDE, SIDE, drawing), 28, invert=False)
+    want = predicted_by_cli(model_path, pixels, tmp_path, capsys)
+    assert page.find_element("id", "prediction").text == str(want["class"])
+    if REAL:
+        assert want["class"] == int(digit)
+    shown = bars(page)
+    assert [text for text, _, _ in shown] == ["%.4f" % v for v in want["outputs"]]
+    assert all(abs(share - v) < 0.01 for (_, share, _), v in zip(shown, want["outputs"]))
+    assert [best for _, _, best in shown] == [k == want["class"] for k in range(10)]
+    assert canvas_red(page, "preview") == pixels
+    net = predict.load_model(model_path, "python")[0]
+    hidden = forward_pass(net.weights, net.biases, [p / 255.0 for p in pixels],
+                          ACTIVATIONS[net.activation], COSTS[net.cost_name])[1][1]
+    assert unit_colours(page) == [grey(a) for a in hidden]
+
+
+def test_clear_empties_the_canvas_the_preview_and_the_bars(page):
+    draw(page, ONE, "mouse")
+    assert any(canvas_red(page, "draw")) and any(canvas_red(page, "preview"))
+    page.find_element("id", "clear").click()
+    assert not any(canvas_red(page, "draw")) and not any(canvas_red(page, "preview"))
+    assert bars(page) == [["", 0, False]] * 10
+    assert page.find_element("id", "prediction").text == ""
+    assert page.execute_script("return purenet.shown") is None
+    assert set(unit_colours(page)) == {"rgb(238, 238, 238)"}     # the grid's resting grey
+    draw(page, SEVEN, "pen")                                     # and drawing goes on
+    assert page.find_element("id", "prediction").text != ""
+
+
+def test_the_model_line_and_a_hidden_units_weights(page, model_path):
+    net = predict.load_model(model_path, "python")[0]
+    line = page.find_element("id", "model").text
+    record = net.history[-1]
+    assert line.startswith("model.json: %s, %s cost, sigmoid hidden units, on the "
+                           % ("-".join(map(str, net.sizes)), net.cost_name))
+    assert "test accuracy %.2f%% on %d digits" % (100 * record["accuracy"],
+                                                  record["n_test"]) in line
+    page.find_elements("css selector", "button.unit")[3].click()
+    WebDriverWait(page, 20).until(lambda d: d.find_element("id", "unit").is_displayed())
+    w = net.weights[0][3]
+    big = max(map(abs, w))
+    want = bytes(255 if v >= 0 else math.floor(255 * (1 - abs(v / big)) + 0.5) for v in w)
+    assert canvas_red(page, "weights") == want                   # red +, blue -, white 0
+    assert page.find_element("id", "unit-caption").text.startswith("Unit 3's incoming weights")
+
+
+def test_a_screenshot_of_the_page(page, tmp_path):
+    draw(page, SEVEN, "pen")
+    page.find_elements("css selector", "button.unit")[0].click()
+    WebDriverWait(page, 20).until(lambda d: d.find_element("id", "unit").is_displayed())
+    path = os.environ.get("PURENET_SCREENSHOT") or str(tmp_path / "serve.png")
+    assert page.save_screenshot(path)
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"

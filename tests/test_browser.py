@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -83,10 +84,18 @@ def model_path(tmp_path_factory):
     return path
 
 
+class SlowModel(serve.Model):
+    """Answers after 0.2 s, slower than strokes come (as a large model may)."""
+
+    def predict(self, image):
+        time.sleep(0.2)
+        return super().predict(image)
+
+
 @pytest.fixture(scope="module")
 def url(model_path):
     net, side = predict.load_model(model_path, None)
-    server = serve.make_server(serve.Model(net, side, model_path), "127.0.0.1", 0)
+    server = serve.make_server(SlowModel(net, side, model_path), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield "http://127.0.0.1:%d/" % server.server_address[1]
     server.shutdown()
@@ -113,22 +122,37 @@ def page(browser, url):
     return browser
 
 
+def along(points, step=8):
+    """The points of a stroke with points in between, at most step pixels apart."""
+    out = [points[0]]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        n = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
+        out += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
+    return out
+
+
 def draw(driver, strokes, kind):
-    """Each stroke as pointer events of a mouse, a pen or a finger on the canvas."""
+    """Each stroke as pointer events of a mouse, a pen or a finger on the canvas, sent as
+    fast as the browser takes them (faster than SlowModel answers: the page must send the
+    drawing again once an answer comes); then wait for the last drawing's answer."""
+    move(driver, strokes, kind)
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script(
+        "const s = purenet; return !s.busy && s.shown !== null && s.shown.drawn === s.drawn"))
+
+
+def move(driver, strokes, kind):
+    """The pointer events of draw(), without waiting for an answer."""
     canvas = driver.find_element("id", "draw")
     kinds = {"mouse": interaction.POINTER_MOUSE, "pen": interaction.POINTER_PEN,
              "touch": interaction.POINTER_TOUCH}
-    actions = ActionBuilder(driver, mouse=PointerInput(kinds[kind], kind), duration=20)
+    actions = ActionBuilder(driver, mouse=PointerInput(kinds[kind], kind), duration=0)
     for points in strokes:
-        (x, y), rest = points[0], points[1:]
-        actions.pointer_action.move_to(canvas, round(x - SIDE / 2), round(y - SIDE / 2))
-        actions.pointer_action.pointer_down()
-        for x, y in rest:
+        for i, (x, y) in enumerate(along(points)):
             actions.pointer_action.move_to(canvas, round(x - SIDE / 2), round(y - SIDE / 2))
+            if i == 0:
+                actions.pointer_action.pointer_down()
         actions.pointer_action.pointer_up()
     actions.perform()
-    WebDriverWait(driver, 20).until(lambda d: d.execute_script(
-        "const s = purenet; return !s.busy && s.shown !== null && s.shown.drawn === s.drawn"))
 
 
 def canvas_red(driver, name):
@@ -193,16 +217,27 @@ def test_a_drawn_digit_shows_what_purenet_predict_says(page, model_path, tmp_pat
     assert unit_colours(page) == [grey(a) for a in hidden]
 
 
+def cleared(driver):
+    """Is the page as it opened: canvas, preview, bars, digit and grid empty?"""
+    return (not any(canvas_red(driver, "draw")) and not any(canvas_red(driver, "preview"))
+            and bars(driver) == [["", 0, False]] * 10
+            and driver.find_element("id", "prediction").text == ""
+            and driver.execute_script("return purenet.shown") is None
+            and set(unit_colours(driver)) == {"rgb(238, 238, 238)"})   # the resting grey
+
+
 def test_clear_empties_the_canvas_the_preview_and_the_bars(page):
+    assert cleared(page)
     draw(page, ONE, "mouse")
-    assert any(canvas_red(page, "draw")) and any(canvas_red(page, "preview"))
+    assert any(canvas_red(page, "draw")) and not cleared(page)
     page.find_element("id", "clear").click()
-    assert not any(canvas_red(page, "draw")) and not any(canvas_red(page, "preview"))
-    assert bars(page) == [["", 0, False]] * 10
-    assert page.find_element("id", "prediction").text == ""
-    assert page.execute_script("return purenet.shown") is None
-    assert set(unit_colours(page)) == {"rgb(238, 238, 238)"}     # the grid's resting grey
-    draw(page, SEVEN, "pen")                                     # and drawing goes on
+    assert cleared(page)
+    move(page, SEVEN, "pen")                     # an answer still awaited is not shown
+    page.find_element("id", "clear").click()
+    assert page.execute_script("return purenet.busy")
+    WebDriverWait(page, 10).until(lambda d: not d.execute_script("return purenet.busy"))
+    assert cleared(page)
+    draw(page, SEVEN, "pen")                     # and drawing goes on
     assert page.find_element("id", "prediction").text != ""
 
 

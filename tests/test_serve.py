@@ -162,6 +162,7 @@ def test_a_first_layer_units_weights(server, model_path):
 BLANK = bytes(SIDE * SIDE)
 REFUSED = [       # (method, path, body, headers, status, words of the message)
     ("POST", "/api/predict", b"{" * (serve.MAX_BODY + 1), {}, 413, "at most"),
+    ("POST", "/api/predict", b" " * serve.MAX_DISCARD, {}, 413, "at most"),   # read, dropped
     ("POST", "/api/predict", b"{not json", {}, 400, "not JSON"),
     ("POST", "/api/predict", b"\xff\xfe", {}, 400, "not JSON"),
     ("POST", "/api/predict", b"[1, 2]", {}, 400, "a drawing is"),

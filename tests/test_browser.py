@@ -84,11 +84,17 @@ def model_path(tmp_path_factory):
     return path
 
 
+GATE = threading.Event()        # SlowModel's answers wait while it is clear
+GATE.set()
+
+
 class SlowModel(serve.Model):
-    """Answers after 0.2 s, slower than strokes come (as a large model may)."""
+    """Answers after 0.2 s, slower than strokes come (as a large model may), and not
+    before GATE is set."""
 
     def predict(self, image):
         time.sleep(0.2)
+        assert GATE.wait(10)
         return super().predict(image)
 
 
@@ -204,6 +210,7 @@ def test_a_drawn_digit_shows_what_purenet_predict_says(page, model_path, tmp_pat
     pixels, _ = mnist_input(Image(SIDE, SIDE, drawing), 28, invert=False)
     want = predicted_by_cli(model_path, pixels, tmp_path, capsys)
     assert page.find_element("id", "prediction").text == str(want["class"])
+    assert page.find_element("id", "status").text == ""        # no refusal on the way
     if REAL:
         assert want["class"] == int(digit)
     shown = bars(page)
@@ -232,13 +239,24 @@ def test_clear_empties_the_canvas_the_preview_and_the_bars(page):
     assert any(canvas_red(page, "draw")) and not cleared(page)
     page.find_element("id", "clear").click()
     assert cleared(page)
-    move(page, SEVEN, "pen")                     # an answer still awaited is not shown
-    page.find_element("id", "clear").click()
-    assert page.execute_script("return purenet.busy")
+    GATE.clear()                                 # an answer that comes after Clear
+    try:
+        move(page, SEVEN, "pen")
+        page.find_element("id", "clear").click()
+        assert page.execute_script("return purenet.busy")
+    finally:
+        GATE.set()
     WebDriverWait(page, 10).until(lambda d: not d.execute_script("return purenet.busy"))
-    assert cleared(page)
+    assert cleared(page)                         # is not shown
     draw(page, SEVEN, "pen")                     # and drawing goes on
     assert page.find_element("id", "prediction").text != ""
+
+
+def test_a_tap_draws_a_dot_and_gets_an_answer(page):
+    draw(page, [[(140, 140)]], "touch")
+    assert canvas_red(page, "draw")[140 * SIDE + 140] == 255
+    assert page.find_element("id", "prediction").text != ""
+    assert page.find_element("id", "status").text == ""
 
 
 def test_the_model_line_and_a_hidden_units_weights(page, model_path):

@@ -222,6 +222,13 @@ def test_a_malformed_request_or_a_body_of_unknown_length_is_a_4xx_and_serving_go
     assert request(server, "GET", "/api/model")[0] == 200
 
 
+def test_a_body_that_does_not_come_is_a_408_and_serving_goes_on(server, monkeypatch):
+    monkeypatch.setattr(serve.Handler, "timeout", 0.5)
+    first, last = raw(server, b"POST /api/predict HTTP/1.0\r\nContent-Length: 10\r\n\r\n{")
+    assert first.startswith(b"HTTP/1.0 408 ") and "within 0.5 s" in last["error"]
+    assert request(server, "GET", "/api/model")[0] == 200
+
+
 def command(*args):
     return [sys.executable, "-m", "purenet.serve"] + list(args)
 

@@ -173,11 +173,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise BadRequest(411, "a POST needs a Content-Length") from None
         if length < 0:
             raise BadRequest(400, "a negative Content-Length")
-        if length > MAX_BODY:
-            self.discard(length)
-            raise BadRequest(413, "the body may have at most %d bytes, not %d"
-                             % (MAX_BODY, length))
-        return self.rfile.read(length)
+        try:
+            if length > MAX_BODY:
+                self.discard(length)
+                raise BadRequest(413, "the body may have at most %d bytes, not %d"
+                                 % (MAX_BODY, length))
+            return self.rfile.read(length)
+        except TimeoutError:
+            raise BadRequest(408, "the body did not come within %g s" % self.timeout) from None
 
     def discard(self, length):
         """Read and drop up to MAX_DISCARD bytes of a body too large to take, so that the
@@ -208,7 +211,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):    # the client has gone
+                self.close_connection = True
 
     def send_error(self, code, message=None, explain=None):
         """Every refusal, http.server's own included: one line of JSON, and the

@@ -3,8 +3,8 @@
 Each test draws on the canvas with real pointer events (a mouse, a pen and a finger, the
 W3C actions chromedriver turns into pointer events) and reads the page back: the digit it
 shows must be the one purenet-predict gives for the same drawing (the drawing the page
-sent, preprocessed by mnist_input and written as a PGM), its bars those outputs, its
-28x28 preview that image, and its hidden grid the activations.  With the real MNIST files
+sent, written as a PGM), its bars those outputs, its 28x28 preview what mnist_input
+makes of the drawing, and its hidden grid the activations.  With the real MNIST files
 (PURENET_DATA) and the C engine, the model is trained on MNIST and must also read the
 "1", the "7" and the "0" as what they are; otherwise it is trained on the tiny fake MNIST.
 
@@ -170,11 +170,11 @@ def canvas_red(driver, name):
         "return btoa(s);", name))
 
 
-def predicted_by_cli(model_path, pixels, folder, capsys):
-    """purenet-predict --json on the 28x28 pixels written as a PGM file."""
+def predicted_by_cli(model_path, drawing, folder, capsys):
+    """purenet-predict --json on the drawing, written as a SIDE x SIDE PGM file."""
     path = str(folder / "drawing.pgm")
     with open(path, "wb") as f:
-        f.write(b"P5 28 28 255\n" + bytes(pixels))
+        f.write(b"P5 %d %d 255\n" % (SIDE, SIDE) + drawing)
     capsys.readouterr()
     assert predict.main(["--json", model_path, path]) == 0
     return json.loads(capsys.readouterr().out)
@@ -208,7 +208,7 @@ def test_a_drawn_digit_shows_what_purenet_predict_says(page, model_path, tmp_pat
     drawing = base64.b64decode(sent["pixels"])
     assert drawing == canvas_red(page, "draw")               # the last drawing was sent
     pixels, _ = mnist_input(Image(SIDE, SIDE, drawing), 28, invert=False)
-    want = predicted_by_cli(model_path, pixels, tmp_path, capsys)
+    want = predicted_by_cli(model_path, drawing, tmp_path, capsys)
     assert page.find_element("id", "prediction").text == str(want["class"])
     assert page.find_element("id", "status").text == ""        # no refusal on the way
     if REAL:

@@ -68,8 +68,9 @@ def test_forcing_the_polarity():
     an ImageError saying so; invert=False on dark ink on white: likewise."""
     light = canvas(50, 50, 0, [(3, 25, 23, 45, 200)])
     assert mnist_input(light, invert=False) == mnist_input(light)
-    with pytest.raises(ImageError, match="no pixel is lighter than the background.*"
-                                         "inverted: if the ink is the light part"):
+    with pytest.raises(ImageError, match=r"no pixel is lighter than the background \(255\) "
+                                         "by more than 8 once inverted \\(if the ink is the "
+                                         "light part, do not invert it"):
         mnist_input(light, invert=True)
     dark = canvas(50, 50, 255, [(3, 25, 23, 45, 0)])
     with pytest.raises(ImageError, match="if the ink is darker than the paper, invert it"):
@@ -100,6 +101,16 @@ def test_a_1_pixel_line_comes_out_grey():
     assert pixels == field([(14, 4, 15, 24, 36)])
 
 
+def test_a_top_heavy_t_stays_inside_the_field():
+    """A T 60 wide and 60 tall (s = 1/3): a bar of 20 x 6 on a stem of 1 x 14.  Its
+    centre of mass y = (20·15 + 175) / 134 = 3.5 would put the box at rows 10..29, past
+    the field: it is kept inside, rows 8..27; x: columns round(13.5 - 9.5) = 4..23."""
+    pixels, _ = mnist_input(canvas(100, 100, 255, [(20, 20, 80, 38, 0), (47, 38, 50, 80, 0)]))
+    assert pixels == field([(4, 8, 24, 14, 255), (13, 14, 14, 28, 255)])
+    pixels, _ = mnist_input(canvas(100, 100, 255, [(20, 20, 38, 80, 0), (38, 47, 80, 50, 0)]))
+    assert pixels == field([(8, 4, 14, 24, 255), (14, 13, 28, 14, 255)])       # on its side
+
+
 def test_a_tall_1_keeps_its_aspect_ratio():
     """A bar 10 wide and 100 tall on a 300x200 page: 1:10, so 2 x 20 pixels, not a
     square; columns 13..14."""
@@ -125,9 +136,9 @@ def test_noise_and_a_grey_paper_are_removed():
 
 def test_the_noise_threshold():
     """b = the border's median, t = b + max(8, round(3 · 1.4826 · MAD))."""
-    assert digits.noise_threshold(bytes([10] * 9)) == 18
+    assert digits.background(bytes([10] * 9)) == (10, 18)
     edge = bytes([50, 40, 60, 30, 70, 50, 50])          # median 50, |d| median 10
-    assert digits.noise_threshold(edge) == 50 + round(3 * 1.4826 * 10)
+    assert digits.background(edge) == (50, 50 + round(3 * 1.4826 * 10))
 
 
 def test_other_sides_scale_the_steps():
@@ -144,10 +155,12 @@ def test_other_sides_scale_the_steps():
     (canvas(40, 40, 0, []), "no digit found: no pixel is lighter"),
     (canvas(40, 40, 130, []), "no digit found"),
     (canvas(40, 40, 0, [(1, 1, 39, 39, 255)]), "no background found: 90% of the image is ink"),
+    (Image(16, 16, bytes(range(256))), "no background found: the border's levels spread too "
+                                       "far around 127 to tell"),
     (canvas(4000, 10, 255, [(5, 5, 6, 6, 250)]), "no digit found: no pixel"),
     (canvas(2000, 2000, 0, [(5, 5, 6, 6, 255), (1994, 1994, 1995, 1995, 255)]),
      "a speck too small to show"),
-], ids=["white", "black", "grey", "all-ink", "faint", "speck"])
+], ids=["white", "black", "grey", "all-ink", "gradient", "faint", "speck"])
 def test_blank_and_all_ink_images_are_errors(image, problem):
     with pytest.raises(ImageError, match=problem):
         mnist_input(image)
@@ -161,6 +174,16 @@ def test_the_ink_share_limit_is_inclusive():
     mnist_input(canvas(40, 40, 0, ink))
     with pytest.raises(ImageError, match="no background found: 75% of the image is ink"):
         mnist_input(canvas(40, 40, 0, ink + [(23, 32, 24, 33, 255)]))
+
+
+@pytest.mark.parametrize("values,light", [([127] * 8, False), ([128] * 8, True),
+                                          ([127, 128] * 4, False), ([127, 128, 128], True),
+                                          ([127, 127, 128], False)])
+def test_a_light_border_is_lighter_than_mid_grey_on_average(values, light):
+    """The mean against 127.5, exactly: 127.5 is not lighter; 383/3 = 127.67 is."""
+    width = 3 if len(values) == 3 else 4
+    image = Image(width, len(values) // width if width == 3 else 2, bytes(values))
+    assert digits.light_border(image) is light
 
 
 def test_a_border_of_one_or_two_rows():

@@ -3,10 +3,12 @@ written here, by a small encoder (every colour type, every filter type), and two
 independent encoder (Pillow, committed in tests/images/); every bad file is one
 ImageError naming the file, and nothing else comes out of the decoder (a fuzz test)."""
 
+import io
 import math
 import os
 import random
 import struct
+import sys
 import zlib
 from fractions import Fraction
 
@@ -17,6 +19,12 @@ from purenet.formats import images
 from purenet.formats.images import ImageError, read_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+try:
+    from PIL import Image as Pillow
+    HAVE_PILLOW = True
+except ImportError:
+    HAVE_PILLOW = False
+needs_pillow = pytest.mark.skipif(not HAVE_PILLOW, reason="Pillow is not installed")
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 
@@ -289,9 +297,11 @@ def rows_filtered_with(kind):
 
 
 BAD_FILES = [
-    ("empty", b"", "not a PNG or PGM image"),
-    ("jpeg", b"\xff\xd8\xff\xe0" + bytes(100), "not a PNG or PGM image"),
-    ("text", b"hello\n", "not a PNG or PGM image"),
+    ("empty", b"", "not a PNG, PGM or JPEG image"),
+    ("jpeg", b"\xff\xd8\xff\xe0" + bytes(100),
+     "damaged JPEG: " if HAVE_PILLOW else "a JPEG: reading it needs Pillow"),
+    ("gif", b"GIF89a" + bytes(100), "not a PNG, PGM or JPEG image"),
+    ("text", b"hello\n", "not a PNG, PGM or JPEG image"),
     ("signature-only", SIGNATURE, "truncated PNG: the file ends before its IEND chunk"),
     ("cut-in-IHDR", GOOD[:20], "truncated PNG: the file ends inside its IHDR chunk"),
     ("cut-in-IDAT", GOOD[:IDAT_AT + 20], "truncated PNG: the file ends inside its IDAT chunk"),
@@ -390,6 +400,70 @@ def test_an_endless_file_is_read_only_up_to_the_bound(monkeypatch):
         read_image("/dev/zero")
 
 
+# --- JPEG (with Pillow), and the PNG encoder ---------------------------------------------------
+
+def jpeg_bytes(picture, **options):
+    """A JPEG file's bytes, written by Pillow."""
+    out = io.BytesIO()
+    picture.save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+@needs_pillow
+def test_a_jpeg_is_read_with_pillow():
+    """An RGB JPEG: Pillow's RGB decoding made grey by the documented luminance; a grey
+    JPEG: Pillow's own grey values."""
+    rgb = Pillow.frombytes("RGB", (30, 20), random_bytes(1800, seed=11))
+    data = jpeg_bytes(rgb, quality=90)
+    decoded = Pillow.open(io.BytesIO(data)).convert("RGB")
+    assert images.decode(data) == (30, 20, expected_grey(decoded.tobytes(), 2))
+    grey = jpeg_bytes(rgb.convert("L"))
+    assert images.decode(grey).pixels == Pillow.open(io.BytesIO(grey)).tobytes()
+
+
+@needs_pillow
+def test_a_jpeg_is_turned_upright_by_its_exif_orientation():
+    """A phone holds its photo sideways and says so in EXIF (orientation 6: turn 90°
+    clockwise): 30x20 stored, 20x30 read, the first stored column on the top row."""
+    picture = Pillow.new("L", (30, 20), 255)
+    picture.paste(0, (0, 0, 1, 20))                    # a black first column
+    exif = Pillow.Exif()
+    exif[0x0112] = 6
+    image = images.decode(jpeg_bytes(picture, exif=exif, quality=100), (20, 30))
+    assert (image.width, image.height) == (20, 30)
+    assert max(image.pixels[:20]) < 60 and min(image.pixels[40:60]) > 200
+
+
+def test_without_pillow_a_jpeg_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    path = write(tmp_path, "photo.jpg", b"\xff\xd8\xff\xe1" + bytes(100))
+    with pytest.raises(ImageError) as e:
+        read_image(path)
+    assert str(e.value) == ('%s: a JPEG: reading it needs Pillow (pip install '
+                            '"purenet[jpeg]"), or save it as a PNG' % path)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (28, 28), (13, 5)])
+def test_encode_png_round_trips(size):
+    """encode_png's file reads back as the same Image, here and (if installed) in Pillow."""
+    image = images.Image(size[0], size[1], random_bytes(size[0] * size[1], seed=size[0]))
+    data = images.encode_png(image)
+    assert images.decode(data) == image
+    if HAVE_PILLOW:
+        assert Pillow.open(io.BytesIO(data)).tobytes() == image.pixels
+
+
+def test_4000x4000_is_read():
+    """A 4000x4000 page (16 million pixels, below MAX_PIXELS) with a black bar: read, and
+    the bar found (5000x5000 is refused before decoding: BAD_FILES)."""
+    assert 4000 * 4000 <= images.MAX_PIXELS < 5000 * 5000
+    pixels = bytearray([255]) * (4000 * 4000)
+    for y in range(1000, 3000):
+        pixels[y * 4000 + 1800:y * 4000 + 2000] = bytes(200)
+    image = images.decode(images.encode_png(images.Image(4000, 4000, bytes(pixels))))
+    assert image == (4000, 4000, pixels)
+
+
 # --- fuzz: nothing but an Image or an ImageError ----------------------------------------------
 
 SEEDS = [make_png(5, 4, random_bytes(5 * 4 * CHANNELS[c], seed=c), c, filters=(0, 1, 2, 3, 4),
@@ -397,7 +471,8 @@ SEEDS = [make_png(5, 4, random_bytes(5 * 4 * CHANNELS[c], seed=c), c, filters=(0
          for c in (0, 2, 4, 6)] + [
     make_png(5, 4, bytes(v % 10 for v in random_bytes(20)), 3, palette=random_bytes(30),
              trns=b"\x10\x80"),
-    make_pgm(5, 4, random_bytes(20)), make_pgm(5, 4, random_bytes(20), ascii=True)]
+    make_pgm(5, 4, random_bytes(20)), make_pgm(5, 4, random_bytes(20), ascii=True)] + (
+    [jpeg_bytes(Pillow.frombytes("RGB", (9, 7), random_bytes(189)))] if HAVE_PILLOW else [])
 
 
 @st.composite
@@ -437,3 +512,47 @@ def test_the_fuzz_mutations_reach_the_decoder():
     data = with_crc_fixed(SEEDS[0], SEEDS[0].index(b"IHDR") + 7, b"\x06")   # width 5 -> 6
     with pytest.raises(ImageError, match="its image data holds 24 of the 28 bytes"):
         images.decode(data)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4], ids=["None", "Sub", "Up", "Average", "Paeth"])
+@pytest.mark.parametrize("colour", [0, 2, 6], ids=["grey", "RGB", "RGBA"])
+def test_pages_of_paper_decode_exactly(kind, colour):
+    """The fast paths (Up on whole rows; Sub and Paeth copying the left pixel along runs
+    of paper): a page with flat runs, edges, steps of one level and random specks, every
+    row filtered with one filter, decodes to its samples."""
+    width, height, n = 37, 23, CHANNELS[colour]
+    rnd = random.Random(kind * 10 + colour)
+    samples = bytearray([250]) * (width * height * n)
+    for y in range(height):
+        for x in range(width):
+            at = (y * width + x) * n
+            if 10 <= x < 15 or y == 7:                             # a bar and a line
+                samples[at:at + n] = bytes([30 + x % 3] * n)
+            elif rnd.random() < 0.05:                              # a speck
+                samples[at:at + n] = random_bytes(n, seed=x * y)
+            elif x > 30:                                           # a step of one level
+                samples[at:at + n] = bytes([251] * n)
+    data = make_png(width, height, bytes(samples), colour, filters=(kind,))
+    assert images.decode(data) == (width, height, expected_grey(bytes(samples), colour))
+
+
+def test_the_luma_in_lanes_is_the_luminance():
+    """The magic number: floor(S · M / 2^28) = floor(S / 1000) for every S a pixel can
+    make (0..255500), and S · M fits in a 64-bit lane; then 200,000 random colours, all
+    the greys and the extremes, in several lane chunks, against luminance()."""
+    M, K = images.LUMA_MAGIC, images.LUMA_SHIFT
+    assert all((s * M) >> K == s // 1000 for s in range(255501)) and 255500 * M < 1 << 64
+    rgb = random_bytes(3 * 200000, seed=12) + bytes(v for v in range(256) for _ in range(3)) \
+        + bytes([255, 255, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])
+    expected = bytes(map(images.luminance, rgb[0::3], rgb[1::3], rgb[2::3]))
+    assert images._luma(rgb, 3) == expected
+    same_rg = bytes(v for p in random_bytes(1000, seed=15) for v in (p, p, 255 - p))
+    assert images._luma(same_rg, 3) == bytes(map(images.luminance, same_rg[0::3],
+                                                 same_rg[1::3], same_rg[2::3]))
+    assert len(rgb) // 3 > 3 * images.LANE_CHUNK
+
+
+def test_alpha_over_white_by_table_and_opaque():
+    grey, alpha = random_bytes(70000, seed=13), random_bytes(70000, seed=14)
+    assert images._composite(grey, alpha) == bytes(map(images.over_white, grey, alpha))
+    assert images._composite(grey, b"\xff" * 70000) == grey

@@ -32,7 +32,7 @@ LAYERS = [
 ]
 # What a function may import where it is used: optional extras and the compiled module.
 COMPILED = {"purenet._ckernels"}          # built by build_ext.py: no .py file
-LOCAL_IMPORTS = {"purenet._ckernels", "sklearn.datasets", "numpy", "purenet.cli.plots"}
+LOCAL_IMPORTS = {"purenet._ckernels", "sklearn.datasets", "numpy", "purenet.cli.plots", "PIL"}
 
 
 def modules():

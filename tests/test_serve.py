@@ -1,5 +1,5 @@
 """purenet-serve over real HTTP on 127.0.0.1: the page, the model's description, the
-answers to a drawing (the same as purenet-predict's on the same preprocessed image), every
+answers to a drawing (the same as purenet-predict's on the same drawing as a file), every
 refusal (a 4xx and one line of JSON, the server still serving after it), Ctrl-C, and the
 command line's exit codes.  The page in a real browser: test_browser.py."""
 
@@ -115,22 +115,22 @@ def test_the_accuracy_shown_is_the_kept_epochs_or_the_last_or_none():
     assert serve.test_accuracy(net) is None
 
 
-def predict_cli(model_path, pixels, folder, capsys):
-    """purenet-predict --json on the 28x28 image of pixels, as a PGM file: its outputs."""
-    path = str(folder / "input.pgm")
+def predict_cli(model_path, drawing, folder, capsys):
+    """purenet-predict --json on the drawing, written as a SIDE x SIDE PGM file."""
+    path = str(folder / "drawing.pgm")
     with open(path, "wb") as f:
-        f.write(b"P5 28 28 255\n" + bytes(pixels))
+        f.write(b"P5 %d %d 255\n" % (SIDE, SIDE) + bytes(drawing))
     capsys.readouterr()
     assert predict.main(["--json", "--backend", "python", model_path, path]) == 0
     return json.loads(capsys.readouterr().out)
 
 
-def test_a_drawing_gets_what_purenet_predict_gives_its_preprocessed_image(
+def test_a_drawing_gets_what_purenet_predict_gives_for_the_same_drawing(
         server, model_path, tmp_path, capsys):
     got = answer(server, drawing(stroke_pixels()))
     pixels, _ = mnist_input(Image(SIDE, SIDE, bytes(stroke_pixels())), 28, invert=False)
     assert got["input"] == list(pixels)
-    cli = predict_cli(model_path, pixels, tmp_path, capsys)
+    cli = predict_cli(model_path, stroke_pixels(), tmp_path, capsys)
     assert got["outputs"] == cli["outputs"] and got["class"] == cli["class"]
     net = load(model_path)
     x = [p / 255.0 for p in pixels]

@@ -9,7 +9,9 @@ photo of a digit needs the same steps before a network trained on MNIST can read
    means dark ink on light paper, so the image is inverted (p -> 255 - p);
 2. **background**: its level b is the median of the border, its noise the border's median
    absolute deviation (MAD).  Pixels at most t = b + max(MIN_MARGIN, NOISE_SIGMAS · 1.4826
-   · MAD) become 0, the rest are stretched to 1..255: p -> (p - t) · 255 / (peak - t);
+   · MAD) become 0, the rest are stretched to 1..255: p -> (p - t) · 255 / (peak - t).
+   No pixel above t is a blank image; a border too uneven (t - b > MAX_NOISE), or more
+   than MAX_INK_SHARE of the image above t, leaves no background to tell the ink from;
 3. **crop** to the bounding box of what is left (the ink);
 4. **scale** the box's longer side L to N = round(side · 20/28) pixels, s = N / L on both
    axes, with an area-averaging (box) filter: output pixel (i, j) covers input
@@ -31,6 +33,7 @@ MID_GREY2 = 255                      # 2 x mid-grey (127.5): the border's mean c
 MAD_TO_SIGMA = 1.4826                # the MAD of Gaussian noise is 0.6745 sigma
 NOISE_SIGMAS = 3                     # a pixel within 3 sigma of the paper is paper
 MIN_MARGIN = 8                       # a clean PNG has MAD 0; JPEG rings by a few levels
+MAX_NOISE = 85                       # noise past a third of 0..255 leaves no room for ink
 MAX_INK_SHARE = 0.75                 # MNIST's heaviest digit covers 45% of its 28x28
 AS_IS_BORDER = 16                    # as MNIST: the border's mean at most 16 (MNIST: 8.6)
 AS_IS_OFFSET = 1.5                   # and its centre of mass within 1.5 px (MNIST: 1.0)
@@ -79,22 +82,25 @@ def median(values):
     return sorted(values)[(len(values) - 1) // 2]
 
 
-def noise_threshold(edge):
-    """t = b + max(MIN_MARGIN, 3 · 1.4826 · MAD): b the border's median, MAD its median
-    absolute deviation; a pixel at most t is background."""
+def background(edge):
+    """(b, t): b the border's median, t = b + max(MIN_MARGIN, round(3 · 1.4826 · MAD)) with
+    MAD the border's median absolute deviation; a pixel at most t is background."""
     level = median(edge)
     mad = median([abs(p - level) for p in edge])
-    return level + max(MIN_MARGIN, round(NOISE_SIGMAS * MAD_TO_SIGMA * mad))
+    return level, level + max(MIN_MARGIN, round(NOISE_SIGMAS * MAD_TO_SIGMA * mad))
 
 
 def remove_background(width, height, pixels, inverted):
     """The pixels with the background at 0 and the ink stretched to 1..255 (see the
     module, step 2); an ImageError when nothing, or nearly everything, is ink."""
-    threshold = noise_threshold(border(width, height, pixels))
+    level, threshold = background(border(width, height, pixels))
+    if threshold - level > MAX_NOISE:
+        raise ImageError("no background found: the border's levels spread too far around %d "
+                         "to tell the paper from the ink" % level)
     peak = max(pixels)
     if peak <= threshold:
-        raise ImageError("no digit found: no pixel is lighter than the background (level %d) "
-                         "by more than its noise%s" % (threshold, blank_hint(inverted)))
+        raise ImageError("no digit found: no pixel is lighter than the background (%d) by more "
+                         "than %d%s" % (level, threshold - level, blank_hint(inverted)))
     span = peak - threshold
     levels = bytes(0 if p <= threshold else min(255, ((p - threshold) * 510 + span) // (2 * span))
                    for p in range(256))          # p above the peak: in no pixel
@@ -110,7 +116,7 @@ def remove_background(width, height, pixels, inverted):
 def blank_hint(inverted):
     """What to try when no ink was found."""
     if inverted:
-        return " (inverted: if the ink is the light part, do not invert it)"
+        return " once inverted (if the ink is the light part, do not invert it)"
     return " (if the ink is darker than the paper, invert it)"
 
 

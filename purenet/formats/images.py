@@ -15,6 +15,12 @@ MNIST image).  The format is told by the file's first bytes, not by its name.
   ink drawn on a transparent canvas reads as dark on light.
 * **PGM**, binary (``P5``) or ASCII (``P2``), maxval at most 255; a maxval other than
   255 is scaled to 0..255 (rounded half up).
+* **JPEG**, the format phones save, when Pillow is installed (``pip install
+  "purenet[jpeg]"``): Pillow decodes it to RGB, turned upright by its EXIF orientation as
+  a viewer shows it, then the same luminance makes it grey.  Without Pillow a JPEG is an
+  ImageError saying to install it or to save the image as a PNG.
+
+:func:`encode_png` writes an :class:`Image` as an 8-bit greyscale PNG.
 
 Anything else — another format, 16-bit or 1/2/4-bit samples, Adam7 interlacing, a
 damaged or truncated file — is an :class:`ImageError` whose message names the file and
@@ -22,13 +28,16 @@ the problem.  Nothing else comes out of the decoders, whatever the bytes.
 """
 
 import collections
+import io
 import re
 import struct
+import sys
 import zlib
 
 from ..errors import ImageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"         # start of image, then the first marker
 MAX_FILE_BYTES = 64 * 1024 * 1024      # far more than any digit; a bound for /dev/zero
 MAX_PIXELS = 1 << 24                   # an image larger than this is refused, not inflated
 
@@ -68,10 +77,12 @@ def decode(data, size=None):
         return decode_png(data, size)
     if data[:2] in (b"P5", b"P2"):
         return decode_pgm(data, size)
+    if data.startswith(JPEG_SIGNATURE):
+        return decode_jpeg(data, size)
     if data.startswith(b"\x89PNG"):
         raise ImageError("damaged PNG signature (was the file copied as text?)")
-    raise ImageError("not a PNG or PGM image: save it as a PNG (8-bit greyscale or RGB) "
-                     "or a PGM")
+    raise ImageError("not a PNG, PGM or JPEG image: save it as a PNG (8-bit greyscale or "
+                     "RGB) or a PGM")
 
 
 def _check_size(width, height, size):
@@ -191,35 +202,83 @@ def _unfilter(raw, height, stride, bpp):
 
     Each filter predicts a byte from its left neighbour a (bpp bytes back), the byte
     above b and the one above-left c (0 outside the image), and stores the difference
-    modulo 256; this adds the prediction back.
+    modulo 256; this adds the prediction back.  Up is added to the whole row at once
+    (:func:`_add_rows`); Sub and Paeth go byte by byte only where a byte is not simply
+    its left neighbour again (:func:`_undo_in_runs`), which on a page of paper is most
+    of it.
     """
     out = bytearray()
     prev = bytes(stride)
     for y in range(height):
         start = y * (stride + 1)
         kind, row = raw[start], bytearray(raw[start + 1:start + 1 + stride])
-        if kind == 1:                                            # Sub: a
-            for i in range(bpp, stride):
-                row[i] = (row[i] + row[i - bpp]) & 255
+        if kind == 1 or kind == 4:                               # Sub, Paeth
+            _undo_in_runs(row, prev, bpp, kind)
         elif kind == 2:                                          # Up: b
-            for i in range(stride):
-                row[i] = (row[i] + prev[i]) & 255
+            row = bytearray(_add_rows(row, prev))
         elif kind == 3:                                          # Average: (a + b) // 2
             for i in range(stride):
                 left = row[i - bpp] if i >= bpp else 0
                 row[i] = (row[i] + ((left + prev[i]) >> 1)) & 255
-        elif kind == 4:                                          # Paeth
-            for i in range(stride):
-                if i >= bpp:
-                    row[i] = (row[i] + _paeth(row[i - bpp], prev[i], prev[i - bpp])) & 255
-                else:
-                    row[i] = (row[i] + prev[i]) & 255            # a = c = 0: Paeth picks b
         elif kind != 0:
             raise ImageError("damaged PNG: row %d has filter type %d (0 to 4 exist)"
                              % (y, kind))
         out += row
         prev = row
     return bytes(out)
+
+
+def _add_rows(x, y):
+    """(x[i] + y[i]) mod 256 for every byte, on whole rows as big integers: the low 7 bits
+    of each byte add without reaching the next byte, and the top bit is their carry xor
+    the two top bits."""
+    n = len(x)
+    low, top = int.from_bytes(b"\x7f" * n, "big"), int.from_bytes(b"\x80" * n, "big")
+    a, b = int.from_bytes(x, "big"), int.from_bytes(y, "big")
+    return (((a & low) + (b & low)) ^ ((a ^ b) & top)).to_bytes(n, "big")
+
+
+_BUSY = re.compile(rb"[^\x00]+")
+
+
+def _undo_in_runs(row, prev, bpp, kind):
+    """Undo Sub (kind 1: + a) or Paeth (kind 4) in place.
+
+    Where the stored byte is 0 and, for Paeth, b == c, the prediction is a (Paeth's
+    p = a + b - c = a is nearest a), so the byte is its left neighbour: such runs are
+    copied a pixel at a time; the other bytes, and the first pixel, are computed."""
+    stride = len(row)
+    busy = _busy_bytes(row, prev, bpp, kind)
+    done = bpp
+    for i in range(bpp):
+        row[i] = (row[i] + (prev[i] if kind == 4 else 0)) & 255  # a = c = 0: Paeth picks b
+    for match in _BUSY.finditer(busy, bpp):
+        start, end = match.span()
+        _repeat_left(row, bpp, done, start)
+        for i in range(start, end):
+            if kind == 1:
+                row[i] = (row[i] + row[i - bpp]) & 255
+            else:
+                row[i] = (row[i] + _paeth(row[i - bpp], prev[i], prev[i - bpp])) & 255
+        done = end
+    _repeat_left(row, bpp, done, stride)
+
+
+def _busy_bytes(row, prev, bpp, kind):
+    """Bytes that are 0 where row[i] is its left neighbour again: the stored byte is 0
+    and, for Paeth, prev[i] == prev[i - bpp] (xor 0); the first pixel is never 0."""
+    stride = len(row)
+    busy = int.from_bytes(row, "big")
+    if kind == 4:
+        busy |= int.from_bytes(prev[bpp:], "big") ^ int.from_bytes(prev[:stride - bpp], "big")
+    return busy.to_bytes(stride, "big")
+
+
+def _repeat_left(row, bpp, start, end):
+    """row[i] = row[i - bpp] for i in start..end-1: the pixel before start, repeated."""
+    if end > start:
+        pixel = row[start - bpp:start]
+        row[start:end] = (pixel * ((end - start) // bpp + 1))[:end - start]
 
 
 def luminance(r, g, b):
@@ -240,7 +299,7 @@ def _to_grey(samples, colour, palette, transparency):
     if colour in (4, 6):                  # an alpha channel: the last sample of each pixel
         n = _CHANNELS[colour]
         grey = samples[::n] if colour == 4 else _luma(samples, 4)
-        return bytes(map(over_white, grey, samples[n - 1::n]))
+        return _composite(grey, samples[n - 1::n])
     grey = samples if colour == 0 else _luma(samples, 3)
     if transparency is None:
         return grey
@@ -255,8 +314,50 @@ def _to_grey(samples, colour, palette, transparency):
 
 
 def _luma(samples, n):
-    """The luminance of each pixel of n samples whose first three are R, G, B."""
-    return bytes(map(luminance, samples[0::n], samples[1::n], samples[2::n]))
+    """The luminance of each pixel of n samples whose first three are R, G, B: R itself
+    where R = G = B everywhere (luminance keeps grey), else :func:`luma_in_lanes`."""
+    r, g, b = samples[0::n], samples[1::n], samples[2::n]
+    if r == g == b:
+        return r
+    return b"".join(luma_in_lanes(r[k:k + LANE_CHUNK], g[k:k + LANE_CHUNK], b[k:k + LANE_CHUNK])
+                    for k in range(0, len(r), LANE_CHUNK))
+
+
+LANE_CHUNK = 1 << 16           # pixels per big integer: 512 KB, so memory stays small
+LUMA_SHIFT = 28                # floor(S · M / 2^28) = floor(S / 1000) for 0 <= S <= 255500,
+LUMA_MAGIC = -(-(1 << LUMA_SHIFT) // 1000)        # M = ceil(2^28 / 1000) (checked in tests)
+
+
+def luma_in_lanes(r, g, b):
+    """:func:`luminance` of every pixel at once, exactly: each pixel's channels sit in a
+    64-bit lane of one big integer, S = 299 R + 587 G + 114 B + 500 is formed lane by lane
+    (at most 255500, no carry into the next lane), S // 1000 is (S · M) >> 28 (at most
+    2^37 before the shift), and the low byte of each lane is the luma."""
+    n = len(r)
+
+    def lanes(values):
+        buf = bytearray(8 * n)
+        buf[0::8] = values
+        return int.from_bytes(buf, "little")
+    ones = lanes(b"\x01" * n)
+    total = 299 * lanes(r) + 587 * lanes(g) + 114 * lanes(b) + 500 * ones
+    return (((total * LUMA_MAGIC) >> LUMA_SHIFT) & (255 * ones)).to_bytes(8 * n, "little")[0::8]
+
+
+_OVER_WHITE = []               # the 65536 values over_white(v, a) at a * 256 + v, once needed
+
+
+def _composite(grey, alpha):
+    """over_white of each grey value and its alpha: grey itself where every alpha is 255,
+    else looked up in a table of all 65536 pairs."""
+    if alpha.count(255) == len(alpha):
+        return grey
+    if not _OVER_WHITE:
+        _OVER_WHITE.append(bytes(over_white(v, a) for a in range(256) for v in range(256)))
+    pairs = bytearray(2 * len(grey))
+    low, high = (0, 1) if sys.byteorder == "little" else (1, 0)
+    pairs[low::2], pairs[high::2] = grey, alpha                  # a * 256 + v, native order
+    return bytes(map(_OVER_WHITE[0].__getitem__, memoryview(pairs).cast("H")))
 
 
 def _from_palette(indices, palette, transparency):
@@ -277,6 +378,46 @@ def _from_palette(indices, palette, transparency):
         raise ImageError("damaged PNG: a pixel uses palette entry %d of %d"
                          % (max(indices), entries))
     return indices.translate(table + bytes(256 - entries))
+
+
+def encode_png(image):
+    """The bytes of an 8-bit greyscale PNG of the :class:`Image`: its rows unfiltered
+    (filter type 0), deflated in one IDAT chunk."""
+    width, height, pixels = image
+    rows = b"".join(b"\0" + pixels[y * width:(y + 1) * width] for y in range(height))
+    return (PNG_SIGNATURE
+            + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(rows, 9)) + _chunk(b"IEND", b""))
+
+
+def _chunk(kind, body):
+    """A PNG chunk: its length, type, body and the CRC of type and body."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+# --- JPEG (with Pillow) ------------------------------------------------------------
+
+def decode_jpeg(data, size=None):
+    """The :class:`Image` in the bytes of a JPEG file, decoded by Pillow (an optional
+    dependency) and turned upright by its EXIF orientation; grey by :func:`luminance`."""
+    try:
+        from PIL import Image as PillowImage, ImageOps        # optional: purenet[jpeg]
+    except ImportError:
+        raise ImageError('a JPEG: reading it needs Pillow (pip install "purenet[jpeg]"), '
+                         "or save it as a PNG") from None
+    try:
+        with PillowImage.open(io.BytesIO(data)) as jpeg:
+            width, height = jpeg.size
+            _check_size(width, height, None)            # before decoding its pixels
+            upright = ImageOps.exif_transpose(jpeg)
+            _check_size(upright.width, upright.height, size)
+            rgb = upright.convert("RGB")
+            return Image(rgb.width, rgb.height, _luma(rgb.tobytes(), 3))
+    except ImageError:
+        raise
+    except Exception as e:                              # whatever Pillow says about the bytes
+        raise ImageError("damaged JPEG: %s" % (str(e).splitlines() or [type(e).__name__])[0]
+                         ) from None
 
 
 # --- PGM ----------------------------------------------------------------------------

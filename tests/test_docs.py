@@ -19,10 +19,11 @@ import sys
 
 import pytest
 
-from purenet.cli import explain, gradcheck, predict, train
+from purenet.cli import explain, gradcheck, predict, serve, train
 
 PARSERS = {"train": train.build_parser, "predict": predict.build_parser,
-           "explain": explain.build_parser, "gradcheck": gradcheck.build_parser}
+           "explain": explain.build_parser, "gradcheck": gradcheck.build_parser,
+           "serve": serve.build_parser}
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")

@@ -28,7 +28,7 @@ LAYERS = [
     ("the public face", ["purenet"]),
     ("command-line tools", ["purenet.cli"]),
     ("entry points", ["purenet.train", "purenet.predict", "purenet.explain",
-                      "purenet.gradcheck", "purenet.__main__"]),
+                      "purenet.gradcheck", "purenet.serve", "purenet.__main__"]),
 ]
 # What a function may import where it is used: optional extras and the compiled module.
 COMPILED = {"purenet._ckernels"}          # built by build_ext.py: no .py file

@@ -266,6 +266,39 @@ class peak_memory:
         return False
 
 
+# --- the standard-library allow-list ----------------------------------------------------------
+#
+# Source for the scripts that list the modules a run loads: foreign(before) is every module
+# loaded since the set before that is neither the standard library's nor purenet's.
+
+STANDARD_LIBRARY = r'''
+import os, sys, sysconfig
+
+
+def under(path, keys):
+    paths = sysconfig.get_paths()
+    return any(path.startswith(os.path.realpath(paths[k]) + os.sep) for k in keys)
+
+
+def standard(name):
+    """Whether the top-level module name is the standard library's: sys.stdlib_module_names
+    (3.10+); before it, built in (PyPy's cpyext too), frozen, or found in the standard
+    library's folders."""
+    if hasattr(sys, "stdlib_module_names"):
+        return name in sys.stdlib_module_names
+    spec = sys.modules[name].__spec__
+    if name in sys.builtin_module_names or getattr(spec, "origin", None) == "frozen":
+        return True
+    path = os.path.realpath(getattr(spec, "origin", None) or "")
+    return under(path, ("stdlib", "platstdlib")) and not under(path, ("purelib", "platlib"))
+
+
+def foreign(before):
+    return sorted(m for m in set(sys.modules) - before
+                  if m.split(".")[0] != "purenet" and not standard(m.split(".")[0]))
+'''
+
+
 # --- random parameters and epochs ----------------------------------------------------------
 
 def random_params(sizes, rnd, scale=1.0, zeros=0.0):

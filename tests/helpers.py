@@ -194,6 +194,111 @@ def assert_same(what, got, want):
                     % (what, differ, len(g), max_rel_diff(g, w), first, g[first], w[first]))
 
 
+# --- peak memory ---------------------------------------------------------------------------
+#
+# CPython measures a block's memory with tracemalloc.  PyPy has no tracemalloc: there the
+# peak is the resident set's (Linux's VmHWM, reset at the start through /proc/self/clear_refs).
+# Two things would hide memory from it, and are ruled out first, once per process: the GC's
+# nursery not yet touched (its first pass through would count), and glibc handing out freed
+# memory that is still resident (its mmap threshold is fixed, so every large block is new
+# pages).  What remains is the runtime's own: a minor collection in the block moves earlier
+# objects to the old generation, and deep recursion touches the stack.  A block that only
+# reserves memory and never touches it goes unseen there.
+
+try:
+    import tracemalloc
+except ImportError:                      # PyPy
+    tracemalloc = None
+
+M_MMAP_THRESHOLD = -3                    # glibc's mallopt parameter
+_rss_ready = []
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError("/proc/self/status has no %s" % field)
+
+
+def _ready_for_rss():
+    """Fix glibc's mmap threshold, and allocate until the resident set stops growing."""
+    if _rss_ready:
+        return
+    import cffi
+    ffi = cffi.FFI()
+    ffi.cdef("int mallopt(int param, int value);")
+    assert ffi.dlopen(None).mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1
+    box, before = [None], -1
+    while _status_kb("VmRSS") > before:
+        before = _status_kb("VmRSS")
+        for i in range(100000):          # 16 MB of short-lived lists
+            box[0] = [i] * 16
+    _rss_ready.append(True)
+
+
+PYPY = tracemalloc is None
+
+
+class peak_memory:
+    """with peak_memory() as mem: ...; then mem.peak is the block's peak memory in bytes above
+    its start: tracemalloc's on CPython, the resident set's on PyPy (see above)."""
+
+    def __enter__(self):
+        self.peak = None
+        if tracemalloc is not None:
+            tracemalloc.start()
+            self.start = tracemalloc.get_traced_memory()[0]
+        else:
+            _ready_for_rss()
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")             # VmHWM := VmRSS
+            self.start = _status_kb("VmHWM") * 1024
+        return self
+
+    def __exit__(self, *exc):
+        if tracemalloc is not None:
+            self.peak = tracemalloc.get_traced_memory()[1] - self.start
+            tracemalloc.stop()
+        else:
+            self.peak = _status_kb("VmHWM") * 1024 - self.start
+        return False
+
+
+# --- the standard-library allow-list ----------------------------------------------------------
+#
+# Source for the scripts that list the modules a run loads: foreign(before) is every module
+# loaded since the set before that is neither the standard library's nor purenet's.
+
+STANDARD_LIBRARY = r'''
+import os, sys, sysconfig
+
+
+def under(path, keys):
+    paths = sysconfig.get_paths()
+    return any(path.startswith(os.path.realpath(paths[k]) + os.sep) for k in keys)
+
+
+def standard(name):
+    """Whether the top-level module name is the standard library's: sys.stdlib_module_names
+    (3.10+); before it, built in (PyPy's cpyext too), frozen, or found in the standard
+    library's folders."""
+    if hasattr(sys, "stdlib_module_names"):
+        return name in sys.stdlib_module_names
+    spec = sys.modules[name].__spec__
+    if name in sys.builtin_module_names or getattr(spec, "origin", None) == "frozen":
+        return True
+    path = os.path.realpath(getattr(spec, "origin", None) or "")
+    return under(path, ("stdlib", "platstdlib")) and not under(path, ("purelib", "platlib"))
+
+
+def foreign(before):
+    return sorted(m for m in set(sys.modules) - before
+                  if m.split(".")[0] != "purenet" and not standard(m.split(".")[0]))
+'''
+
+
 # --- random parameters and epochs ----------------------------------------------------------
 
 def random_params(sizes, rnd, scale=1.0, zeros=0.0):

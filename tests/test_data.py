@@ -24,7 +24,7 @@ from purenet import data
 from purenet.errors import DataError
 from purenet.dataset import Dataset, as_dataset
 
-from helpers import mnist_dir, needs_mnist
+from helpers import mnist_dir, needs_mnist, peak_memory
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = [name for _, name in data.MNIST_FILES]
@@ -209,18 +209,12 @@ def forged_gzip_trailer(dims):
 
 
 def test_gzip_trailer_matching_a_huge_count_does_not_allocate(tmp_path):
-    import tracemalloc
     dims = (60000, 60000, 60)        # 216 GB declared; the trailer agrees mod 2**32
     p = write(tmp_path / "bomb.gz", forged_gzip_trailer(dims))
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError) as e:
-            idx.read_images(p)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with peak_memory() as mem, pytest.raises(DataError) as e:
+        idx.read_images(p)
     assert one_line(e).startswith(p + ": corrupt gzip stream")
-    assert peak < 4 << 20, peak
+    assert mem.peak < 4 << 20, mem.peak
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -923,16 +917,11 @@ def test_a_part_has_the_samples_and_shares_their_bytes():
 
 
 def test_splitting_off_a_validation_set_takes_no_memory():
-    import tracemalloc
     d = Dataset(784, 10, pixels=bytes(784 * 5000), labels=bytes(5000))
-    tracemalloc.start()
-    try:
+    with peak_memory() as mem:
         train, validation = d.part(0, 4000), d.part(4000, 5000)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
     assert (train.n, validation.n) == (4000, 1000)
-    assert peak < 100_000, peak           # the pixels alone would be 3.9 MB
+    assert mem.peak < 100_000, mem.peak           # the pixels alone would be 3.9 MB
 
 
 def test_a_view_of_mutable_bytes_is_copied():

@@ -4,9 +4,10 @@ memory that follows what the file really holds.
 Inputs are the seed corpus in tests/fuzz_corpus/idx/ and IDX files built from random
 header values (type byte, dimension count, dimensions up to 2**32 - 1), each then
 truncated, bit-flipped, extended, gzip-wrapped (before or after the damage) or given
-a gzip trailer forged to agree with the declared size.  Every reader is run under
-tracemalloc: a reader that sizes a read from the header or the trailer shows up as a
-MemoryError or as a peak far above the file's size.
+a gzip trailer forged to agree with the declared size.  Every reader's peak memory is
+measured (helpers.peak_memory: tracemalloc, or the resident set on PyPy): a reader that
+sizes a read from the header or the trailer shows up as a MemoryError or as a peak far
+above the file's size.
 
 Runs are derandomized (the same examples on every run) and keep no example database.
 """
@@ -16,7 +17,6 @@ import os
 import shutil
 import struct
 import tempfile
-import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from purenet.formats import idx
 from purenet import data
 from purenet.errors import DataError
+from helpers import peak_memory
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_corpus", "idx")
 SEEDS = sorted(os.listdir(CORPUS))
@@ -81,20 +82,16 @@ def put(folder, name, content):
 
 
 def call(reader, path):
-    """reader(path) under tracemalloc: (result or the DataError, peak bytes above the start).
+    """reader(path) and its peak memory: (result or the DataError, peak bytes above the start).
 
     Anything but a DataError propagates and fails the test.
     """
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
+    with peak_memory() as mem:
         try:
             result = reader(path)
         except DataError as e:
             result = e
-        return result, tracemalloc.get_traced_memory()[1] - start
-    finally:
-        tracemalloc.stop()
+    return result, mem.peak
 
 
 def check_reader(name, path, content):

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-import tracemalloc
 
 import pytest
 
@@ -19,6 +18,7 @@ from purenet import DataError, Dataset, ModelFileError, Network, TrainingDiverge
 from purenet import checks
 from purenet.cli import train
 from conftest import ROOT, make_tiny_mnist
+from helpers import peak_memory
 
 try:
     from purenet import cengine
@@ -64,17 +64,12 @@ def test_the_limits_are_the_c_engines():
 
 
 def test_sizes_that_cannot_fit_in_memory_are_refused_before_allocating():
-    tracemalloc.start()
     start = time.perf_counter()
-    try:
-        with pytest.raises(ValueError, match=r"a 784-20000000-10 network has 15,900,000,010 "
-                                             r"weights and biases: about 636 GB as Python "
-                                             r"floats, more than .* of memory"):
-            Network([784, 20000000, 10])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert time.perf_counter() - start < 1.0 and peak < 1e6
+    with peak_memory() as mem, pytest.raises(
+            ValueError, match=r"a 784-20000000-10 network has 15,900,000,010 weights and "
+                              r"biases: about 636 GB as Python floats, more than .* of memory"):
+        Network([784, 20000000, 10])
+    assert time.perf_counter() - start < 1.0 and mem.peak < 1e6
 
 
 def test_the_memory_estimate_is_this_machines_memory(monkeypatch):

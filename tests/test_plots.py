@@ -60,7 +60,9 @@ def test_without_matplotlib_plots_is_refused_before_any_data_loads(tmp_path):
     assert not pictures.exists()
 
 
-@pytest.mark.parametrize("missing", ["matplotlib", "numpy", "PIL", "numpy,matplotlib"])
+@pytest.mark.parametrize("missing", ["matplotlib", pytest.param("numpy", marks=needs_matplotlib),
+                                     pytest.param("PIL", marks=needs_matplotlib),
+                                     "numpy,matplotlib"])
 def test_the_plots_message_names_what_is_missing_once(tmp_path, missing):
     """Without matplotlib: the one line says to install it, and names no other module; with
     matplotlib but without numpy or Pillow: it says which is missing."""

@@ -17,6 +17,7 @@ from purenet.formats.digits import mnist_input
 from purenet.formats.images import Image, read_image
 from purenet.predict import main
 from conftest import ROOT, mnist_dir, needs_c, needs_mnist
+from helpers import STANDARD_LIBRARY
 from test_images import GOOD, make_pgm, make_png, with_header
 
 TIMEOUT = 120
@@ -484,19 +485,15 @@ def test_into_a_closed_pipe_no_traceback(tiny):
     assert proc.wait(timeout=TIMEOUT) == 0 and err == b"", err
 
 
-EMBEDDED = r"""
-import os, sys
+EMBEDDED = STANDARD_LIBRARY + r"""
 before = set(sys.modules)
 import purenet.cli.predict
 assert purenet.cli.predict.__file__.startswith(os.getcwd()), purenet.cli.predict.__file__
 code = purenet.cli.predict.main(sys.argv[1:])
-foreign = sorted(m for m in set(sys.modules) - before
-                 if m.split(".")[0] not in sys.stdlib_module_names | {"purenet"})
-print(code, foreign)
+print(code, foreign(before))
 """
 
 
-@pytest.mark.skipif(sys.version_info < (3, 10), reason="sys.stdlib_module_names needs Python 3.10")
 def test_a_copy_of_the_folder_predicts_with_the_standard_library_only(tiny, tmp_path):
     """The embedding story, as the README tells it: the purenet folder's .py files and the
     model copied elsewhere, ``python -S`` (no site-packages): predict runs from the copy

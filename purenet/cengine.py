@@ -120,7 +120,7 @@ def _int64_view(order):
         return memoryview(array("q", order if view is None else view.tolist()))
     except (TypeError, OverflowError) as e:
         raise InvalidArgument("train_order: order must be a sequence of whole-number sample "
-                         "indices (%s)" % e) from None
+                              "indices (%s)" % e) from None
 
 
 COSTS = {"quadratic": "PN_QUADRATIC", "cross-entropy": "PN_CROSS_ENTROPY",
@@ -137,13 +137,14 @@ class CEngine:
         self.lib, self.ffi = _load()
         if cost not in COSTS or activation not in ACTIVATIONS:
             raise InvalidArgument("the C engine has no cost %r / activation %r: use one of %s / %s"
-                             % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
-        self._model = self.ffi.new("pn_model *", {"cost": getattr(self.lib, COSTS[cost]),
-                                                  "activation": getattr(self.lib, ACTIVATIONS[activation])})
+                                  % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
+        self._model = self.ffi.new("pn_model *", {
+            "cost": getattr(self.lib, COSTS[cost]),
+            "activation": getattr(self.lib, ACTIVATIONS[activation])})
         sizes = check_sizes(sizes)               # within PN_MAX_LAYERS and PN_MAX_SIZE
         if not _is_int(threads) or not 1 <= threads <= self.lib.PN_MAX_THREADS:
             raise InvalidArgument("threads must be a whole number from 1 to %d, got %r"
-                             % (self.lib.PN_MAX_THREADS, threads))
+                                  % (self.lib.PN_MAX_THREADS, threads))
         self.sizes = sizes
         self.threads = threads
         self._csizes = self.ffi.new("int[]", sizes)
@@ -194,14 +195,15 @@ class CEngine:
         sizes, layers = self.sizes, len(self.sizes) - 1
         if len(weights) != layers or len(biases) != layers:
             raise InvalidArgument("expected %d weight matrices and %d bias vectors for sizes %s, "
-                             "got %d and %d" % (layers, layers, sizes, len(weights), len(biases)))
+                                  "got %d and %d"
+                                  % (layers, layers, sizes, len(weights), len(biases)))
         flat = array("d")
         for l in range(layers):
             n_in, n_out = sizes[l], sizes[l + 1]
             w, b = weights[l], biases[l]
             if len(w) != n_out or any(len(row) != n_in for row in w):
                 raise InvalidArgument("weights[%d] must be %d rows of %d values (layer %d -> %d)"
-                                 % (l, n_out, n_in, l, l + 1))
+                                      % (l, n_out, n_in, l, l + 1))
             if len(b) != n_out:
                 raise InvalidArgument("biases[%d] must have %d values, got %d" % (l, n_out, len(b)))
             for row in w:
@@ -220,7 +222,8 @@ class CEngine:
         weights, biases, pos = [], [], 0
         for l in range(len(sizes) - 1):
             n_in, n_out = sizes[l], sizes[l + 1]
-            weights.append([flat[pos + j * n_in:pos + (j + 1) * n_in].tolist() for j in range(n_out)])
+            weights.append([flat[pos + j * n_in:pos + (j + 1) * n_in].tolist()
+                            for j in range(n_out)])
             pos += n_in * n_out
             biases.append(flat[pos:pos + n_out].tolist())
             pos += n_out
@@ -234,7 +237,7 @@ class CEngine:
             values = array("d", values)
         if len(values) != count:
             raise InvalidArgument("%s: %s has %d %s values, expected %d"
-                             % (what, data.name, len(values), kind, count))
+                                  % (what, data.name, len(values), kind, count))
         buf = self.ffi.from_buffer("double[]", values)
         keep += [values, buf]
         return buf, len(values)
@@ -243,13 +246,13 @@ class CEngine:
         """A pn_data for a Dataset, plus the buffers it points into (keep them alive)."""
         if not isinstance(data, Dataset):
             raise InvalidType("%s: the C engine needs a purenet.dataset.Dataset, got %s"
-                            % (what, type(data).__name__))
+                              % (what, type(data).__name__))
         if data.n_in != self.sizes[0]:
             raise InvalidArgument("%s: %s has %d inputs per sample but the network takes %d"
-                             % (what, data.name, data.n_in, self.sizes[0]))
+                                  % (what, data.name, data.n_in, self.sizes[0]))
         if need_targets and data.n_out != self.sizes[-1]:
             raise InvalidArgument("%s: %s has %d outputs per sample but the network gives %d"
-                             % (what, data.name, data.n_out, self.sizes[-1]))
+                                  % (what, data.name, data.n_out, self.sizes[-1]))
         ffi = self.ffi
         d = ffi.new("pn_data *")
         keep = [d]
@@ -258,7 +261,7 @@ class CEngine:
         if data.pixels is not None:
             if len(data.pixels) != data.n * n_in:
                 raise InvalidArgument("%s: %s has %d pixel bytes, expected %d"
-                                 % (what, data.name, len(data.pixels), data.n * n_in))
+                                      % (what, data.name, len(data.pixels), data.n * n_in))
             table = array("d", data.table)          # table[p] == p / divisor
             if len(table) != 256:
                 raise InvalidArgument("%s: the pixel table must have 256 entries" % what)
@@ -275,7 +278,7 @@ class CEngine:
             if data.labels is not None:
                 if len(data.labels) != data.n:
                     raise InvalidArgument("%s: %s has %d labels for %d samples"
-                                     % (what, data.name, len(data.labels), data.n))
+                                          % (what, data.name, len(data.labels), data.n))
                 # (every label < data.n_out == n_out: Dataset checked it; the C code
                 # checks the labels of the samples it uses again)
                 lb = ffi.from_buffer("uint8_t[]", data.labels)
@@ -294,9 +297,9 @@ class CEngine:
         x = array("d", map(float, x))
         if len(x) != self.sizes[0]:
             raise InvalidArgument("feedforward: input has %d values, the network takes %d"
-                             % (len(x), self.sizes[0]))
-        data = Dataset(self.sizes[0], self.sizes[-1], xs=x, ys=array("d", bytes(8 * self.sizes[-1])),
-                       name="input")
+                                  % (len(x), self.sizes[0]))
+        data = Dataset(self.sizes[0], self.sizes[-1], xs=x,
+                       ys=array("d", bytes(8 * self.sizes[-1])), name="input")
         return self.outputs(data, 0, 1)[0]
 
     def train_batches(self, data, batches, lr, n=None, l2=0.0, l1=0.0, momentum=0.0):
@@ -311,8 +314,9 @@ class CEngine:
             try:
                 indices.extend(batch)
             except (TypeError, OverflowError):
-                raise InvalidArgument("train_batches: batch %d must be a list of whole-number sample "
-                                 "indices" % b)
+                raise InvalidArgument("train_batches: batch %d must be a list of whole-number "
+                                      "sample "
+                                      "indices" % b) from None
             if len(indices) == before:
                 raise InvalidArgument("train_batches: batch %d is empty" % b)
             counts.append(len(indices) - before)
@@ -321,8 +325,9 @@ class CEngine:
         lo, hi = min(indices), max(indices)
         if lo < 0 or hi >= data.n:
             bad = lo if lo < 0 else hi
-            raise InvalidArgument("train_batches: sample index %d is out of range for %s (%d samples)"
-                             % (bad, data.name, data.n))
+            raise InvalidArgument("train_batches: sample index %d is out of range for %s "
+                                  "(%d samples)"
+                                  % (bad, data.name, data.n))
         self._train(d, indices, counts, step, "train_batches")
         del keep
 
@@ -345,7 +350,7 @@ class CEngine:
         step = self._step("train_order", data, lr, n, l2, l1, momentum)
         if not _is_int(batch_size) or batch_size < 1:
             raise InvalidArgument("train_order: batch_size must be a whole number >= 1, got %r"
-                             % (batch_size,))
+                                  % (batch_size,))
         indices = _int64_view(order)
         if len(indices) == 0:
             raise InvalidArgument("train_order: order is empty: give at least one sample index")
@@ -353,7 +358,7 @@ class CEngine:
         if max(indices.cast("B").cast("Q")) >= data.n:
             bad = next(i for i in indices if not 0 <= i < data.n)
             raise InvalidArgument("train_order: sample index %d is out of range for %s (%d samples)"
-                             % (bad, data.name, data.n))
+                                  % (bad, data.name, data.n))
         full, rest = divmod(len(indices), batch_size)
         counts = array("q", [batch_size]) * full
         if rest:
@@ -368,10 +373,11 @@ class CEngine:
                                           "l2": float(l2), "l1": float(l1),
                                           "momentum": float(momentum)})
         if not (step.lr > 0 and step.n >= 1 and step.l2 >= 0 and step.l1 >= 0
-                and 0 <= step.momentum < 1 and all(map(math.isfinite, (step.lr, step.l2, step.l1)))):
+                and 0 <= step.momentum < 1
+                and all(map(math.isfinite, (step.lr, step.l2, step.l1)))):
             raise InvalidArgument("%s: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (finite) and "
-                             "0 <= momentum < 1, got lr=%r n=%r l2=%r l1=%r momentum=%r"
-                             % (what, lr, n, l2, l1, momentum))
+                                  "0 <= momentum < 1, got lr=%r n=%r l2=%r l1=%r momentum=%r"
+                                  % (what, lr, n, l2, l1, momentum))
         return step
 
     def _train(self, d, indices, counts, step, what):
@@ -393,7 +399,7 @@ class CEngine:
         stop = data.n if stop is None else stop
         if not (_is_int(start) and _is_int(stop)) or not 0 <= start <= stop <= data.n:
             raise InvalidArgument("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
-                             % (data.n, start, stop))
+                                  % (data.n, start, stop))
         n_out = self.sizes[-1]
         out = array("d", bytes(8 * n_out * (stop - start)))
         if stop == start:
@@ -410,7 +416,8 @@ class CEngine:
         """reference.total_cost over every sample of data, computed in C."""
         l2, l1 = float(l2), float(l1)
         if not (l2 >= 0 and l1 >= 0 and math.isfinite(l2) and math.isfinite(l1)):
-            raise InvalidArgument("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r" % (l2, l1))
+            raise InvalidArgument("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r"
+                                  % (l2, l1))
         d, keep = self._cdata(data, True, "total_cost")
         if data.n == 0:
             raise InvalidArgument("total_cost: %s has no samples" % data.name)

@@ -175,7 +175,7 @@ def zeros(n):
     """A row of n zeros, held as packed doubles (array('d')): the same numbers as
     [0.0] * n, but 8 bytes each and side by side in memory, which keeps a big
     weight matrix in the CPU's caches."""
-    return array("d", bytes(8 * n))
+    return array("d", [0.0]) * n
 
 
 def gradient_sums(weights, biases, batch, act=SIGMOID, cost=QUADRATIC):

@@ -6,12 +6,16 @@ purenet/reference.py make it faster or slower, under PyPy and under CPython?
                                     [--data-dir DIR]
 
 Each round runs, for each interpreter, this working tree's reference.py against
---base's (default HEAD, from git), the versions taking turns going first:
+--base's (default HEAD, from git), the versions taking turns going first, and times
+the CPU seconds of the process (time.process_time: the time this shared machine's
+other jobs take the core away is not counted; wall times drifted by tens of percent
+within seconds):
 
-* under PyPy, one child process per version (a JIT's warm-up is part of an epoch, and
-  two versions in one process would share its traces): --samples defaults to 20,000;
-* under CPython, both versions in one child, 20 batches each in turn, so that both see
-  the same drift of this shared machine's speed: --samples defaults to 4,000.
+* under PyPy, one child process per version, --samples 20,000 by default: the JIT's
+  warm-up is part of an epoch, and in one process the two versions would share the
+  garbage collector (one's allocations would trigger collections the other pays for);
+* under CPython, both versions in one child, 20 batches each in turn, --samples 4,000
+  by default: both see the same drift of the machine's speed.
 
 A child trains the first --samples samples of epoch_speed.py's first sample order from
 its initial weights (784-100-10, batch 10; seed: lr 3.0, quadratic; network2:
@@ -59,9 +63,9 @@ def child(paths, samples, config, data_dir, chunk):
         part = order[start:start + step]
         turn = list(range(len(paths)))
         for i in turn[c % len(turn):] + turn[:c % len(turn)]:
-            t = time.perf_counter()
+            t = time.process_time()
             engines[i].train_order(train, part, es.BATCH, cfg.lr, n=train.n, l2=cfg.l2)
-            seconds[i] += time.perf_counter() - t
+            seconds[i] += time.process_time() - t
     for s, engine in zip(seconds, engines):
         digest = hashlib.sha256(repr(engine.get_params()).encode()).hexdigest()
         print("%.6f %s" % (s, digest))

@@ -136,14 +136,16 @@ def feedforward(weights, biases, x, act=SIGMOID, cost=QUADRATIC):
 # --- backward ---------------------------------------------------------------
 
 def backward_error(w_next, delta_next, z, act=SIGMOID):
-    """δˡ_k = (Σ_j wˡ⁺¹_jk δˡ⁺¹_j) σ′(zˡ_k): the error moved back through wᵀ."""
-    delta = []
-    for k in range(len(z)):
-        s = 0.0
-        for j in range(len(delta_next)):      # ((wˡ⁺¹)ᵀ δˡ⁺¹)_k, j ascending
-            s += w_next[j][k] * delta_next[j]
-        delta.append(s * act.prime(z[k]))
-    return delta
+    """δˡ_k = (Σ_j wˡ⁺¹_jk δˡ⁺¹_j) σ′(zˡ_k): the error moved back through wᵀ.
+
+    (wˡ⁺¹)ᵀ δˡ⁺¹ is built a row of wˡ⁺¹ at a time, j ascending: each s_k is still
+    its sum Σ_j w_jk δ_j from 0.0 in j order, and the inner loop runs along a row."""
+    s = [0.0] * len(z)
+    for j in range(len(delta_next)):
+        row, d = w_next[j], delta_next[j]
+        for k in range(len(z)):
+            s[k] += row[k] * d                # s_k += w_jk δ_j
+    return [s[k] * act.prime(z[k]) for k in range(len(z))]
 
 
 def backward_pass(weights, zs, activations, y, act=SIGMOID, cost=QUADRATIC):

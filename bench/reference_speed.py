@@ -89,6 +89,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--config", choices=("seed", "network2"), default="seed")
     ap.add_argument("--data-dir")
+    ap.add_argument("--separate", action="store_true",
+                    help="CPython too: one process per version")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--chunk", type=int, default=20, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -107,8 +109,8 @@ def main(argv=None):
         for r in range(args.rounds):
             for interp in interps:
                 names = ("tree", "base") if r % 2 == 0 else ("base", "tree")
-                if "pypy" in interp:            # a JIT: one process per version
-                    samples = args.samples or 20000
+                if "pypy" in interp or args.separate:     # one process per version
+                    samples = args.samples or (20000 if "pypy" in interp else 4000)
                     results = [run(interp, [versions[v]], args, samples, samples)[0]
                                for v in names]
                 else:                           # both in one process, 20 batches each in turn

@@ -174,9 +174,8 @@ def backprop(weights, biases, x, y, act=SIGMOID, cost=QUADRATIC):
 # --- learning ---------------------------------------------------------------
 
 def zeros(n):
-    """A row of n zeros, held as packed doubles (array('d')): the same numbers as
-    [0.0] * n, but 8 bytes each and side by side in memory, which keeps a big
-    weight matrix in the CPU's caches."""
+    """A row of n zeros as packed doubles, array('d'): the same numbers as [0.0] * n
+    (gradient_sums' sums of ∂C/∂w are rows of these)."""
     return array("d", [0.0]) * n
 
 
@@ -400,10 +399,10 @@ def shuffled_order(rng, n):
 class ReferenceEngine:
     """Runs a Network's arithmetic with the functions above (``backend="python"``).
 
-    The parameters live in ``self.weights`` (rows of packed doubles, see
-    :func:`zeros`; the functions above read them like lists) and ``self.biases``;
-    :meth:`get_params` hands them out as fresh lists.  ``self.velocities`` holds
-    the momentum velocities (vw, vb) once a momentum step has been taken.
+    The parameters live in ``self.weights`` (a list of rows per layer) and
+    ``self.biases``; :meth:`get_params` hands them out as fresh lists.
+    ``self.velocities`` holds the momentum velocities (vw, vb) once a momentum step
+    has been taken.
     """
 
 
@@ -414,12 +413,11 @@ class ReferenceEngine:
         self.set_params(weights, biases)
 
     def set_params(self, weights, biases):
-        # Rows as packed doubles (see zeros): the same values as lists of floats.
-        self.weights = [[array("d", map(float, row)) for row in w] for w in weights]
+        self.weights = [[list(map(float, row)) for row in w] for w in weights]
         self.biases = [list(map(float, b)) for b in biases]
 
     def get_params(self):
-        return ([[row.tolist() for row in w] for w in self.weights],
+        return ([[list(row) for row in w] for w in self.weights],
                 [list(b) for b in self.biases])
 
     def get_velocities(self):
@@ -427,10 +425,10 @@ class ReferenceEngine:
         if self.velocities is None:
             return None
         vw, vb = self.velocities
-        return [[row.tolist() for row in w] for w in vw], [list(b) for b in vb]
+        return [[list(row) for row in w] for w in vw], [list(b) for b in vb]
 
     def set_velocities(self, vw, vb):
-        self.velocities = ([[array("d", map(float, row)) for row in w] for w in vw],
+        self.velocities = ([[list(map(float, row)) for row in w] for w in vw],
                            [list(map(float, b)) for b in vb])
 
     def all_finite(self):

@@ -69,8 +69,8 @@ SIGMOID = Activation(sigmoid, sigmoid_prime)
 
 
 def nonzero(a):
-    """The pairs (k, a_k) with a_k != 0: the only terms that can change a sum w·a."""
-    return [(k, a[k]) for k in range(len(a)) if a[k] != 0.0]
+    """The k with a_k != 0, ascending: the only terms that can change a sum w·a."""
+    return [k for k in range(len(a)) if a[k] != 0.0]
 
 
 def weighted_sums(w, a, b):
@@ -80,8 +80,8 @@ def weighted_sums(w, a, b):
     for j in range(len(w)):
         row = w[j]
         s = 0.0
-        for k, a_k in terms:          # Σ_k w_jk a_k, k ascending
-            s += row[k] * a_k
+        for k in terms:               # Σ_k w_jk a_k, k ascending
+            s += row[k] * a[k]
         z.append(s + b[j])            # ... + b_j
     return z
 
@@ -191,15 +191,16 @@ def gradient_sums(weights, biases, batch, act=SIGMOID, cost=QUADRATIC):
         zs, activations = forward_pass(weights, biases, x, act, cost)
         deltas = backward_pass(weights, zs, activations, y, act, cost)
         for l, delta in enumerate(deltas):
-            terms = nonzero(activations[l])
-            touched[l].update(k for k, _ in terms)
+            a = activations[l]
+            terms = nonzero(a)
+            touched[l].update(terms)
             nb, nw = nabla_b[l], nabla_w[l]
             for j in range(len(delta)):
                 d = delta[j]
                 nb[j] += d                      # Σ ∂C/∂b_j  = Σ δ_j
                 row = nw[j]
-                for k, a_k in terms:
-                    row[k] += d * a_k           # Σ ∂C/∂w_jk = Σ δ_j a_k
+                for k in terms:
+                    row[k] += d * a[k]          # Σ ∂C/∂w_jk = Σ δ_j a_k
     return nabla_b, nabla_w, touched
 
 

@@ -1,7 +1,8 @@
-"""Seconds per MNIST epoch: the C engine against NumPy and PyTorch, in one run.
+"""Seconds per MNIST epoch: the C engine and the reference under PyPy against NumPy and
+PyTorch, in one run.
 
     python bench/epoch_speed.py [--config {seed,network2,both}] [--repeat 3]
-                                [--data-dir DIR] [--threads 1,2] [--skip c,numpy,torch]
+                                [--data-dir DIR] [--threads 1,2] [--skip c,numpy,torch,pypy]
 
 Two configurations of 784-100-10 sigmoid neurons, mini-batches of 10, float64:
 
@@ -45,6 +46,13 @@ counted, in either: the sigmoids, the elementwise deltas, the bias sums and the
 (η/m)-scaled subtraction of the summed gradient.  The C engine skips zero
 pixels (about 81% of MNIST), so its GFLOP/s is "effective".
 
+"reference under PyPy via Network.fit" (when ``pypy3`` is on PATH) is the C fit row
+with ``backend="python"``, run by pypy3 in a child process: same weights, same
+generator, so the same sample orders, and --repeat epochs, the first with the JIT's
+warm-up (its note gives that epoch).  Its parameters after those epochs must be the
+C engine's (1 thread, via fit) bit for bit: the table says whether their sha256
+digests agree.  Target (issue #19): its best epoch at most 8 times NumPy's.
+
 NumPy and PyTorch share one matrix-batched training loop (the configuration
 passes in its output error and its decay factor).  Both are optional: a row
 says "(not installed)" when one is missing; both are pinned to one thread, like
@@ -54,11 +62,15 @@ of --repeat epochs, and the test hits (of 10,000) after those epochs.
 """
 
 import argparse
+import hashlib
+import json
 import math
 import os
 import random
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections import namedtuple
@@ -184,7 +196,16 @@ def bench_fit(train, test, epochs, threads, cfg):
         t = time.perf_counter()
         net.fit(train, 1, batch_size=BATCH, lr=cfg.lr, l2=cfg.l2)
         times.append(time.perf_counter() - t)
+    DIGESTS[cfg.name, "c", threads] = params_digest(net)
     return times, hits(net.engine.outputs(test), test.labels)
+
+
+DIGESTS = {}        # (config, "c" or "pypy", threads): sha256 of the parameters after fit
+
+
+def params_digest(net):
+    """sha256 of every weight's and bias's repr: equal digests, equal parameters."""
+    return hashlib.sha256(repr((net.weights, net.biases)).encode()).hexdigest()
 
 
 def c_rows(train, test, epochs, cfg, thread_arg):
@@ -214,6 +235,50 @@ def c_rows(train, test, epochs, cfg, thread_arg):
                 return rows     # the other rows would fail the same way
             rows.append((name, times, h, ""))
     return rows
+
+
+# --- the reference under PyPy -----------------------------------------------------------
+
+PYPY_ROW = "reference under PyPy via Network.fit"
+
+
+def pypy_child(config, repeat, data_dir):
+    """In the PyPy process: bench_fit's epochs with backend="python"; prints JSON."""
+    from purenet.data import load_mnist_files
+    from purenet.network import Network
+    cfg = CONFIGS[config]
+    train, test = load_mnist_files(find_data(data_dir))
+    net = Network(SIZES, seed=0, backend="python", cost=cfg.cost, init=cfg.init)
+    net.set_params(*initial_params(cfg.init))
+    net.rng = random.Random(ORDER_SEED)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        net.fit(train, 1, batch_size=BATCH, lr=cfg.lr, l2=cfg.l2)
+        times.append(time.perf_counter() - t)
+    print(json.dumps({"times": times, "hits": hits(net.engine.outputs(test), test.labels),
+                      "digest": params_digest(net), "version": sys.version.split()[0]}))
+
+
+def pypy_row(cfg, repeat, data_dir):
+    """(name, times, hits, note): the reference engine's epochs under pypy3, in a child
+    process (bench_fit's weights and sample orders); the first epoch includes the JIT's
+    warm-up, and the note gives it."""
+    pypy = shutil.which("pypy3")
+    if pypy is None:
+        return (PYPY_ROW, None, None, "(pypy3 is not on PATH)")
+    cmd = [pypy, os.path.abspath(__file__), "--pypy-child", cfg.name, "--repeat", str(repeat)]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode])[-1]
+        return (PYPY_ROW, None, None, "(pypy3 failed: %s)" % last)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    DIGESTS[cfg.name, "pypy", 1] = out["digest"]
+    return (PYPY_ROW, out["times"], out["hits"], "first epoch %.3f s (JIT warm-up)"
+            % out["times"][0])
 
 
 # --- NumPy and PyTorch: one matrix-batched loop ---------------------------------------
@@ -311,11 +376,24 @@ def print_table(cfg, rows, train, test, repeat):
         b, med = min(times), statistics.median(times)
         ratio = "%.2fx" % (numpy_best / b) if numpy_best else "-"
         print("%-45s %10.3f %10.3f %9.1f %10s %8d" % (name, b, med, flop / b, ratio, h))
+        if note:
+            print("%-45s %s" % ("", note))
     c_best = [(n, min(t)) for n, t, _, _ in rows if n.startswith("C engine") and t]
     if c_best and numpy_best:
         print()
         for n, b in c_best:
             print("%s / NumPy time ratio: %.2f (%.2fx faster)" % (n, b / numpy_best, numpy_best / b))
+    pypy_best = best(rows, PYPY_ROW)
+    if pypy_best and numpy_best:
+        print("%s / NumPy time ratio: %.2f  (target <= 8: %s)" % (
+            PYPY_ROW, pypy_best / numpy_best, "met" if pypy_best <= 8 * numpy_best else "NOT met"))
+    # The reference and the C engine, from the same weights through the same orders:
+    # bit-identical parameters (equal digests), or the project's promise is broken.
+    pypy_digest, c_digest = DIGESTS.get((cfg.name, "pypy", 1)), DIGESTS.get((cfg.name, "c", 1))
+    if pypy_digest and c_digest:
+        print("%s parameters %s" % (
+            PYPY_ROW, "== the C engine's via Network.fit, 1 thread (sha256 %s)" % pypy_digest[:16]
+            if pypy_digest == c_digest else "!= the C engine's: NOT bit-identical (!)"))
     # Same maths, different rounding: the hits agree to well within 1%.  Further apart,
     # an engine is not computing this configuration (a cost or decay silently ignored).
     numpy_hits = next((h for n, t, h, _ in rows if n.startswith("NumPy") and t), None)
@@ -352,8 +430,11 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="epochs timed per engine (default 3)")
     ap.add_argument("--threads", default=None,
                     help="C engine thread counts, e.g. 1,2 (default: 1 and, if supported, 2)")
-    ap.add_argument("--skip", default="", help="comma-separated: c,numpy,torch")
+    ap.add_argument("--skip", default="", help="comma-separated: c,numpy,torch,pypy")
+    ap.add_argument("--pypy-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.pypy_child:
+        return pypy_child(args.pypy_child, args.repeat, args.data_dir)
 
     from purenet.data import load_mnist_files
     train, test = load_mnist_files(find_data(args.data_dir))
@@ -381,6 +462,10 @@ def main(argv=None):
         for cfg in configs:
             rows[cfg.name].append((name,) + bench_matrix(kit, epochs, cfg, train.n) + ("",))
         del kit
+
+    if "pypy" not in skip:      # last: the parent only waits meanwhile
+        for cfg in configs:
+            rows[cfg.name].append(pypy_row(cfg, args.repeat, args.data_dir))
 
     for cfg in configs:
         print_table(cfg, rows[cfg.name], train, test, args.repeat)

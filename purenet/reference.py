@@ -69,8 +69,8 @@ SIGMOID = Activation(sigmoid, sigmoid_prime)
 
 
 def nonzero(a):
-    """The pairs (k, a_k) with a_k != 0: the only terms that can change a sum w·a."""
-    return [(k, a[k]) for k in range(len(a)) if a[k] != 0.0]
+    """The k with a_k != 0, ascending: the only terms that can change a sum w·a."""
+    return [k for k in range(len(a)) if a[k] != 0.0]
 
 
 def weighted_sums(w, a, b):
@@ -80,8 +80,8 @@ def weighted_sums(w, a, b):
     for j in range(len(w)):
         row = w[j]
         s = 0.0
-        for k, a_k in terms:          # Σ_k w_jk a_k, k ascending
-            s += row[k] * a_k
+        for k in terms:               # Σ_k w_jk a_k, k ascending
+            s += row[k] * a[k]
         z.append(s + b[j])            # ... + b_j
     return z
 
@@ -136,14 +136,16 @@ def feedforward(weights, biases, x, act=SIGMOID, cost=QUADRATIC):
 # --- backward ---------------------------------------------------------------
 
 def backward_error(w_next, delta_next, z, act=SIGMOID):
-    """δˡ_k = (Σ_j wˡ⁺¹_jk δˡ⁺¹_j) σ′(zˡ_k): the error moved back through wᵀ."""
-    delta = []
-    for k in range(len(z)):
-        s = 0.0
-        for j in range(len(delta_next)):      # ((wˡ⁺¹)ᵀ δˡ⁺¹)_k, j ascending
-            s += w_next[j][k] * delta_next[j]
-        delta.append(s * act.prime(z[k]))
-    return delta
+    """δˡ_k = (Σ_j wˡ⁺¹_jk δˡ⁺¹_j) σ′(zˡ_k): the error moved back through wᵀ.
+
+    (wˡ⁺¹)ᵀ δˡ⁺¹ is built a row of wˡ⁺¹ at a time, j ascending: each s_k is still
+    its sum Σ_j w_jk δ_j from 0.0 in j order, and the inner loop runs along a row."""
+    s = [0.0] * len(z)
+    for j in range(len(delta_next)):
+        row, d = w_next[j], delta_next[j]
+        for k in range(len(z)):
+            s[k] += row[k] * d                # s_k += w_jk δ_j
+    return [s[k] * act.prime(z[k]) for k in range(len(z))]
 
 
 def backward_pass(weights, zs, activations, y, act=SIGMOID, cost=QUADRATIC):
@@ -172,10 +174,9 @@ def backprop(weights, biases, x, y, act=SIGMOID, cost=QUADRATIC):
 # --- learning ---------------------------------------------------------------
 
 def zeros(n):
-    """A row of n zeros, held as packed doubles (array('d')): the same numbers as
-    [0.0] * n, but 8 bytes each and side by side in memory, which keeps a big
-    weight matrix in the CPU's caches."""
-    return array("d", bytes(8 * n))
+    """A row of n zeros as packed doubles, array('d'): the same numbers as [0.0] * n
+    (gradient_sums' sums of ∂C/∂w are rows of these)."""
+    return array("d", [0.0]) * n
 
 
 def gradient_sums(weights, biases, batch, act=SIGMOID, cost=QUADRATIC):
@@ -190,15 +191,16 @@ def gradient_sums(weights, biases, batch, act=SIGMOID, cost=QUADRATIC):
         zs, activations = forward_pass(weights, biases, x, act, cost)
         deltas = backward_pass(weights, zs, activations, y, act, cost)
         for l, delta in enumerate(deltas):
-            terms = nonzero(activations[l])
-            touched[l].update(k for k, _ in terms)
+            a = activations[l]
+            terms = nonzero(a)
+            touched[l].update(terms)
             nb, nw = nabla_b[l], nabla_w[l]
             for j in range(len(delta)):
                 d = delta[j]
                 nb[j] += d                      # Σ ∂C/∂b_j  = Σ δ_j
                 row = nw[j]
-                for k, a_k in terms:
-                    row[k] += d * a_k           # Σ ∂C/∂w_jk = Σ δ_j a_k
+                for k in terms:
+                    row[k] += d * a[k]          # Σ ∂C/∂w_jk = Σ δ_j a_k
     return nabla_b, nabla_w, touched
 
 
@@ -398,10 +400,10 @@ def shuffled_order(rng, n):
 class ReferenceEngine:
     """Runs a Network's arithmetic with the functions above (``backend="python"``).
 
-    The parameters live in ``self.weights`` (rows of packed doubles, see
-    :func:`zeros`; the functions above read them like lists) and ``self.biases``;
-    :meth:`get_params` hands them out as fresh lists.  ``self.velocities`` holds
-    the momentum velocities (vw, vb) once a momentum step has been taken.
+    The parameters live in ``self.weights`` (a list of rows per layer) and
+    ``self.biases``; :meth:`get_params` hands them out as fresh lists.
+    ``self.velocities`` holds the momentum velocities (vw, vb) once a momentum step
+    has been taken.
     """
 
 
@@ -412,12 +414,11 @@ class ReferenceEngine:
         self.set_params(weights, biases)
 
     def set_params(self, weights, biases):
-        # Rows as packed doubles (see zeros): the same values as lists of floats.
-        self.weights = [[array("d", map(float, row)) for row in w] for w in weights]
+        self.weights = [[list(map(float, row)) for row in w] for w in weights]
         self.biases = [list(map(float, b)) for b in biases]
 
     def get_params(self):
-        return ([[row.tolist() for row in w] for w in self.weights],
+        return ([[list(row) for row in w] for w in self.weights],
                 [list(b) for b in self.biases])
 
     def get_velocities(self):
@@ -425,10 +426,10 @@ class ReferenceEngine:
         if self.velocities is None:
             return None
         vw, vb = self.velocities
-        return [[row.tolist() for row in w] for w in vw], [list(b) for b in vb]
+        return [[list(row) for row in w] for w in vw], [list(b) for b in vb]
 
     def set_velocities(self, vw, vb):
-        self.velocities = ([[array("d", map(float, row)) for row in w] for w in vw],
+        self.velocities = ([[list(map(float, row)) for row in w] for w in vw],
                            [list(map(float, b)) for b in vb])
 
     def all_finite(self):

@@ -173,19 +173,13 @@ def backprop(weights, biases, x, y, act=SIGMOID, cost=QUADRATIC):
 
 # --- learning ---------------------------------------------------------------
 
-def zeros(n):
-    """A row of n zeros as packed doubles, array('d'): the same numbers as [0.0] * n
-    (gradient_sums' sums of ∂C/∂w are rows of these)."""
-    return array("d", [0.0]) * n
-
-
 def gradient_sums(weights, biases, batch, act=SIGMOID, cost=QUADRATIC):
     """Σ ∂C/∂b and Σ ∂C/∂w over a mini-batch of (x, y) pairs, summed sample by
     sample in batch order, adding δ_j a_k for the non-zero a_k only (the others
     add exactly 0).  Returns (nabla_b, nabla_w, touched): touched[l] is the set
     of inputs k of layer l that were non-zero in some sample."""
     nabla_b = [[0.0] * len(b) for b in biases]
-    nabla_w = [[zeros(len(row)) for row in w] for w in weights]
+    nabla_w = [[[0.0] * len(row) for row in w] for w in weights]
     touched = [set() for _ in weights]
     for x, y in batch:
         zs, activations = forward_pass(weights, biases, x, act, cost)

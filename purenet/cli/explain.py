@@ -58,11 +58,6 @@ def update_name(l2, l1, momentum):
     return "regularized_update" if (l2 or l1) else "update_mini_batch"
 
 
-def lists(matrices):
-    """gradient_sums' weight sums (rows of array('d')) as nested lists, for JSON."""
-    return [[row.tolist() for row in m] for m in matrices]
-
-
 def trace_sample(weights, biases, x, y, act, cost):
     """One sample's numbers, each from the reference function that computes it."""
     zs, activations = ref.forward_pass(weights, biases, x, act, cost)
@@ -102,7 +97,7 @@ def step(net, samples, lr, l2=0.0, l1=0.0, momentum=0.0):
            "activation": net.activation, "init": net.init, "lr": lr, "l2": l2, "l1": l1,
            "momentum": momentum, "n": len(samples), "update": update_name(l2, l1, momentum),
            "order": order, "samples": traced, "sum_grad_b": sum_b,
-           "sum_grad_w": lists(sum_w), "touched": [sorted(t) for t in touched],
+           "sum_grad_w": sum_w, "touched": [sorted(t) for t in touched],
            "weights": weights, "biases": biases, "new_weights": new_w, "new_biases": new_b}
     if momentum:
         doc["velocities"] = list(velocities)

@@ -29,6 +29,7 @@ import http.server
 import json
 import os
 import re
+import socket
 import sys
 import threading
 
@@ -179,7 +180,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise BadRequest(413, "the body may have at most %d bytes, not %d"
                                  % (MAX_BODY, length))
             return self.rfile.read(length)
-        except TimeoutError:
+        except socket.timeout:               # TimeoutError from Python 3.10, not before
             raise BadRequest(408, "the body did not come within %g s" % self.timeout) from None
 
     def discard(self, length):

@@ -21,7 +21,8 @@ PACKAGE = os.path.join(ROOT, "purenet")
 LAYERS = [
     ("errors", ["purenet.errors"]),
     ("checks", ["purenet.checks"]),
-    ("the textbook and its data", ["purenet.reference", "purenet.dataset", "purenet.schedule"]),
+    ("the textbook and its data", ["purenet.reference", "purenet.convolution", "purenet.dataset",
+                                   "purenet.schedule"]),
     ("engines and file formats", ["purenet.cengine", "purenet.formats"]),
     ("data sources", ["purenet.data"]),
     ("Network", ["purenet.network"]),

@@ -164,6 +164,12 @@ def test_conv_backward_error_order_f_then_i_then_j():
     # s[1][1] = w00δ11 + w01δ10 + w10δ01 + w11δ00 (i, then j ascending) = 1e16 − 1e16 + 1 + 0
     w = [[[[1e16, -1e16], [1.0, 0.0]]]]
     assert cv.conv_backward_error(w, [[[1.0, 1.0], [1.0, 1.0]]], (1, 3, 3))[0][1][1] == 1.0
+    # a 5×5 input, a 3×3 error of ones, one 3×3 filter: s[2][2] gathers all nine (i, j)
+    big = [[1e16, -1e16, 1.0], [0.0] * 3, [0.0] * 3]
+    ones = [[[1.0] * 3] * 3]
+    assert cv.conv_backward_error([[big]], ones, (1, 5, 5))[0][2][2] == 1.0       # over j
+    column = [list(r) for r in zip(*big)]
+    assert cv.conv_backward_error([[column]], ones, (1, 5, 5))[0][2][2] == 1.0    # over i
 
 
 def test_conv_backward_error_bits_equal_the_sum_written_out():
@@ -464,12 +470,12 @@ def test_conv_agrees_with_pytorch(c, h, w, f, k):
     out.backward(torch.tensor([delta], dtype=torch.float64))
 
     z = cv.conv_sums(wt, b, a)
-    assert relative_error(cv.flatten(z), out.detach().flatten().tolist()) < 1e-13
+    assert relative_error(cv.flatten(z), out.detach().flatten().tolist()) < 1e-14
     s = cv.conv_backward_error(wt, delta, (c, h, w))
-    assert relative_error(cv.flatten(s), x.grad.flatten().tolist()) < 1e-13
+    assert relative_error(cv.flatten(s), x.grad.flatten().tolist()) < 1e-14
     nw = [v for g in cv.conv_weight_gradient(delta, a, k) for v in cv.flatten(g)]
-    assert relative_error(nw, tw.grad.flatten().tolist()) < 1e-13
-    assert relative_error(cv.conv_bias_gradient(delta), tb.grad.tolist()) < 1e-13
+    assert relative_error(nw, tw.grad.flatten().tolist()) < 1e-14
+    assert relative_error(cv.conv_bias_gradient(delta), tb.grad.tolist()) < 1e-14
 
 
 @pytest.mark.parametrize("c,h,w,p", [(1, 4, 4, 2), (3, 6, 9, 3), (2, 5, 7, 1), (20, 24, 24, 2)])

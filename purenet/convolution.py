@@ -32,18 +32,18 @@ Backward (δ = ∂C/∂z, as in the book):
 * ∂C/∂w[f][c][i][j] = Σ_y Σ_x δ[f][y][x]·a[c][y+i][x+j]     :func:`conv_weight_gradient`
 * ∂C/∂b[f] = Σ_y Σ_x δ[f][y][x]                             :func:`conv_bias_gradient`
 
-The order of every sum (the C engine follows it):
+The order of every sum (a C engine must follow it; none does yet):
 
 * Each sum starts from 0.0 and adds its terms in the order its docstring gives: the
   indices outermost first, each ascending.  A bias is added last.
 * A term with a factor that is data (an input a, an error δ) exactly 0.0 is skipped.
   With finite numbers this changes no bit: the term is ±0, and a sum started from +0.0
   is never −0.0, so adding ±0 leaves it as it is.  With an inf or nan weight it does
-  matter (inf·0 is nan), and the C engine skips the same terms.
+  matter (inf·0 is nan), so a C engine must skip the same terms.
 * Max-pooling: the first maximum of a window in row-major order wins (a later equal value
   does not replace it; 0.0 and −0.0 are equal), and only it receives δ.  A nan is taken
-  as larger than everything, as PyTorch does, so a diverged network shows it: the first
-  nan of a window wins.
+  as larger than everything, so a diverged network shows it as PyTorch's max_pool2d
+  does; the window's first nan wins (PyTorch's chooses its last).
 
 A size that does not fit (a filter larger than its input, a pool that does not divide
 it) raises :class:`purenet.errors.InvalidArgument`, one line naming the layer and the

@@ -52,7 +52,7 @@ shapes.
 
 import math
 
-from purenet.errors import InvalidArgument
+from .errors import InvalidArgument
 
 
 # --- shapes -------------------------------------------------------------------------

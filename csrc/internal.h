@@ -247,21 +247,31 @@ PN_HIDDEN int compact_pixels_nz(const uint8_t *row, const double *table, int n, 
 #else
 #define PN_SWAR 0
 #endif
+/* The AVX-512 gather takes pixels 16 at a time (16 int32 lanes of a vector): a
+ * 16-bit mask per group of 16 pixels, and the indices of the non-zero ones stored
+ * 16 whole, up to PN_PIX_GROUP entries past a list's end. */
+#define PN_PIX_GROUP 16
+static inline size_t pix_groups(int n) { return ((size_t)n + PN_PIX_GROUP - 1) / PN_PIX_GROUP; }
 /* The same, the fastest way there is (compact_pixels_nz, or with `wide` an AVX-512
- * copy that writes up to 16 entries past the list's end: give it room for n + 16).
- * With `wide` and msk != NULL, it also stores the masks of the row's non-zero
- * pixels, 16 at a time (bit i of msk[q]: pixel 16q + i), for pixel_rows. */
+ * copy: give it room for n + PN_PIX_GROUP entries).  With `wide` and msk != NULL,
+ * it also stores the masks of the row's non-zero pixels (bit i of msk[q]: pixel
+ * PN_PIX_GROUP * q + i), for pixel_rows. */
 PN_HIDDEN int compact_pixels_fast(int wide, const uint8_t *row, const double *table, int n,
                                   int *idx, double *val, int *blk, uint16_t *msk);
+/* 1 when table[p] != 0.0 exactly for p != 0 (then zero pixels are the zero inputs);
+ * a table has one entry per value of a uint8 pixel. */
+#define PN_PIXEL_VALUES 256
 /* 1 when table[p] != 0.0 exactly for p != 0 (then zero pixels are the zero inputs). */
 PN_HIDDEN int table_zero_only_at_0(const double *table);
 
+#define PN_PIXROW_MAX_BATCH 32
 #if PN_HAVE_WIDE
-/* The pixel-row path of the first layer's step (AVX-512, batches of up to 32).
+/* The pixel-row path of the first layer's step (AVX-512): a row's samples are the
+ * bits of one uint32_t mask, so a batch has at most PN_PIXROW_MAX_BATCH samples.
  * pixel_rows: the rows k < n that m samples touch, from their compact_pixels_fast
- * masks (sample s's at msk + s * ceil(n / 16)): row uk[u] (ascending) is touched
+ * masks (sample s's at msk + s * pix_groups(n)): row uk[u] (ascending) is touched
  * by the samples of the bits of mk[u].  Returns the count; uk and mk need room
- * for n + 16 entries.
+ * for n + PN_PIX_GROUP entries.
  * rowsum_pixel_rows: rowsum_rows over those rows, where the terms of row uk[u] are
  * the samples s of mk[u] (ascending), with rows base + s * ld and inputs
  * table[pix[s][uk[u]]], into out + uk[u] * ldo. */
@@ -269,9 +279,10 @@ PN_HIDDEN int pixel_rows(const uint16_t *msk, int m, int n, int *uk, uint32_t *m
 
 /* The forward sums of ns samples whose n inputs are all non-zero (sample s's at
  * x + s * ldx), for nc <= 16 outputs: Z[s * ldz + j] = sum over k ascending, from
- * 0.0, of wT[k * ldw + j] * x_s[k], the sums forward_sums makes, four samples at a
- * time (one sample's sums, two vectors, would each wait on its adds).  The rows of
+ * 0.0, of wT[k * ldw + j] * x_s[k], the sums forward_sums makes, PN_NARROW_GROUP
+ * samples at a time (one sample's sums, two vectors, would each wait on its adds).  The rows of
  * wT are whole vectors with 0.0 padding. */
+#define PN_NARROW_MAX 16          /* nc: at most two vectors of 8 */
 PN_HIDDEN void dense_sums_narrow(const double *wT, size_t ldw, int n, const double *x,
                                  size_t ldx, int ns, double *Z, size_t ldz, int nc);
 PN_HIDDEN void rowsum_pixel_rows(const double *base, size_t ld, const int *uk,

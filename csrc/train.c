@@ -160,12 +160,15 @@ static void errors_and_steps(train_job *j, size_t b)
 /* A wait spins this long (a batch takes some microseconds), then sleeps, so that
  * a thread whose partner lost its core gives its own core away. */
 #define PN_SPIN_NS 100000
-/* A meeting the worker is later to than this (the main thread's wait) makes the
- * main thread go solo: PN_SOLO_MIN the first time, twice as long at each late
+/* A meeting the main thread waits longer for than a batch takes on one thread
+ * (MNIST 784-100-10, batches of 10: about 33 us) would have been quicker alone:
+ * the main thread goes solo, PN_SOLO_MIN the first time, twice as long at each late
  * meeting after, up to PN_SOLO_MAX, and PN_SOLO_MIN again after PN_DUO_CLEAN
- * together without one.  Kept from call to call (the machine stays busy or quiet). */
-#define PN_LATE_NS 500000
-#define PN_SOLO_MIN 4000000
+ * together without one.  Kept from call to call (the machine stays busy or quiet).
+ * (With a busy process on the other core a wait of 0.5 ms was too long a limit:
+ * the waits were 0.2 ms a batch, and two threads took 6 times as long as one.) */
+#define PN_LATE_NS 50000
+#define PN_SOLO_MIN 1000000
 #define PN_SOLO_MAX 1000000000
 #define PN_DUO_CLEAN 50000000
 static long long solo_ns = PN_SOLO_MIN, solo_until;   /* (atomic: calls may run at once) */

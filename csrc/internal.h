@@ -1,18 +1,21 @@
 /*
  * internal.h -- what the C engine's source files share that is not public API.
  *
- * The engine (purenet.h is its public API) is five files:
+ * The engine (purenet.h is its public API) is these files:
  *   textbook.c  layer 1: the routines of purenet/reference.py, one by one, in
  *               the same order and under the same names (pn_ prefix);
- *   common.c    error messages, the argument checks of both layers, and
- *               pn_all_finite (fit's divergence check);
+ *   common.c    error messages, the argument checks of both layers, pn_all_finite
+ *               (fit's divergence check) and pn_shuffle;
  *   layout.c    the two parameter layouts: their sizes, where each layer starts,
  *               and the copies between them (pn_to_fast, pn_from_fast);
- *   kernels.c   layer 2's inner loops (SIMD: an AVX-512, an AVX2 and a baseline copy):
- *               the row sums every product of the fast path goes through,
- *               the sigmoid of a row, the bias step, the lists of non-zero inputs;
- *   fastpath.c  layer 2: pn_train_batches and pn_outputs, their scratch memory,
- *               the layer-by-layer steps of a mini-batch, and the threads.
+ *   layer 2, the fast path (fastpath.h: its shared structs and how its phases fit):
+ *   scratch.c   its scratch memory, and the gather of each batch's non-zero inputs;
+ *   steps.c     the steps of a mini-batch: forward, errors, the weight steps;
+ *   train.c     pn_train_batches: the training loop, on one thread or two;
+ *   outputs.c   pn_outputs and pn_cost: batches fed forward;
+ *   rowsum.c    the row sums every product goes through (4-wide and AVX-512);
+ *   kernels.c   the other inner loops: activations, the steps of a row, the lists
+ *               of non-zero inputs, and the SIMD level in use.
  *
  * Every routine does the IEEE double operations of purenet/reference.py in the
  * same order, so results are identical bit for bit:
@@ -28,7 +31,8 @@
  *
  * Build switches (all give the same bits): -DPN_NO_VECTOR (plain C instead of GCC
  * vector extensions), -DPN_NO_CLONES (no AVX2 or AVX-512 copy of the kernels), -DPN_NO_THREADS
- * (threads = 2 runs on one thread); .ci/fallbacks tests each.  pn_limit_simd(1) turns
+ * (threads = 2 runs on one thread), -DPN_NO_SWAR (zero pixels skipped one by one, not
+ * 8 at a time); .ci/fallbacks tests each.  pn_limit_simd(1) turns
  * the AVX-512 row sums off at run time, and the tests compare both levels.
  */
 #ifndef PURENET_INTERNAL_H
@@ -79,7 +83,7 @@ typedef double pn_v4 __attribute__((vector_size(32)));
 #define PN_HAVE_CLONES 0
 #endif
 
-/* The AVX-512 row sums (kernels.c), picked per call when the CPU has AVX-512F and
+/* The AVX-512 row sums (rowsum.c), picked per call when the CPU has AVX-512F and
  * pn_limit_simd allows it; they need GCC's vector support and its target clones. */
 #if PN_HAVE_CLONES && PN_VEC
 #define PN_HAVE_WIDE 1
@@ -159,10 +163,10 @@ PN_HIDDEN void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w
 PN_HIDDEN size_t fast_column(int l, int n_in, int n_out, int j, size_t *ld);
 
 /* ------------------------------------------------------------------------- */
-/* kernels.c                                                                  */
+/* rowsum.c and kernels.c                                                     */
 
 /* Widest column block of a row sum, in vectors of 4 doubles: 13 x 4 running sums
- * (13 of the 16 AVX registers; rs_block in kernels.c has a case for each width
+ * (13 of the 16 AVX registers; rs_block in rowsum.c has a case for each width
  * 1..13, so this cannot be raised alone). */
 #if PN_VEC
 #define PN_MAX_VBLOCK 13
@@ -170,8 +174,9 @@ PN_HIDDEN size_t fast_column(int l, int n_in, int n_out, int j, size_t *ld);
 #define PN_MAX_VBLOCK 0
 #endif
 
-/* Widest column block of the AVX-512 row sums, in vectors of 8 doubles (rz_block
- * in kernels.c has a case for each width 1..16). */
+/* Widest column block of the AVX-512 row sums, in vectors of 8 doubles: 13 running
+ * sums of the 32 AVX-512 registers, as many as the 4-wide ones (rz_block in rowsum.c
+ * has a case for each width 1..13, so this cannot be raised alone). */
 #define PN_MAX_ZBLOCK 13
 
 /* The kernels below that take `wide` run their AVX-512 copy when it is 1 (the
@@ -240,7 +245,7 @@ PN_HIDDEN int compact_pixels(const uint8_t *row, const double *table, int n, int
                              double *val, int *blk);
 /* The same when table_zero_only_at_0(table): zero pixels skipped 8 at a time. */
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
-    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) && !defined(PN_NO_SWAR)
 #define PN_SWAR 1
 PN_HIDDEN int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx,
                                 double *val, int *blk);

@@ -245,12 +245,12 @@ int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, 
 #endif
 
 #if PN_HAVE_WIDE
-/* compact_pixels_nz with AVX-512, for a slot with room for n + 16 entries: 16 pixels
- * at a time, the indices of the non-zero ones packed (vpcompressd) and stored whole
- * (the 16 - count entries after them are overwritten next), so the loop has no
+/* compact_pixels_nz with AVX-512, for a slot with room for n + PN_PIX_GROUP entries:
+ * PN_PIX_GROUP pixels at a time, the indices of the non-zero ones packed (vpcompressd)
+ * and stored whole (the entries after them are overwritten next), so the loop has no
  * branch that depends on the pixels; then the values, one table lookup each.  With
- * msk, also the masks of each 16 pixels (bit i: pixel 16q + i is not 0) into
- * msk[q], q < ceil(n / 16). */
+ * msk, also the mask of each group (bit i: pixel PN_PIX_GROUP q + i is not 0) into
+ * msk[q], q < pix_groups(n). */
 __attribute__((target("avx512f,popcnt")))
 static int compact_pixels_z(const uint8_t *row, const double *table, int n, int *idx,
                             double *val, int *blk, uint16_t *msk)
@@ -258,22 +258,22 @@ static int compact_pixels_z(const uint8_t *row, const double *table, int n, int 
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     int c = 0, k, q;
     unsigned last = 0;
-    for (k = 0; k + 16 <= n; k += 16) {
+    for (k = 0; k + PN_PIX_GROUP <= n; k += PN_PIX_GROUP) {
         __m512i p = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(row + k)));
         __mmask16 m = _mm512_test_epi32_mask(p, p);
         if (k % PN_BLK == 0) blk[k / PN_BLK] = c;
         _mm512_storeu_si512(idx + c, _mm512_maskz_compress_epi32(
                                 m, _mm512_add_epi32(lanes, _mm512_set1_epi32(k))));
         c += _mm_popcnt_u32(m);
-        if (msk) msk[k / 16] = m;
+        if (msk) msk[k / PN_PIX_GROUP] = m;
     }
-    for (q = k; q < n; q++) {                             /* the last n % 16 pixels */
+    for (q = k; q < n; q++) {                             /* the last n % PN_PIX_GROUP pixels */
         if (q % PN_BLK == 0) blk[q / PN_BLK] = c;
         idx[c] = q;
         last |= (unsigned)(row[q] != 0) << (q - k);
         c += row[q] != 0;
     }
-    if (msk && k < n) msk[k / 16] = (uint16_t)last;
+    if (msk && k < n) msk[k / PN_PIX_GROUP] = (uint16_t)last;
     blk[(n + PN_BLK - 1) / PN_BLK] = c;
     for (q = 0; q < c; q++) val[q] = table[row[idx[q]]];
     return c;
@@ -284,7 +284,7 @@ __attribute__((target("avx512f,popcnt")))
 int pixel_rows(const uint16_t *msk, int m, int n, int *uk, uint32_t *mk)
 {
     const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    int nq = (n + 15) / 16, q, s, nu = 0;
+    int nq = (int)pix_groups(n), q, s, nu = 0;
     for (q = 0; q < nq; q++) {
         __m512i rows = _mm512_setzero_si512();
         __mmask16 any;
@@ -293,7 +293,7 @@ int pixel_rows(const uint16_t *msk, int m, int n, int *uk, uint32_t *mk)
                                         _mm512_set1_epi32((int)(1u << s)));
         any = _mm512_test_epi32_mask(rows, rows);
         _mm512_storeu_si512(uk + nu, _mm512_maskz_compress_epi32(
-                                any, _mm512_add_epi32(lanes, _mm512_set1_epi32(16 * q))));
+                                any, _mm512_add_epi32(lanes, _mm512_set1_epi32(PN_PIX_GROUP * q))));
         _mm512_storeu_si512(mk + nu, _mm512_maskz_compress_epi32(any, rows));
         nu += _mm_popcnt_u32(any);
     }
@@ -307,11 +307,10 @@ int compact_pixels_fast(int wide, const uint8_t *row, const double *table, int n
 #if PN_HAVE_WIDE
     if (wide) return compact_pixels_z(row, table, n, idx, val, blk, msk);
 #endif
-    (void)msk;
+    (void)wide; (void)msk;
 #if PN_SWAR
     return compact_pixels_nz(row, table, n, idx, val, blk);
 #else
-    (void)wide;
     return compact_pixels(row, table, n, idx, val, blk);
 #endif
 }
@@ -320,6 +319,6 @@ int table_zero_only_at_0(const double *table)
 {
     int p;
     if (!(table[0] == 0.0)) return 0;
-    for (p = 1; p < 256; p++) if (table[p] == 0.0) return 0;
+    for (p = 1; p < PN_PIXEL_VALUES; p++) if (table[p] == 0.0) return 0;
     return 1;
 }

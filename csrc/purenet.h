@@ -51,7 +51,7 @@ enum {
     PN_ERR_BATCH = 6,      /* batch sizes invalid (< 1, or not summing to the index count) */
     PN_ERR_LABEL = 7,      /* a label >= number of outputs */
     PN_ERR_RANGE = 8,      /* start/stop or output length invalid */
-    PN_ERR_THREADS = 9,    /* thread count < 1 or > PN_MAX_THREADS, or a thread failed to start */
+    PN_ERR_THREADS = 9,    /* thread count < 1 or > PN_MAX_THREADS (a thread that cannot start: its share runs on the caller's) */
     PN_ERR_NOMEM = 10,     /* out of memory for scratch buffers */
     PN_ERR_MODEL = 11,     /* unknown cost or activation */
     PN_ERR_STEP = 12,      /* invalid step: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (all finite),

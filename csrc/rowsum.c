@@ -44,12 +44,8 @@
 #define PN_R11(M) PN_R10(M) M(10)
 #define PN_R12(M) PN_R11(M) M(11)
 #define PN_R13(M) PN_R12(M) M(12)
-#define PN_R14(M) PN_R13(M) M(13)
-#define PN_R15(M) PN_R14(M) M(14)
-#define PN_R16(M) PN_R15(M) M(15)
-/* PN_N13(M), PN_N16(M): M(1) M(2) ... the block widths that have a kernel. */
+/* PN_N13(M): M(1) M(2) ... M(13), the block widths that have a kernel. */
 #define PN_N13(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13)
-#define PN_N16(M) PN_N13(M) M(14) M(15) M(16)
 #define PN_VDECL(i) pn_v4 acc##i = zero; \
     if (mode == RS_ACC) memcpy(&acc##i, out + 4 * (i), sizeof acc##i);
 #define PN_VSTEP(i) { pn_v4 w_; memcpy(&w_, r + 4 * (i), sizeof w_); acc##i += w_ * xx; }
@@ -197,7 +193,7 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
         }                                                                          \
         PN_R##NV(PN_ZSAVE)                                                         \
     }
-PN_N16(PN_DEF_RZ)
+PN_N13(PN_DEF_RZ)
 
 /* rzp_vNV: the same sum over the samples of one row k of the first layer given as
  * a mask (bit s: sample s's pixel k is not 0; s ascending, as in a pn_csr): the row
@@ -219,7 +215,7 @@ PN_N16(PN_DEF_RZ)
         }                                                                          \
         PN_R##NV(PN_ZSAVE)                                                         \
     }
-PN_N16(PN_DEF_RZP)
+PN_N13(PN_DEF_RZP)
 
 /* The columns 0..nc-1 in blocks of at most PN_MAX_ZBLOCK vectors of 8, balanced;
  * only the last block may end in a partial vector. */
@@ -250,7 +246,7 @@ PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t l
     int nv = (kind + 7) / 8;
     __mmask8 tail = z_tail(kind, nv);
     switch (nv) {
-    PN_N16(PN_RZ_CASE)
+    PN_N13(PN_RZ_CASE)
     }
 }
 
@@ -275,7 +271,7 @@ static void rowsum_rows_z(const double *base, size_t ld, const int *rows, const 
         int nv = (kind[b] + 7) / 8;
         __mmask8 tail = z_tail(kind[b], nv);
         switch (nv) {
-        PN_N16(PN_ROWS_Z)
+        PN_N13(PN_ROWS_Z)
         }
     }
 }
@@ -298,7 +294,7 @@ void rowsum_pixel_rows(const double *base, size_t ld, const int *uk, const uint3
         int nv = (kind[b] + 7) / 8;
         __mmask8 tail = z_tail(kind[b], nv);
         switch (nv) {
-        PN_N16(PN_PIXROWS_Z)
+        PN_N13(PN_PIXROWS_Z)
         }
     }
 }
@@ -356,7 +352,7 @@ static void forward_sums_z(const double *wT, size_t ldw, int ns, int const *cons
 }
 #endif
 
-/* The PN_CLONES functions (_mv: multi-versioned) are static, and fastpath.c
+/* The PN_CLONES functions (_mv: multi-versioned) are static, and the fast path
  * calls them through the one-line functions after them: GCC exports the resolver
  * of a target_clones function that is not static, whatever its visibility. */
 

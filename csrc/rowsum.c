@@ -425,6 +425,7 @@ void rowsum_planned(int wide, const double *base, size_t ld, const int *rows, co
         return;
     }
 #endif
+    (void)wide;
     rowsum_planned_mv(base, ld, rows, xv, n, out, mode, scale, nb, kind, first);
 }
 
@@ -439,6 +440,7 @@ void rowsum_rows(int wide, const double *base, size_t ld, const int *rows, const
         return;
     }
 #endif
+    (void)wide;
     rowsum_rows_mv(base, ld, rows, xv, start, cnt, orow, nu, out, ldo, mode, scale, nb, kind,
                    first);
 }

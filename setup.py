@@ -52,7 +52,7 @@ try:
 except ImportError:
     if REQUIRE_C:
         raise SystemExit("purenet: PURENET_REQUIRE_C=1 but cffi is not installed, so the C "
-                         "engine cannot be built: pip install cffi")
+                         "engine cannot be built: pip install cffi") from None
     _warn("purenet: cffi is not installed, so the C engine is not built (pure-Python only)")
 
 setup(**kwargs)

@@ -20,7 +20,8 @@ import statistics
 import time
 
 import common                                      # noqa: F401  (puts purenet on the path)
-from purenet import Network, report, train as cli
+from purenet import Network
+from purenet.cli import report, train as cli
 from purenet.dataset import argmax
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")

@@ -1,5 +1,7 @@
 """``python -m purenet`` is ``python -m purenet.train``."""
+
 import sys
-from .train import main
+
+from .cli.train import main
 
 sys.exit(main())

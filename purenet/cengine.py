@@ -8,40 +8,33 @@ A training call hands the C code the dataset's own buffers (pixels as bytes, the
 the sample order as one int64 array and the batch sizes as another: one C call per
 list of mini-batches, no Python per sample, no NumPy.
 
-Only :mod:`purenet.network` imports this module, and only for ``backend="c"``:
-the rest of purenet works without cffi.
+Importing this module needs only the standard library: the compiled module (and
+so cffi) is imported on the first use of the C engine.
 """
 
 import math
 import random
 from array import array
 
+from .checks import check_sizes
 from .dataset import Dataset
+from .errors import (CEngineError, CEngineMemoryError, CEngineUnavailable, InvalidArgument,
+                     InvalidType)
 from .reference import shuffled_order
 
 BUILD_HINT = ("the C engine is not built: run `pip install .` (needs a C compiler and cffi) "
               "or `python build_ext.py` in a checkout")
 
 
-class CEngineUnavailable(ImportError):
-    """The compiled module purenet._ckernels (or cffi, which it needs) is missing."""
-
-
-class CEngineError(RuntimeError):
-    """The C code refused a call (its error code and message are in the text)."""
-
-
 _lib = _ffi = None
-_import_error = None
 
 
 def _load():
-    global _lib, _ffi, _import_error
+    global _lib, _ffi
     if _lib is None:
         try:
             from . import _ckernels
         except ImportError as e:         # not built, or built but cffi is missing
-            _import_error = e
             missing = getattr(e, "name", None)
             if missing == "_cffi_backend":
                 raise CEngineUnavailable(
@@ -104,7 +97,7 @@ def _check(code, what):
         lib, ffi = _load()
         msg = ffi.string(lib.pn_strerror(code)).decode()
         if code == lib.PN_ERR_NOMEM:
-            raise MemoryError("%s: %s" % (what, msg))
+            raise CEngineMemoryError("%s: %s" % (what, msg))
         raise CEngineError("%s: C engine error %d: %s" % (what, code, msg))
 
 
@@ -126,7 +119,7 @@ def _int64_view(order):
     try:                                 # (a buffer's values, not its raw bytes)
         return memoryview(array("q", order if view is None else view.tolist()))
     except (TypeError, OverflowError) as e:
-        raise ValueError("train_order: order must be a sequence of whole-number sample "
+        raise InvalidArgument("train_order: order must be a sequence of whole-number sample "
                          "indices (%s)" % e) from None
 
 
@@ -139,19 +132,17 @@ class CEngine:
     """Runs a Network's arithmetic in C (``backend="c"``); same interface as
     :class:`purenet.reference.ReferenceEngine`."""
 
-    name = "c"
 
     def __init__(self, sizes, weights, biases, threads=1, cost="quadratic", activation="sigmoid"):
         self.lib, self.ffi = _load()
         if cost not in COSTS or activation not in ACTIVATIONS:
-            raise ValueError("the C engine has no cost %r / activation %r: use one of %s / %s"
+            raise InvalidArgument("the C engine has no cost %r / activation %r: use one of %s / %s"
                              % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
         self._model = self.ffi.new("pn_model *", {"cost": getattr(self.lib, COSTS[cost]),
                                                   "activation": getattr(self.lib, ACTIVATIONS[activation])})
-        from .network import _check_sizes          # network.py imports this module lazily
-        sizes = _check_sizes(sizes)               # within PN_MAX_LAYERS and PN_MAX_SIZE
+        sizes = check_sizes(sizes)               # within PN_MAX_LAYERS and PN_MAX_SIZE
         if not _is_int(threads) or not 1 <= threads <= self.lib.PN_MAX_THREADS:
-            raise ValueError("threads must be a whole number from 1 to %d, got %r"
+            raise InvalidArgument("threads must be a whole number from 1 to %d, got %r"
                              % (self.lib.PN_MAX_THREADS, threads))
         self.sizes = sizes
         self.threads = threads
@@ -159,7 +150,7 @@ class CEngine:
         self.n_textbook = self.lib.pn_param_count(self._csizes, len(sizes))
         self.n_params = self.lib.pn_fast_param_count(self._csizes, len(sizes))
         if self.n_params == 0 or self.n_textbook == 0:
-            raise ValueError("sizes %r are too large for the C engine" % (sizes,))
+            raise InvalidArgument("sizes %r are too large for the C engine" % (sizes,))
         self._params, self._pbuf = self._aligned()
         self._velocities = self._vbuf = None         # made by the first momentum step
         self.set_params(weights, biases)
@@ -202,17 +193,17 @@ class CEngine:
     def _to_fast(self, weights, biases, dest):
         sizes, layers = self.sizes, len(self.sizes) - 1
         if len(weights) != layers or len(biases) != layers:
-            raise ValueError("expected %d weight matrices and %d bias vectors for sizes %s, "
+            raise InvalidArgument("expected %d weight matrices and %d bias vectors for sizes %s, "
                              "got %d and %d" % (layers, layers, sizes, len(weights), len(biases)))
         flat = array("d")
         for l in range(layers):
             n_in, n_out = sizes[l], sizes[l + 1]
             w, b = weights[l], biases[l]
             if len(w) != n_out or any(len(row) != n_in for row in w):
-                raise ValueError("weights[%d] must be %d rows of %d values (layer %d -> %d)"
+                raise InvalidArgument("weights[%d] must be %d rows of %d values (layer %d -> %d)"
                                  % (l, n_out, n_in, l, l + 1))
             if len(b) != n_out:
-                raise ValueError("biases[%d] must have %d values, got %d" % (l, n_out, len(b)))
+                raise InvalidArgument("biases[%d] must have %d values, got %d" % (l, n_out, len(b)))
             for row in w:
                 flat.extend(map(float, row))
             flat.extend(map(float, b))
@@ -242,7 +233,7 @@ class CEngine:
         if not (isinstance(values, array) and values.typecode == "d"):
             values = array("d", values)
         if len(values) != count:
-            raise ValueError("%s: %s has %d %s values, expected %d"
+            raise InvalidArgument("%s: %s has %d %s values, expected %d"
                              % (what, data.name, len(values), kind, count))
         buf = self.ffi.from_buffer("double[]", values)
         keep += [values, buf]
@@ -251,13 +242,13 @@ class CEngine:
     def _cdata(self, data, need_targets, what):
         """A pn_data for a Dataset, plus the buffers it points into (keep them alive)."""
         if not isinstance(data, Dataset):
-            raise TypeError("%s: the C engine needs a purenet.dataset.Dataset, got %s"
+            raise InvalidType("%s: the C engine needs a purenet.dataset.Dataset, got %s"
                             % (what, type(data).__name__))
         if data.n_in != self.sizes[0]:
-            raise ValueError("%s: %s has %d inputs per sample but the network takes %d"
+            raise InvalidArgument("%s: %s has %d inputs per sample but the network takes %d"
                              % (what, data.name, data.n_in, self.sizes[0]))
         if need_targets and data.n_out != self.sizes[-1]:
-            raise ValueError("%s: %s has %d outputs per sample but the network gives %d"
+            raise InvalidArgument("%s: %s has %d outputs per sample but the network gives %d"
                              % (what, data.name, data.n_out, self.sizes[-1]))
         ffi = self.ffi
         d = ffi.new("pn_data *")
@@ -266,11 +257,11 @@ class CEngine:
         n_in = data.n_in
         if data.pixels is not None:
             if len(data.pixels) != data.n * n_in:
-                raise ValueError("%s: %s has %d pixel bytes, expected %d"
+                raise InvalidArgument("%s: %s has %d pixel bytes, expected %d"
                                  % (what, data.name, len(data.pixels), data.n * n_in))
             table = array("d", data.table)          # table[p] == p / divisor
             if len(table) != 256:
-                raise ValueError("%s: the pixel table must have 256 entries" % what)
+                raise InvalidArgument("%s: the pixel table must have 256 entries" % what)
             pix = ffi.from_buffer("uint8_t[]", data.pixels)
             tab = ffi.from_buffer("double[]", table)
             keep += [data.pixels, table, pix, tab]
@@ -278,12 +269,12 @@ class CEngine:
         elif data.xs is not None:
             d.xs, d.xs_len = self._doubles(data.xs, data.n * n_in, "input", data, what, keep)
         else:
-            raise ValueError("%s: %s has no inputs" % (what, data.name))
+            raise InvalidArgument("%s: %s has no inputs" % (what, data.name))
         if need_targets:
             n_out = self.sizes[-1]
             if data.labels is not None:
                 if len(data.labels) != data.n:
-                    raise ValueError("%s: %s has %d labels for %d samples"
+                    raise InvalidArgument("%s: %s has %d labels for %d samples"
                                      % (what, data.name, len(data.labels), data.n))
                 # (every label < data.n_out == n_out: Dataset checked it; the C code
                 # checks the labels of the samples it uses again)
@@ -293,7 +284,7 @@ class CEngine:
             elif data.ys is not None:
                 d.ys, d.ys_len = self._doubles(data.ys, data.n * n_out, "target", data, what, keep)
             else:
-                raise ValueError("%s: %s has no targets" % (what, data.name))
+                raise InvalidArgument("%s: %s has no targets" % (what, data.name))
         return d, keep
 
     # --- the engine interface ---------------------------------------------------------
@@ -302,7 +293,7 @@ class CEngine:
         """Output activations for one input vector x."""
         x = array("d", map(float, x))
         if len(x) != self.sizes[0]:
-            raise ValueError("feedforward: input has %d values, the network takes %d"
+            raise InvalidArgument("feedforward: input has %d values, the network takes %d"
                              % (len(x), self.sizes[0]))
         data = Dataset(self.sizes[0], self.sizes[-1], xs=x, ys=array("d", bytes(8 * self.sizes[-1])),
                        name="input")
@@ -320,17 +311,17 @@ class CEngine:
             try:
                 indices.extend(batch)
             except (TypeError, OverflowError):
-                raise ValueError("train_batches: batch %d must be a list of whole-number sample "
+                raise InvalidArgument("train_batches: batch %d must be a list of whole-number sample "
                                  "indices" % b)
             if len(indices) == before:
-                raise ValueError("train_batches: batch %d is empty" % b)
+                raise InvalidArgument("train_batches: batch %d is empty" % b)
             counts.append(len(indices) - before)
         if not counts:
             return
         lo, hi = min(indices), max(indices)
         if lo < 0 or hi >= data.n:
             bad = lo if lo < 0 else hi
-            raise ValueError("train_batches: sample index %d is out of range for %s (%d samples)"
+            raise InvalidArgument("train_batches: sample index %d is out of range for %s (%d samples)"
                              % (bad, data.name, data.n))
         self._train(d, indices, counts, step, "train_batches")
         del keep
@@ -353,15 +344,15 @@ class CEngine:
         d, keep = self._cdata(data, True, "train_order")       # checks data first
         step = self._step("train_order", data, lr, n, l2, l1, momentum)
         if not _is_int(batch_size) or batch_size < 1:
-            raise ValueError("train_order: batch_size must be a whole number >= 1, got %r"
+            raise InvalidArgument("train_order: batch_size must be a whole number >= 1, got %r"
                              % (batch_size,))
         indices = _int64_view(order)
         if len(indices) == 0:
-            raise ValueError("train_order: order is empty: give at least one sample index")
+            raise InvalidArgument("train_order: order is empty: give at least one sample index")
         # As unsigned numbers, negative indices are >= 2**63: one max() checks both ends.
         if max(indices.cast("B").cast("Q")) >= data.n:
             bad = next(i for i in indices if not 0 <= i < data.n)
-            raise ValueError("train_order: sample index %d is out of range for %s (%d samples)"
+            raise InvalidArgument("train_order: sample index %d is out of range for %s (%d samples)"
                              % (bad, data.name, data.n))
         full, rest = divmod(len(indices), batch_size)
         counts = array("q", [batch_size]) * full
@@ -378,7 +369,7 @@ class CEngine:
                                           "momentum": float(momentum)})
         if not (step.lr > 0 and step.n >= 1 and step.l2 >= 0 and step.l1 >= 0
                 and 0 <= step.momentum < 1 and all(map(math.isfinite, (step.lr, step.l2, step.l1)))):
-            raise ValueError("%s: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (finite) and "
+            raise InvalidArgument("%s: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (finite) and "
                              "0 <= momentum < 1, got lr=%r n=%r l2=%r l1=%r momentum=%r"
                              % (what, lr, n, l2, l1, momentum))
         return step
@@ -401,7 +392,7 @@ class CEngine:
         d, keep = self._cdata(data, False, "outputs")          # checks data first
         stop = data.n if stop is None else stop
         if not (_is_int(start) and _is_int(stop)) or not 0 <= start <= stop <= data.n:
-            raise ValueError("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
+            raise InvalidArgument("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
                              % (data.n, start, stop))
         n_out = self.sizes[-1]
         out = array("d", bytes(8 * n_out * (stop - start)))
@@ -419,10 +410,10 @@ class CEngine:
         """reference.total_cost over every sample of data, computed in C."""
         l2, l1 = float(l2), float(l1)
         if not (l2 >= 0 and l1 >= 0 and math.isfinite(l2) and math.isfinite(l1)):
-            raise ValueError("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r" % (l2, l1))
+            raise InvalidArgument("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r" % (l2, l1))
         d, keep = self._cdata(data, True, "total_cost")
         if data.n == 0:
-            raise ValueError("total_cost: %s has no samples" % data.name)
+            raise InvalidArgument("total_cost: %s has no samples" % data.name)
         cost = self.ffi.new("double *")
         code = self.lib.pn_cost(self._csizes, len(self.sizes), self._model, self._pbuf,
                                 self.n_params, d, l2, l1, cost, self.threads)

@@ -22,9 +22,7 @@ import numbers
 import reprlib
 from array import array
 
-
-class DataError(ValueError):
-    """A dataset that cannot be used: the message names the problem and the fix."""
+from .errors import DataError
 
 
 class Dataset:

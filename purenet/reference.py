@@ -404,7 +404,6 @@ class ReferenceEngine:
     the momentum velocities (vw, vb) once a momentum step has been taken.
     """
 
-    name = "python"
 
     def __init__(self, sizes, weights, biases, cost="quadratic", activation="sigmoid"):
         self.sizes = list(sizes)

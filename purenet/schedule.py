@@ -50,7 +50,8 @@ class Schedule:
             if self.lr <= self.lr0 / LAST_FRACTION:
                 self.stopped = "η has fallen to η₀/%d" % LAST_FRACTION
         if self.early_stop and self.since_best >= self.early_stop:
-            self.stopped = "no improvement in %d epochs" % self.early_stop
+            self.stopped = "no improvement in %d epoch%s" % (
+                self.early_stop, "" if self.early_stop == 1 else "s")
         return halved
 
     def restore_best(self, engine):

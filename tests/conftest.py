@@ -1,63 +1,26 @@
-"""Shared test helpers: where the real MNIST files are, whether the C engine is built
-(with a summary line counting the C tests skipped without it), and a tiny fake MNIST."""
+"""pytest's fixtures and hooks for the suite: the SIMD-level fixture (with a summary of
+the levels a run exercised, and PURENET_EXPECT_SIMD), the report header, the count of
+C tests skipped, and a tiny fake MNIST.  The plain helpers live in helpers.py; the names
+below are re-exported from there for the test files that import them from conftest."""
 
-import gzip
 import os
-import random
-import struct
 
 import pytest
 
 import purenet
 from purenet import cengine
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+import helpers
+from helpers import (C_MISSING, MNIST_FILES, REQUIRE_C, ROOT, make_tiny_mnist,  # noqa: F401
+                     mnist_dir, needs_c, needs_mnist, write_idx)
+
+SIMD_TOP = helpers.c_top_level()
+SIMD_LEVELS = helpers.simd_levels(SIMD_TOP, os.environ.get("PURENET_SIMD_LEVELS"))
+EXPECT_SIMD = helpers.expected_simd_level(os.environ.get("PURENET_EXPECT_SIMD"))
+simd_exercised = set()      # the levels the simd_level fixture set in this run
 
 
-def mnist_dir():
-    """The directory holding real MNIST ($PURENET_DATA, else ../shared/data/mnist), or None."""
-    for d in (os.environ.get("PURENET_DATA"), os.path.join(ROOT, "..", "shared", "data", "mnist")):
-        if d and all(os.path.exists(os.path.join(d, f)) for f in MNIST_FILES):
-            return d
-    return None
-
-
-needs_mnist = pytest.mark.skipif(
-    mnist_dir() is None,
-    reason="real MNIST not found: set PURENET_DATA to a folder with the four IDX .gz files "
-           "(CI uses ../shared/data/mnist)")
-
-
-def _c_engine_missing():
-    """Why the C engine cannot be used here (cengine's own message), or None when it can."""
-    try:
-        cengine.lib_and_ffi()
-    except cengine.CEngineUnavailable as e:
-        return str(e)
-    return None
-
-
-C_MISSING = _c_engine_missing()
-REQUIRE_C = os.environ.get("PURENET_REQUIRE_C", "") not in ("", "0")
-# CI sets PURENET_REQUIRE_C=1: there a missing C engine fails these tests instead.
-needs_c = pytest.mark.skipif(C_MISSING is not None and not REQUIRE_C,
-                             reason="the C engine is unavailable: %s" % C_MISSING)
-
-
-def _simd_levels():
-    """The SIMD levels the C engine runs at on this CPU: 2 (AVX-512) and 1 (AVX2) where
-    it has AVX-512, else just the one it has (None without the C engine).
-    PURENET_SIMD_LEVELS=top keeps only the highest (.ci/sanitize and .ci/fallbacks, which
-    test other builds, not the levels)."""
-    if C_MISSING is not None:
-        return [None]
-    top = cengine.lib_and_ffi()[0].pn_simd_level()
-    return [2, 1] if top == 2 and os.environ.get("PURENET_SIMD_LEVELS") != "top" else [top]
-
-
-@pytest.fixture(params=_simd_levels(), ids=lambda level: "simd%s" % level)
+@pytest.fixture(params=SIMD_LEVELS, ids=lambda level: "simd%s" % level)
 def simd_level(request):
     """Runs the test at each SIMD level of this CPU (pn_limit_simd), then restores the top one."""
     if request.param is None:
@@ -65,6 +28,7 @@ def simd_level(request):
         return
     lib = cengine.lib_and_ffi()[0]
     assert lib.pn_limit_simd(request.param) == request.param
+    simd_exercised.add(request.param)
     try:
         yield request.param
     finally:
@@ -85,47 +49,33 @@ def _skip_reason(report):
     return report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_sessionfinish(session, exitstatus):
+    """Which SIMD levels the run exercised; with PURENET_EXPECT_SIMD=avx512, a run that
+    did not reach the AVX-512 paths fails (exit status 1) even when every test passed."""
+    if session.config.option.collectonly:
+        return
+    selected = any("simd_level" in getattr(item, "fixturenames", ())
+                   for item in getattr(session, "items", ()))
+    lines, failed = helpers.simd_summary(simd_exercised, SIMD_LEVELS, SIMD_TOP, EXPECT_SIMD,
+                                         selected)
+    session.config._purenet_simd_summary = lines, failed
+    if failed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, config):
     """Say how many C tests were skipped and why, next to pytest's counts: a run without
-    the C engine must not look like a full green run."""
+    the C engine must not look like a full green run.  Then the SIMD levels exercised,
+    and a line for the AVX-512 paths where they were not run (red where that fails)."""
+    lines, failed = getattr(config, "_purenet_simd_summary", ([], False))
+    for line in lines:
+        terminalreporter.write_line(line, red=failed, yellow=not failed and "NOT run" in line)
     skipped = [r for r in terminalreporter.stats.get("skipped", ())
                if "C engine" in _skip_reason(r)]
     if skipped:
         terminalreporter.write_line("purenet: %d C-engine test%s skipped: %s" % (
             len(skipped), "s" if len(skipped) > 1 else "",
             C_MISSING or "see their reasons with pytest -rs"), yellow=True)
-
-
-def write_idx(path, dims, payload, magic_type=0x08):
-    header = struct.pack(">BBBB", 0, 0, magic_type, len(dims)) + b"".join(
-        struct.pack(">I", d) for d in dims)
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "wb") as f:
-        f.write(header + bytes(payload))
-
-
-def make_tiny_mnist(folder, n_train=60, n_test=20, seed=0):
-    """Four IDX files of 28x28 images: digit d is a bright bar in row band d."""
-    rnd = random.Random(seed)
-
-    def images(n):
-        pix, labels = bytearray(), bytearray()
-        for _ in range(n):
-            d = rnd.randrange(10)
-            img = bytearray(784)
-            for r in range(2 * d + 2, 2 * d + 6):
-                for c in range(4, 24):
-                    img[r * 28 + c] = rnd.randrange(150, 256)
-            pix += img
-            labels.append(d)
-        return pix, labels
-
-    os.makedirs(folder, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        pix, labels = images(n)
-        write_idx(os.path.join(folder, prefix + "-images-idx3-ubyte.gz"), (n, 28, 28), pix, )
-        write_idx(os.path.join(folder, prefix + "-labels-idx1-ubyte.gz"), (n,), labels)
-    return folder
 
 
 @pytest.fixture

@@ -7,14 +7,12 @@ largest relative difference, so a platform that cannot keep identical bits is
 reported precisely instead of being hidden by a tolerance.
 
 Without the compiled module the whole file is skipped, except with
-PURENET_REQUIRE_C=1 (CI), where test_c_engine_is_built fails instead.
+PURENET_REQUIRE_C=1 (CI), where its tests fail instead (test_c_engine_is_built says why).
+The tests taking the simd_level fixture run at each SIMD level of the CPU (conftest.py).
 """
 
-import gzip
 import math
-import os
 import random
-import struct
 from array import array
 
 import pytest
@@ -23,7 +21,8 @@ from purenet import reference as ref
 from purenet.dataset import Dataset
 from purenet.reference import ReferenceEngine
 
-REQUIRE_C = os.environ.get("PURENET_REQUIRE_C", "") not in ("", "0")
+from helpers import (C_MISSING, REQUIRE_C, assert_same, epoch_batches, flat, mnist_dir,
+                     needs_c, needs_mnist, random_params)
 
 try:
     from purenet import cengine
@@ -31,11 +30,7 @@ try:
 except ImportError:          # pragma: no cover - cengine itself needs only the stdlib
     cengine, HAVE_C = None, False
 
-SKIP_REASON = ("the C engine (purenet._ckernels) is not built: run `python build_ext.py` or "
-               "`pip install .` with a C compiler and cffi")
-needs_c = pytest.mark.skipif(not HAVE_C, reason=SKIP_REASON)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SKIP_REASON = "the C engine is unavailable: %s" % C_MISSING
 
 
 def test_c_engine_is_built():
@@ -45,53 +40,7 @@ def test_c_engine_is_built():
     assert HAVE_C, "PURENET_REQUIRE_C=1 but the C engine cannot be imported: " + SKIP_REASON
 
 
-# --- helpers -------------------------------------------------------------------------
-
-def flat(values):
-    """Nested lists of floats, flattened in order."""
-    out = []
-
-    def walk(v):
-        if isinstance(v, (list, tuple)):
-            for x in v:
-                walk(x)
-        else:
-            out.append(float(v))
-    walk(values)
-    return out
-
-
-def max_rel_diff(got, want):
-    worst = 0.0
-    for g, w in zip(got, want):
-        if struct.pack("<d", g) != struct.pack("<d", w):
-            if math.isnan(g) or math.isnan(w) or math.isinf(g) or math.isinf(w):
-                return float("inf")
-            scale = max(abs(g), abs(w))
-            worst = max(worst, abs(g - w) / scale if scale else 0.0)
-    return worst
-
-
-def assert_same(what, got, want):
-    """Exact (bitwise) equality of two nested float structures, with a useful message."""
-    g, w = flat(got), flat(want)
-    assert len(g) == len(w), "%s: %d values from C, %d from the reference" % (what, len(g), len(w))
-    gb, wb = array("d", g).tobytes(), array("d", w).tobytes()
-    if gb != wb:
-        differ = sum(1 for a, b in zip(g, w) if struct.pack("<d", a) != struct.pack("<d", b))
-        first = next(i for i, (a, b) in enumerate(zip(g, w))
-                     if struct.pack("<d", a) != struct.pack("<d", b))
-        pytest.fail("%s: C and the reference differ in %d of %d values (max relative difference "
-                    "%.3g; first at %d: C %r vs reference %r)"
-                    % (what, differ, len(g), max_rel_diff(g, w), first, g[first], w[first]))
-
-
-def random_params(sizes, rnd, scale=1.0, zeros=0.0):
-    weights = [[[0.0 if rnd.random() < zeros else rnd.gauss(0.0, scale) for _ in range(n_in)]
-                for _ in range(n_out)] for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    biases = [[rnd.gauss(0.0, 1.0) for _ in range(n)] for n in sizes[1:]]
-    return weights, biases
-
+# --- helpers (the shared ones are in helpers.py) ----------------------------------------
 
 def random_shape(rnd, max_width=40):
     hidden = [rnd.randint(1, max_width) for _ in range(rnd.randint(1, 4))]
@@ -110,12 +59,6 @@ def float_dataset(rnd, n, n_in, n_out, zero_fraction=0.3):
                      for _ in range(n * n_in)))
     ys = array("d", (rnd.uniform(-0.5, 1.5) for _ in range(n * n_out)))
     return Dataset(n_in, n_out, xs=xs, ys=ys, name="floats")
-
-
-def epoch_batches(rnd, n, batch_size):
-    order = list(range(n))
-    rnd.shuffle(order)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 class Raw:
@@ -156,7 +99,7 @@ class Raw:
 
 @pytest.fixture(scope="module")
 def raw():
-    if not HAVE_C:
+    if not HAVE_C and not REQUIRE_C:
         pytest.skip(SKIP_REASON)
     return Raw()
 
@@ -485,7 +428,7 @@ def check_engines_agree(sizes, cost, activation, rule, batch_size, data, rnd, ep
 
 @needs_c
 @pytest.mark.parametrize("cost,activation,rule,batch_size,kind", ch3_cases())
-def test_chapter3_train_batches_exact(cost, activation, rule, batch_size, kind):
+def test_chapter3_train_batches_exact(cost, activation, rule, batch_size, kind, simd_level):
     """Three epochs of the fast path == three epochs of the reference, for every
     cost, activation and update rule: weights, biases, velocities, outputs, cost."""
     index = ch3_cases().index((cost, activation, rule, batch_size, kind))
@@ -578,94 +521,107 @@ def test_network_backend_c_equals_python():
 
 
 # --- real MNIST ------------------------------------------------------------------------
+#
+# The C engine equals the reference on real MNIST at real widths (784-100-10 and 784-30-10),
+# with 1 and 2 threads, at each SIMD level: every parameter (and momentum velocity), every
+# test output and the cost are the same bits.  One test runs four cases, through both ways
+# an engine is driven:
+# - "fit": Network.fit (the shuffle drawn by the engine's shuffled_order, then
+#   train_order), from the Network's own seeded initial weights;
+# - "batches": engine.train_batches with lists of sample indices, from given weights.
+# A few hundred to a thousand samples keep the reference to about a second a case; its
+# results are computed once per case and compared with the C engine at every level.
 
-MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# n: training and test samples (the first ones of each set); hits: fewer test samples
+# right than this (chance is a tenth) means the case did not learn.
+MNIST_CASES = {
+    # The seed's settings: sigmoid, quadratic cost, N(0, 1) weights, batches of 10, η = 3.0.
+    "seed-784-100-10": dict(via="fit", sizes=[784, 100, 10], n=(400, 200), epochs=2, lr=3.0,
+                            net=dict(seed=0), hits=40),
+    # The seed's settings again, from weights drawn here, one epoch of given batches.
+    "seed-784-30-10-batches": dict(via="batches", sizes=[784, 30, 10], n=(1000, 1000),
+                                   epochs=1, lr=3.0, params_seed=2024, hits=150),
+    # network2's settings: cross-entropy, L2 5.0, scaled init.
+    "network2-l2": dict(via="fit", sizes=[784, 30, 10], n=(1000, 500), epochs=1, lr=0.5,
+                        net=dict(seed=7, cost="cross-entropy", activation="sigmoid",
+                                 init="scaled"), step=dict(l2=5.0), hits=200),
+    # A softmax output (log-likelihood), ReLU, momentum.
+    "softmax-relu-momentum": dict(via="fit", sizes=[784, 30, 10], n=(1000, 500), epochs=1,
+                                  lr=0.1, net=dict(seed=7, cost="log-likelihood",
+                                                   activation="relu", init="scaled"),
+                                  step=dict(momentum=0.5, l2=1.0), hits=200),
+}
 
 
-def mnist_dir():
-    for d in (os.environ.get("PURENET_DATA"), os.path.join(ROOT, "..", "shared", "data", "mnist")):
-        if d and all(os.path.exists(os.path.join(d, f + ".gz")) or os.path.exists(os.path.join(d, f))
-                     for f in MNIST_NAMES):
-            return d
-    return None
+@pytest.fixture(scope="module")
+def mnist():
+    """The real MNIST training and test sets, read by purenet.data."""
+    from purenet import data
+    return data.load_mnist_files(mnist_dir())
 
 
-def read_idx(path, count):
-    """The first ``count`` items of an IDX file (gz or raw) as bytes."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        magic, = struct.unpack(">I", f.read(4))
-        dims = struct.unpack(">%dI" % (magic & 0xFF), f.read(4 * (magic & 0xFF)))
-        item = 1
-        for d in dims[1:]:
-            item *= d
-        return f.read(count * item), item
+def mnist_train(case, backend, threads, train_set):
+    """An engine of the given backend after the case's training, and its initial parameters."""
+    c = MNIST_CASES[case]
+    if c["via"] == "fit":
+        from purenet.network import Network
+        net = Network(c["sizes"], backend=backend, threads=threads, **c["net"])
+        start = net.engine.get_params()
+        net.fit(train_set, c["epochs"], batch_size=10, lr=c["lr"], **c.get("step", {}))
+        return net.engine, start
+    rnd = random.Random(c["params_seed"])
+    weights, biases = random_params(c["sizes"], rnd)
+    if backend == "python":
+        engine = ReferenceEngine(c["sizes"], weights, biases)
+    else:
+        engine = cengine.CEngine(c["sizes"], weights, biases, threads=threads)
+    for _ in range(c["epochs"]):
+        engine.train_batches(train_set, epoch_batches(rnd, train_set.n, 10), c["lr"])
+    return engine, (weights, biases)
 
 
-def load_mnist_head(directory, n_train, n_test):
-    def path(name):
-        p = os.path.join(directory, name + ".gz")
-        return p if os.path.exists(p) else os.path.join(directory, name)
-    out = []
-    for images, labels, n in ((MNIST_NAMES[0], MNIST_NAMES[1], n_train),
-                              (MNIST_NAMES[2], MNIST_NAMES[3], n_test)):
-        pix, item = read_idx(path(images), n)
-        lab, _ = read_idx(path(labels), n)
-        out.append(Dataset(item, 10, pixels=pix, divisor=255.0, labels=lab, name=images))
-    return out
+def mnist_results(engine, test_set):
+    """What is compared: parameters, velocities, test outputs, and the cost with and
+    without an L2 term."""
+    return dict(params=engine.get_params(), velocities=engine.get_velocities(),
+                outputs=engine.outputs(test_set),
+                cost=[engine.total_cost(test_set, 0.0, 0.0), engine.total_cost(test_set, 5.0, 0.0)])
+
+
+_mnist_reference = {}
+
+
+def mnist_reference(case, train_set, test_set):
+    """The reference's results for a case, computed once for all the SIMD levels."""
+    if case not in _mnist_reference:
+        engine, start = mnist_train(case, "python", 1, train_set)
+        assert engine.get_params() != start                     # it did train
+        _mnist_reference[case] = mnist_results(engine, test_set)
+    return _mnist_reference[case]
+
+
+def hits(outputs, test_set):
+    return sum(1 for i, o in enumerate(outputs)
+               if max(range(len(o)), key=o.__getitem__) == test_set.labels[i])
 
 
 @needs_c
-@pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found: set PURENET_DATA to a "
-                    "folder with the four IDX files (CI uses ../shared/data/mnist)")
-def test_mnist_784_30_10_one_epoch_exact():
-    train, test = load_mnist_head(mnist_dir(), 1000, 1000)
-    rnd = random.Random(2024)
-    sizes = [784, 30, 10]
-    weights, biases = random_params(sizes, rnd)
-    python = ReferenceEngine(sizes, weights, biases)
-    c = cengine.CEngine(sizes, weights, biases)
-    c2 = cengine.CEngine(sizes, weights, biases, threads=2)
-    batches = epoch_batches(rnd, train.n, 10)
-    python.train_batches(train, batches, 3.0)
-    c.train_batches(train, batches, 3.0)
-    c2.train_batches(train, batches, 3.0)
-    got, want = c.get_params(), python.get_params()
-    assert_same("MNIST 784-30-10 weights after one epoch", got[0], want[0])
-    assert_same("MNIST 784-30-10 biases after one epoch", got[1], want[1])
-    assert_same("MNIST 784-30-10 after one epoch, 2 threads", c2.get_params(), want)
-    c_out, py_out = c.outputs(test), python.outputs(test)
-    assert_same("MNIST test outputs", c_out, py_out)
-    assert_same("MNIST test outputs, 2 threads", c2.outputs(test), py_out)
-
-    def hits(outs):
-        return sum(1 for i, o in enumerate(outs) if max(range(10), key=o.__getitem__) == test.labels[i])
-    assert hits(c_out) == hits(py_out) > 150       # chance is about 100
-
-
-@needs_c
-@pytest.mark.skipif(mnist_dir() is None, reason="real MNIST not found: set PURENET_DATA to a "
-                    "folder with the four IDX files (CI uses ../shared/data/mnist)")
-@pytest.mark.parametrize("cost,activation,rule", [("cross-entropy", "sigmoid", "l2"),
-                                                  ("log-likelihood", "relu", "momentum")])
-def test_mnist_chapter3_one_epoch_exact(cost, activation, rule):
-    """network2's settings (cross-entropy, L2 5.0, scaled init) and a softmax/ReLU/momentum
-    net: 784-30-10 on 1,000 real MNIST images, one epoch, then the test outputs and cost."""
-    from purenet.network import Network
-    train, test = load_mnist_head(mnist_dir(), 1000, 500)
-    step = {"l2": dict(l2=5.0), "momentum": dict(momentum=0.5, l2=1.0)}[rule]
-    nets = [Network([784, 30, 10], seed=7, backend=b, threads=t, cost=cost,
-                    activation=activation, init="scaled") for b, t in (("python", 1), ("c", 1), ("c", 2))]
-    for net in nets:
-        net.fit(train, 1, batch_size=10, lr=0.5 if rule == "l2" else 0.1, **step)
-    want = nets[0].engine.get_params()
-    for net in nets[1:]:
-        assert_same("MNIST %s/%s/%s, %d threads" % (cost, activation, rule, net.engine.threads),
-                    net.engine.get_params(), want)
-    assert_same("MNIST test outputs", nets[1].outputs(test), nets[0].outputs(test))
-    assert_same("MNIST cost", [nets[1].cost(test, l2=5.0)], [nets[0].cost(test, l2=5.0)])
-    assert nets[0].evaluate(test) > 200                # of 500; chance is 50
+@needs_mnist
+@pytest.mark.parametrize("case", list(MNIST_CASES))
+def test_engines_agree_on_real_mnist(case, mnist, simd_level):
+    n_train, n_test = MNIST_CASES[case]["n"]
+    train_set, test_set = mnist[0].head(n_train), mnist[1].head(n_test)
+    want = mnist_reference(case, train_set, test_set)
+    for threads in (1, 2):
+        engine, _ = mnist_train(case, "c", threads, train_set)
+        got = mnist_results(engine, test_set)
+        for key in ("params", "velocities", "outputs", "cost"):
+            if want[key] is None:                   # no velocities without momentum
+                assert got[key] is None, key
+                continue
+            assert_same("MNIST %s, SIMD level %s, %d thread(s): %s"
+                        % (case, simd_level, threads, key), got[key], want[key])
+    assert hits(want["outputs"], test_set) > MNIST_CASES[case]["hits"], case
 
 
 # --- errors: Python side ---------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_a_resumed_run_refuses_other_training_data(tmp_path):
 
 
 def test_the_fingerprint_sees_pixels_labels_and_divisor():
-    from purenet.checkpoint import fingerprint
+    from purenet.formats.checkpoint import fingerprint
     base = Dataset(2, 3, pixels=b"\x01\x02\x03\x04", labels=b"\x00\x02")
     same = Dataset(2, 3, pixels=b"\x01\x02\x03\x04", labels=b"\x00\x02")
     assert fingerprint(base) == fingerprint(same)
@@ -268,7 +268,7 @@ def test_kill_9_leaves_a_whole_checkpoint(tmp_path):
     data = make_tiny_mnist(str(tmp_path / "d"), n_train=30, n_test=5)
     rnd = random.Random(0)
     seen = set()
-    for i in range(12):
+    for _ in range(12):
         p = subprocess.Popen([sys.executable, "-m", "purenet.train", "--data-dir", data, "--sizes",
                               "784,10,10", "--epochs", "100000", "--checkpoint", str(ck)],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -298,7 +298,7 @@ def test_a_diverged_run_keeps_the_last_good_checkpoint(tiny_mnist, tmp_path):
 
 
 def test_ctrl_c_during_a_checkpoint_write_waits_until_the_record_of_it(tmp_path, monkeypatch):
-    from purenet import checkpoint
+    from purenet.formats import checkpoint
     real = checkpoint.write_atomically
 
     def write_then_ctrl_c(path, data, example):
@@ -314,8 +314,9 @@ def test_ctrl_c_during_a_checkpoint_write_waits_until_the_record_of_it(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         net.fit(pairs(), 3, checkpoint=tmp_path / "c")
     other.set()
+    resumed = purenet.resume(tmp_path / "c")
     assert net.checkpointed == (str(tmp_path / "c"), 1) == (str(tmp_path / "c"),
-                                                            len(purenet.resume(tmp_path / "c").history))
+                                                            len(resumed.history))
 
 
 @pytest.mark.parametrize("change", [

@@ -20,8 +20,8 @@ def run(*args, env=None, timeout=300):
 
 def test_trains_and_saves_on_a_tiny_dataset(tiny_mnist, tmp_path):
     model = tmp_path / "net.json"
-    out = run("--data-dir", tiny_mnist, "--sizes", "784,12,10", "--epochs", "3",
-              "--batch-size", "5", "--lr", "1.0", "--seed", "4", "--save", str(model))
+    out = run("--data-dir", tiny_mnist, "--sizes", "784,12,10", "--epochs", "3", "--backend",
+              "python", "--batch-size", "5", "--lr", "1.0", "--seed", "4", "--save", str(model))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("purenet: 784-12-10 network, python backend, 60 training / 20 test")
@@ -41,7 +41,7 @@ def test_header_names_every_setting(tiny_mnist):
     assert out.returncode == 0, out.stderr
     head = out.stdout.splitlines()[0]
     for part in ("cost cross-entropy", "activation tanh", "init scaled", "batch 10", "lr 0.5",
-                 "l2 5", "l1 0.25", "momentum 0.9", "1 epochs", "seed 0"):
+                 "l2 5", "l1 0.25", "momentum 0.9", "1 epoch,", "seed 0"):
         assert part in head, (part, head)
     default = run("--data-dir", tiny_mnist, "--sizes", "784,8,10", "--epochs", "0")
     assert ("cost quadratic, activation sigmoid, init large, batch 10, lr 3, l2 0, l1 0, "
@@ -175,3 +175,90 @@ def test_openml_without_sklearn_is_a_clear_error():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 1
     assert "needs scikit-learn" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_batch_as_large_as_the_data_is_said_and_trains_as_one_batch(tiny_mnist, tmp_path):
+    """--batch-size beyond the training set: one line says each epoch is one step on the
+    whole set, and the model equals the one --batch-size 60 (the set's size) gives."""
+    models = []
+    for size in ("100000", "60"):                    # the tiny set has 60 training samples
+        models.append(str(tmp_path / ("m%s.json" % size)))
+        out = run("--data-dir", tiny_mnist, "--sizes", "784,5,10", "--epochs", "2",
+                  "--batch-size", size, "--save", models[-1])
+        assert out.returncode == 0, out.stderr
+        assert ("  (--batch-size %s is the whole training set of 60: each epoch is one gradient "
+                "step" % size) in out.stdout
+    with open(models[0]) as a, open(models[1]) as b:
+        da, db = json.load(a), json.load(b)
+    assert da["weights"] == db["weights"] and da["biases"] == db["biases"]
+
+
+@needs_c
+def test_the_default_backend_is_the_c_engine_where_it_is_built_and_says_so(tiny_mnist):
+    out = run("--data-dir", tiny_mnist, "--sizes", "784,5,10", "--epochs", "1")
+    assert out.returncode == 0, out.stderr
+    first = out.stdout.splitlines()[0]
+    assert ", c backend (" in first and "1 thread; the default where the C engine is built)" \
+        in first, first
+
+
+@pytest.mark.parametrize("backend", [None, "python"])
+def test_threads_with_the_reference_is_refused_in_one_line(tiny_mnist, backend):
+    """--threads 2 with --backend python, or where the default is the reference (the C
+    engine not built), was silently ignored: now one line, exit 2, before any data loads."""
+    args = ["--data-dir", tiny_mnist + "-missing", "--threads", "2"]
+    if backend:
+        out = run(*args, "--backend", backend)
+    else:                                        # as if the C engine were not built
+        code = ("import sys; sys.modules['purenet._ckernels'] = None; "
+                "from purenet.train import main; sys.exit(main(sys.argv[1:]))")
+        out = subprocess.run([sys.executable, "-c", code] + args, cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == "", out.stdout + out.stderr
+    assert out.stderr == ("purenet-train: error: --threads 2 needs the C engine (--backend c): "
+                          "the reference runs on one thread\n"), out.stderr
+
+
+@needs_c
+@pytest.mark.parametrize("first", ["python", "c"])
+def test_resume_continues_on_the_checkpoints_backend(tiny_mnist, tmp_path, first):
+    """A checkpoint records its backend, and --resume without --backend uses it; --backend
+    given chooses another (the same bits either way)."""
+    ckpt = str(tmp_path / "run.ckpt")
+    common = ["--data-dir", tiny_mnist, "--sizes", "784,5,10", "--checkpoint", ckpt]
+    assert run(*common, "--epochs", "1", "--backend", first).returncode == 0
+    again = run("--data-dir", tiny_mnist, "--resume", ckpt, "--epochs", "2")
+    assert again.returncode == 0, again.stderr
+    header = again.stdout.splitlines()[0]
+    assert ", %s backend (" % first in header and "the checkpoint's)" in header, header
+    other = "c" if first == "python" else "python"
+    given = run("--data-dir", tiny_mnist, "--resume", ckpt, "--epochs", "3", "--backend", other)
+    assert given.returncode == 0 and ", %s backend" % other in given.stdout, given.stderr
+    assert "the checkpoint's" not in given.stdout
+
+
+@pytest.mark.parametrize("backend,implementation,said", [
+    ("python", "CPython", True), ("python", "PyPy", False), ("c", "CPython", False)])
+def test_a_long_reference_run_under_cpython_says_how_long_and_what_is_faster(
+        tiny_mnist, monkeypatch, backend, implementation, said):
+    """Beyond SLOW_REFERENCE_SAMPLES (10,000; 50 here, for the tiny set of 60), the reference
+    under CPython names its epoch time, measured on a copy, and the two faster ways."""
+    import io
+    import platform
+    from purenet.cli import train
+    if backend == "c":
+        pytest.importorskip("purenet._ckernels")
+    monkeypatch.setattr(train, "SLOW_REFERENCE_SAMPLES", 50)
+    monkeypatch.setattr(platform, "python_implementation", lambda: implementation)
+    printed = io.StringIO()
+    args = train.parse_args(["--data-dir", tiny_mnist, "--sizes", "784,5,10", "--epochs", "3",
+                             "--backend", backend])
+    net, _ = train.run(args, out=printed)
+    lines = printed.getvalue().splitlines()
+    note = [l for l in lines if l.startswith("  (the reference under CPython: about ")]
+    assert len(note) == (1 if said else 0), lines
+    if said:
+        assert lines[1] == note[0] and " an epoch of 60 samples here, " in note[0]
+        assert "for 3 epochs; --backend c gives the same numbers in seconds" in note[0]
+        assert "pypy3 -m purenet.train --backend python" in note[0]
+        assert len(net.history) == 3 and net.history[0]["epoch"] == 1    # the probe trained a copy

@@ -19,9 +19,12 @@ import types
 
 import pytest
 
+from purenet.formats import idx
 from purenet import data
-from purenet.data import DataError
+from purenet.errors import DataError
 from purenet.dataset import Dataset, as_dataset
+
+from helpers import mnist_dir, needs_mnist
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMES = [name for _, name in data.MNIST_FILES]
@@ -92,25 +95,25 @@ def isolated(tmp_path, monkeypatch):
 def test_idx_round_trip(tmp_path, gz):
     pixels = bytes(range(24))
     p = write(tmp_path / "img", idx_bytes((2, 3, 4), pixels), gz=gz)
-    assert data.read_idx(p) == ((2, 3, 4), pixels)
-    assert data.read_images(p) == (2, 3, 4, pixels)
+    assert idx.read_idx(p) == ((2, 3, 4), pixels)
+    assert idx.read_images(p) == (2, 3, 4, pixels)
     q = write(tmp_path / "lab", idx_bytes((5,), b"\x00\x01\x09\x03\x04"), gz=gz)
-    assert data.read_labels(q) == (5, b"\x00\x01\x09\x03\x04")
+    assert idx.read_labels(q) == (5, b"\x00\x01\x09\x03\x04")
 
 
 def test_gzip_detected_by_magic_not_name(tmp_path):
     content = idx_bytes((3,), b"\x01\x02\x03")
     raw_named_gz = write(tmp_path / "labels.gz", content)
     gz_named_raw = write(tmp_path / "labels.idx", content, gz=True)
-    assert data.read_labels(raw_named_gz) == (3, b"\x01\x02\x03")
-    assert data.read_labels(gz_named_raw) == (3, b"\x01\x02\x03")
+    assert idx.read_labels(raw_named_gz) == (3, b"\x01\x02\x03")
+    assert idx.read_labels(gz_named_raw) == (3, b"\x01\x02\x03")
 
 
 def test_general_ubyte_idx_and_empty_payload(tmp_path):
     p = write(tmp_path / "two", idx_bytes((2, 2), b"abcd"))
-    assert data.read_idx(p) == ((2, 2), b"abcd")
+    assert idx.read_idx(p) == ((2, 2), b"abcd")
     q = write(tmp_path / "none", idx_bytes((0, 28, 28), b""))
-    assert data.read_images(q) == (0, 28, 28, b"")
+    assert idx.read_images(q) == (0, 28, 28, b"")
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -118,7 +121,7 @@ def test_truncated_payload(tmp_path, gz):
     p = write(tmp_path / "train-images-idx3-ubyte.gz",
               idx_bytes((3, 28, 28), bytes(1000)), gz=gz)
     with pytest.raises(DataError) as e:
-        data.read_images(p)
+        idx.read_images(p)
     msg = one_line(e)
     assert msg == "%s: truncated: header says 3x28x28 = 2352 pixel bytes, file has 1000" % p
 
@@ -126,25 +129,25 @@ def test_truncated_payload(tmp_path, gz):
 def test_truncated_header(tmp_path):
     p = write(tmp_path / "f", b"\x00\x00\x08\x03\x00\x00\x00\x02\x00")
     with pytest.raises(DataError) as e:
-        data.read_idx(p)
+        idx.read_idx(p)
     assert one_line(e).startswith(p + ": truncated header")
     q = write(tmp_path / "empty", b"")
     with pytest.raises(DataError) as e:
-        data.read_idx(q)
+        idx.read_idx(q)
     assert one_line(e).startswith(q + ": empty file")
 
 
 def test_truncated_labels_say_label_bytes(tmp_path):
     p = write(tmp_path / "l", idx_bytes((10,), bytes(4)), gz=True)
     with pytest.raises(DataError) as e:
-        data.read_labels(p)
+        idx.read_labels(p)
     assert "10 = 10 label bytes, file has 4" in one_line(e)
 
 
 def test_wrong_magic(tmp_path):
     p = write(tmp_path / "png", b"\x89PNG\r\n\x1a\n" + bytes(100))
     with pytest.raises(DataError) as e:
-        data.read_idx(p)
+        idx.read_idx(p)
     msg = one_line(e)
     assert msg.startswith(p + ": not an IDX file: magic 0x89504E47")
 
@@ -152,7 +155,7 @@ def test_wrong_magic(tmp_path):
 def test_wrong_type_code(tmp_path):
     p = write(tmp_path / "floats", idx_bytes((2,), bytes(8), dtype=0x0D), gz=True)
     with pytest.raises(DataError) as e:
-        data.read_idx(p)
+        idx.read_idx(p)
     msg = one_line(e)
     assert msg.startswith(p + ": unsupported IDX data type 0x0D (float32)")
 
@@ -160,7 +163,7 @@ def test_wrong_type_code(tmp_path):
 def test_zero_dimensions(tmp_path):
     p = write(tmp_path / "z", b"\x00\x00\x08\x00\x05")
     with pytest.raises(DataError) as e:
-        data.read_idx(p)
+        idx.read_idx(p)
     assert "0 dimensions" in one_line(e)
 
 
@@ -168,11 +171,11 @@ def test_images_vs_labels_kind(tmp_path):
     lab = write(tmp_path / "lab", idx_bytes((2,), b"\x01\x02"))
     img = write(tmp_path / "img", idx_bytes((1, 1, 2), b"\x01\x02"))
     with pytest.raises(DataError) as e:
-        data.read_images(lab)
+        idx.read_images(lab)
     assert one_line(e) == (lab + ": images need 3 dimensions (count x rows x cols, magic "
                            "0x00000803), the header declares 1 (2)")
     with pytest.raises(DataError) as e:
-        data.read_labels(img)
+        idx.read_labels(img)
     assert one_line(e) == (img + ": labels need 1 dimension (count, magic 0x00000801), "
                            "the header declares 3 (1x1x2)")
 
@@ -183,11 +186,11 @@ def test_dimension_count_is_checked_before_the_payload(tmp_path, gz):
     # not the truncation.
     p = write(tmp_path / "four", idx_bytes((2, 3, 4, 5), bytes(7)), gz=gz)
     with pytest.raises(DataError) as e:
-        data.read_images(p)
+        idx.read_images(p)
     assert one_line(e).startswith(p + ": images need 3 dimensions (count x rows x cols")
     assert message(e).endswith("the header declares 4 (2x3x4x5)")
     with pytest.raises(DataError) as e:
-        data.read_labels(p)
+        idx.read_labels(p)
     assert one_line(e).startswith(p + ": labels need 1 dimension (count, magic 0x00000801)")
 
 
@@ -212,7 +215,7 @@ def test_gzip_trailer_matching_a_huge_count_does_not_allocate(tmp_path):
     tracemalloc.start()
     try:
         with pytest.raises(DataError) as e:
-            data.read_images(p)
+            idx.read_images(p)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -223,18 +226,18 @@ def test_gzip_trailer_matching_a_huge_count_does_not_allocate(tmp_path):
 @pytest.mark.parametrize("gz", [False, True])
 def test_payload_is_read_in_bounded_chunks(tmp_path, monkeypatch, gz):
     # A payload far bigger than one chunk: read whole, in steps of at most a chunk.
-    monkeypatch.setattr(data, "_CHUNK", 1000)
+    monkeypatch.setattr(idx, "_CHUNK", 1000)
     sizes = []
-    real_read = data._Reader.read
+    real_read = idx._Reader.read
 
     def read(self, n):
         sizes.append(n)
         return real_read(self, n)
 
-    monkeypatch.setattr(data._Reader, "read", read)
+    monkeypatch.setattr(idx._Reader, "read", read)
     pixels = bytes(i % 251 for i in range(5 * 30 * 40))
     p = write(tmp_path / "img", idx_bytes((5, 30, 40), pixels), gz=gz)
-    assert data.read_images(p) == (5, 30, 40, pixels)
+    assert idx.read_images(p) == (5, 30, 40, pixels)
     assert max(sizes) <= 1000 and sum(1 for s in sizes if s == 1000) >= 6
 
 
@@ -242,7 +245,7 @@ def test_payload_is_read_in_bounded_chunks(tmp_path, monkeypatch, gz):
 def test_trailing_bytes(tmp_path, gz):
     p = write(tmp_path / "t", idx_bytes((2, 2, 2), bytes(8)) + b"junk!", gz=gz)
     with pytest.raises(DataError) as e:
-        data.read_images(p)
+        idx.read_images(p)
     msg = one_line(e)
     assert msg.startswith(p + ": 5 bytes of trailing garbage after the 2x2x2 = 8 pixel bytes")
 
@@ -257,7 +260,7 @@ def test_corrupt_gzip(tmp_path):
     for name, content in cases.items():
         p = write(tmp_path / name, content)
         with pytest.raises(DataError) as e:
-            data.read_idx(p)
+            idx.read_idx(p)
         msg = one_line(e)
         assert msg.startswith(p + ": corrupt gzip stream"), msg
 
@@ -265,7 +268,7 @@ def test_corrupt_gzip(tmp_path):
 def test_missing_file(tmp_path):
     p = str(tmp_path / "nope.gz")
     with pytest.raises(DataError) as e:
-        data.read_idx(p)
+        idx.read_idx(p)
     assert one_line(e) == p + ": no such file"
 
 
@@ -273,7 +276,7 @@ def test_huge_header_claim_does_not_allocate(tmp_path):
     # A corrupt header that claims 4 GB * 4 GB must fail fast, not try to allocate it.
     p = write(tmp_path / "big", idx_bytes((0xFFFFFFFF, 0xFFFFFFFF), bytes(10)), gz=True)
     with pytest.raises(DataError) as e:
-        data.read_idx(p)
+        idx.read_idx(p)
     assert "truncated" in one_line(e) and "file has 10" in message(e)
 
 
@@ -523,13 +526,11 @@ def test_download_disabled(tmp_path, isolated):
     assert not os.path.exists(str(target))
 
 
+@needs_mnist
 def test_known_hashes_match_the_real_files():
     """The official SHA-256 of three files, checked against a copy of MNIST (the shared
     train-images file is a rebuild with other bytes, so it is not compared)."""
-    d = real_mnist_dir()
-    if d is None:
-        pytest.skip("MNIST files absent: set PURENET_DATA to a directory with the four "
-                    "MNIST files (or provide ../shared/data/mnist)")
+    d = mnist_dir()
     for name in ("train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz"):
         with open(os.path.join(d, name), "rb") as f:
@@ -540,18 +541,9 @@ def test_known_hashes_match_the_real_files():
 
 # --------------------------------------------------------------------------- real MNIST
 
-def real_mnist_dir():
-    for d in (os.environ.get("PURENET_DATA"), os.path.join(REPO, "..", "shared", "data", "mnist")):
-        if d and not data._missing(d):
-            return d
-    return None
-
-
+@needs_mnist
 def test_real_mnist():
-    d = real_mnist_dir()
-    if d is None:
-        pytest.skip("MNIST files absent: set PURENET_DATA to a directory with the four "
-                    "MNIST files (or provide ../shared/data/mnist)")
+    d = mnist_dir()
     # Read as they are: the shared train-images file is a rebuild whose sha256 differs
     # from the official one, so a checksum here would reject it.
     train, test = data.load_mnist(d, download=False)

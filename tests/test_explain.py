@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from purenet import Network
-from purenet import explain
+from purenet.cli import explain
 from purenet import reference as ref
 from conftest import ROOT, needs_c
 
@@ -309,8 +309,9 @@ def test_python_dash_m():
 
 
 def readme_example(command):
-    """The argv and the lines of the README's example that starts with ``$ command``."""
-    with open(ROOT + "/README.md", encoding="utf-8") as f:
+    """The argv and the lines of the docs' example that starts with ``$ command`` (in
+    docs/maths.md)."""
+    with open(ROOT + "/docs/maths.md", encoding="utf-8") as f:
         text = f.read()
     block = re.search(r"^\$ %s(.*)\n((?:(?!```).*\n)*)```" % re.escape(command), text, re.M)
     return block.group(1).split("#")[0].split(), block.group(2).splitlines()

@@ -21,8 +21,9 @@ import tracemalloc
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
+from purenet.formats import idx
 from purenet import data
-from purenet.data import DataError
+from purenet.errors import DataError
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_corpus", "idx")
 SEEDS = sorted(os.listdir(CORPUS))
@@ -35,9 +36,9 @@ FUZZ = settings(derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 READERS = {
-    "read_idx": data.read_idx,
-    "read_images": data.read_images,
-    "read_labels": lambda path: data.read_labels(path, classes=10),
+    "read_idx": idx.read_idx,
+    "read_images": idx.read_images,
+    "read_labels": lambda path: idx.read_labels(path, classes=10),
 }
 
 
@@ -205,7 +206,7 @@ def test_the_corpus_is_small_and_every_seed_has_a_known_outcome():
 @pytest.mark.parametrize("name", SEEDS)
 def test_corpus_outcomes(name):
     path = os.path.join(CORPUS, name)
-    result, peak = call(data.read_idx, path)
+    result, peak = call(idx.read_idx, path)
     assert peak < PEAK_LIMIT
     expected = CORPUS_OUTCOMES[name]
     if isinstance(expected, str):
@@ -235,7 +236,7 @@ def test_valid_files_read_back_exactly(folder, dims, compress, data_):
     payload = data_.draw(st.binary(min_size=product(dims), max_size=product(dims)))
     content = idx_bytes(dims, payload)
     path = put(folder, "valid", gz(content) if compress else content)
-    assert data.read_idx(path) == (tuple(dims), payload)
+    assert idx.read_idx(path) == (tuple(dims), payload)
 
 
 def tiny_mnist_files():

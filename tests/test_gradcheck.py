@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from purenet import Network, gradcheck
+from purenet import Network
+from purenet.cli import gradcheck
 from purenet import reference as ref
 
 
@@ -32,7 +33,7 @@ def test_every_cost_and_activation_passes(capsys, argv):
     code, out, err = run(capsys, *argv)
     assert code == 0 and err == ""
     assert out.count("\n  ok\n") == 9 and "FAIL" not in out
-    assert out.splitlines()[-1].startswith("ok: all 9 settings within the tolerance 1e-06")
+    assert out.splitlines()[-1].startswith("ok: all 9 settings are within the tolerance 1e-06")
     layers = len(re.search(r"Network\((\[.*?\])", out).group(1).split(",")) - 1
     assert len(re.findall(r"^  layer \d: weights \d+/\d+, largest error", out, re.M)) == 9 * layers
 
@@ -106,7 +107,7 @@ def test_your_own_gradient_passes(capsys):
                        "--l1", "0.5", "--batch", "3")
     assert code == 0
     assert "quadratic cost, sigmoid neurons" in out and "tanh" not in out
-    assert out.splitlines()[-1].startswith("ok: the setting within the tolerance")
+    assert out.splitlines()[-1].startswith("ok: the setting is within the tolerance")
 
 
 def test_a_gradient_off_in_one_entry_fails_and_is_named(capsys, user):

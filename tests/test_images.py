@@ -13,8 +13,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from purenet import images
-from purenet.images import ImageError, read_image
+from purenet.formats import images
+from purenet.formats.images import ImageError, read_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -1,8 +1,8 @@
 """What an install promises: the reference runs on the standard library alone, and the C
 engine's state is said plainly (``--backend c``, ``--version``, pytest's summary)."""
 
-import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -26,13 +26,14 @@ STDLIB_ONLY = r"""
 import sys
 before = set(sys.modules)          # the interpreter's own start-up (site, .pth files)
 import purenet
-from purenet import Network, train
+from purenet import Network
+from purenet.cli import train
 net = Network([3, 4, 2], seed=1, backend="python")
 net.fit([([0.1, 0.0, 0.9], [1.0, 0.0]), ([0.8, 0.2, 0.0], [0.0, 1.0])], 1, 2, 1.0)
 net.save(sys.argv[1])
 assert purenet.load(sys.argv[1]).weights == net.weights
 code = train.main(["--data-dir", sys.argv[2], "--sizes", "784,5,10", "--epochs", "1",
-                   "--quiet", "--save", sys.argv[1]])
+                   "--backend", "python", "--quiet", "--save", sys.argv[1]])
 foreign = sorted(m for m in set(sys.modules) - before
                  if m.split(".")[0] not in sys.stdlib_module_names | {"purenet"})
 print(code, foreign)
@@ -84,13 +85,13 @@ def without_c(module, *args, **kwargs):
 @pytest.fixture(scope="module")
 def no_c_checkout(tmp_path_factory):
     """A copy of purenet's Python files (no data/ folder, no compiled C engine) and of the
-    tests' conftest, with a probe test file."""
+    tests' conftest and helpers, with a probe test file."""
     root = tmp_path_factory.mktemp("no-c")
-    os.mkdir(str(root / "purenet"))
-    for f in glob.glob(os.path.join(ROOT, "purenet", "*.py")):
-        shutil.copy(f, str(root / "purenet"))
+    shutil.copytree(os.path.join(ROOT, "purenet"), str(root / "purenet"),
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     os.mkdir(str(root / "tests"))
-    shutil.copy(os.path.join(ROOT, "tests", "conftest.py"), str(root / "tests"))
+    for name in ("conftest.py", "helpers.py"):
+        shutil.copy(os.path.join(ROOT, "tests", name), str(root / "tests"))
     (root / "tests" / "test_probe.py").write_text(PROBE)
     return str(root)
 
@@ -130,8 +131,14 @@ def test_version_says_what_a_bug_report_needs(tiny_mnist):
     out = python("-m", "purenet", "--version", env={"PURENET_DATA": tiny_mnist})
     assert out.returncode == 0 and out.stderr == "", out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == "purenet-train %s (Python %s, %s)" % (
-        purenet.__version__, sys.version.split()[0], os.path.join(ROOT, "purenet"))
+    interpreter = "%s %s" % (platform.python_implementation(), platform.python_version())
+    if platform.python_implementation() == "PyPy":
+        v = sys.pypy_version_info
+        interpreter = "PyPy %d.%d.%d (Python %s)" % (v.major, v.minor, v.micro,
+                                                    platform.python_version())
+    assert lines[0] == "purenet-train %s (%s, %s)" % (
+        purenet.__version__, interpreter, os.path.join(ROOT, "purenet"))
+    assert lines[0].split(" (")[1].startswith(("CPython 3.", "PyPy 7."))
     if C_MISSING is None:
         from purenet import cengine
         assert lines[1] == "C engine: built (%s)" % cengine.simd_name()

@@ -100,11 +100,42 @@ def test_weights_and_biases_can_be_read_and_set():
     with pytest.raises(ValueError, match=r"biases\[1\] must have 1 values"):
         net.biases = [[0.0, 0.0, 0.0], [0.0, 0.0]]
     assert net.weights == w                      # a rejected assignment changes nothing
+    before = net.feedforward([1.0, 1.0])
     copy = net.weights
-    copy[0][0][0] = 99.0                         # reading gives a copy ...
-    assert net.weights[0][0][0] == 0.1
-    net.weights = copy                           # ... and assigning it sets it
+    copy[0][0][0] = 99.0                         # reading gives the network's copy ...
+    assert net.feedforward([1.0, 1.0]) == before  # ... so the engine is unchanged ...
+    net.weights = copy                           # ... until it is assigned back
     assert net.weights[0][0][0] == 99.0
+    assert net.feedforward([1.0, 1.0]) != before
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("c", marks=needs_c)])
+def test_reading_weights_in_a_loop_copies_them_once(backend, monkeypatch):
+    """net.weights[l][j][k] over every weight (Nielsen's loops) copies the parameters from
+    the engine once, and again only after they change: fit, assignment, set_params."""
+    net = Network([6, 5, 3], seed=1, backend=backend)
+    reads = []
+    real = net.engine.get_params
+    monkeypatch.setattr(net.engine, "get_params", lambda: reads.append(1) or real())
+    total = sum(net.weights[l][j][k] for l in range(2) for j in range(net.sizes[l + 1])
+                for k in range(net.sizes[l]))
+    assert len(reads) == 1 and total == sum(v for w in real()[0] for row in w for v in row)
+    w0 = net.weights[0][0][0]
+    net.fit([([0.5] * 6, [1.0, 0.0, 0.0])] * 4, 1, batch_size=2, lr=1.0)
+    assert net.weights[0][0][0] != w0 and net.weights == real()[0] and len(reads) == 2
+    net.set_params([[[0.0] * 6] * 5, [[0.0] * 5] * 3], [[0.0] * 5, [0.0] * 3])
+    assert net.weights[0][0][0] == 0.0 and len(reads) == 3
+    net.biases = [[1.0] * 5, [2.0] * 3]
+    assert net.biases == [[1.0] * 5, [2.0] * 3] and net.weights[1][2][4] == 0.0
+
+
+@pytest.mark.parametrize("backend", ["python", pytest.param("c", marks=needs_c)])
+def test_fit_settings_are_those_of_the_last_fit(backend):
+    net = Network([2, 3, 2], seed=0, backend=backend)
+    assert net.fit_settings is None
+    net.fit([([0.5, 0.1], [1.0, 0.0])] * 3, 1, batch_size=2, lr=0.5, l2=0.1)
+    assert net.fit_settings == {"batch_size": 2, "lr": 0.5, "l2": 0.1, "l1": 0.0,
+                                "momentum": 0.0, "early_stop": None, "lr_schedule": None}
 
 
 def test_bad_arguments_are_clear_errors():
@@ -291,8 +322,10 @@ def test_cost_is_the_mean_plus_the_penalties():
     from purenet import reference as ref
     net = Network([3, 4, 2], seed=1, cost="cross-entropy")
     data = pairs_for([3, 4, 2], n=7)
-    mean = sum(ref.cross_entropy_cost(*(lambda zs, acts: (acts[-1], y, zs[-1]))(
-        *ref.forward_pass(net.weights, net.biases, x, cost=ref.CROSS_ENTROPY))) for x, y in data) / 7
+    def cost(x, y):
+        zs, acts = ref.forward_pass(net.weights, net.biases, x, cost=ref.CROSS_ENTROPY)
+        return ref.cross_entropy_cost(acts[-1], y, zs[-1])
+    mean = sum(cost(x, y) for x, y in data) / 7
     flat = [v for w in net.weights for row in w for v in row]
     want = mean + 2.0 / 14 * sum(v * v for v in flat) + 0.5 / 7 * sum(abs(v) for v in flat)
     assert math.isclose(net.cost(data, l2=2.0, l1=0.5), want, rel_tol=1e-12)

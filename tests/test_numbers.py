@@ -16,7 +16,8 @@ import pytest
 
 import purenet
 from purenet import DataError, Dataset, ModelFileError, Network, TrainingDiverged
-from purenet import network, train
+from purenet import checks
+from purenet.cli import train
 from conftest import ROOT, make_tiny_mnist
 
 try:
@@ -58,7 +59,7 @@ def test_threads_beyond_the_c_engines_limit_are_refused_before_the_data_loads(tm
 @needs_c
 def test_the_limits_are_the_c_engines():
     lib, _ = cengine.lib_and_ffi()
-    assert (network.MAX_LAYERS, network.MAX_NEURONS, network.MAX_THREADS) == \
+    assert (checks.MAX_LAYERS, checks.MAX_NEURONS, checks.MAX_THREADS) == \
         (lib.PN_MAX_LAYERS, lib.PN_MAX_SIZE, lib.PN_MAX_THREADS)
 
 
@@ -79,7 +80,7 @@ def test_sizes_that_cannot_fit_in_memory_are_refused_before_allocating():
 def test_the_memory_estimate_is_this_machines_memory(monkeypatch):
     pages = {"SC_PHYS_PAGES": 250000, "SC_PAGE_SIZE": 4096}          # a 1.0 GB machine
     monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
-    assert network._check_sizes([784, 20000, 10]) == [784, 20000, 10]   # 636 MB: fits
+    assert checks.check_sizes([784, 20000, 10]) == [784, 20000, 10]   # 636 MB: fits
     with pytest.raises(ValueError, match=r"31,800,010 weights and biases: about 1.3 GB as "
                                          r"Python floats, more than this machine's 1.0 GB"):
         Network([784, 40000, 10])
@@ -87,7 +88,7 @@ def test_the_memory_estimate_is_this_machines_memory(monkeypatch):
     def unknown(name):
         raise ValueError("unrecognized configuration name")
     monkeypatch.setattr(os, "sysconf", unknown)
-    assert network._check_sizes([784, 500000, 10])                    # 15.9 GB < 16 GB
+    assert checks.check_sizes([784, 500000, 10])                    # 15.9 GB < 16 GB
     with pytest.raises(ValueError, match="more than the 16 GB assumed where the memory size "
                                          "is unknown"):
         Network([784, 600000, 10])
@@ -347,6 +348,20 @@ def test_a_huge_lr_that_saturates_every_output_is_named(tmp_path, cost):
         out = printed.getvalue()
         assert (warning in out.splitlines()) == expected, out
         assert out.count("every output unit saturated") == expected     # epoch 1 only
+
+
+@pytest.mark.parametrize("cost", ["quadratic", "cross-entropy", "log-likelihood"])
+def test_a_huge_lr_gets_a_hint_whatever_the_cost(tmp_path, cost):
+    """lr 1e9: every output saturated, or (cross-entropy, log-likelihood) weights blown up
+    where the outputs still move; either way one line says the learning rate is too high."""
+    data = make_tiny_mnist(str(tmp_path / "mnist"))
+    for lr, expected in (("1e9", 1), ("0.5", 0)):
+        printed = io.StringIO()
+        train.run(train.build_parser().parse_args(
+            ["--data-dir", data, "--sizes", "784,30,10", "--epochs", "2", "--cost", cost,
+             "--lr", lr]), out=printed)
+        out = printed.getvalue()
+        assert out.count("the learning rate is probably too high (try --lr 0.5)") == expected, out
 
 
 def test_every_output_stuck_needs_each_unit_on_one_side():

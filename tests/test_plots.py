@@ -11,7 +11,8 @@ from importlib.util import find_spec
 import pytest
 
 from conftest import ROOT
-from purenet import Network, train
+from purenet import Network
+from purenet.cli import train
 from purenet.data import load_dataset
 from purenet.dataset import Dataset
 
@@ -35,11 +36,11 @@ def png_size(path):
 
 
 def run_cli(*args, blocked=None):
-    """python -m purenet.train args in a subprocess; ``blocked``: a module made
-    unimportable first (as if not installed)."""
+    """python -m purenet.train args in a subprocess; ``blocked``: modules (comma-separated)
+    made unimportable first (as if not installed)."""
     code = "import sys; from purenet.train import main; sys.exit(main(sys.argv[1:]))"
-    if blocked:
-        code = "import sys; sys.modules[%r] = None; %s" % (blocked, code)
+    for name in (blocked or "").split(",") if blocked else ():
+        code = "import sys; sys.modules[%r] = None; %s" % (name, code)
     env = {k: v for k, v in os.environ.items() if k != "PURENET_DATA"}
     return subprocess.run([sys.executable, "-c", code] + list(args), cwd=ROOT,
                           capture_output=True, text=True, timeout=300, env=env)
@@ -57,6 +58,18 @@ def test_without_matplotlib_plots_is_refused_before_any_data_loads(tmp_path):
                                  '"purenet[plot]"'), out.stderr
     assert len(out.stderr.splitlines()) == 1, out.stderr
     assert not pictures.exists()
+
+
+@pytest.mark.parametrize("missing", ["matplotlib", "numpy", "PIL", "numpy,matplotlib"])
+def test_the_plots_message_names_what_is_missing_once(tmp_path, missing):
+    """Without matplotlib: the one line says to install it, and names no other module; with
+    matplotlib but without numpy or Pillow: it says which is missing."""
+    out = run_cli("--data-dir", str(tmp_path / "no-data"), "--no-download",
+                  "--plots", str(tmp_path / "pictures"), blocked=missing)
+    line = 'purenet-train: error: --plots needs matplotlib: pip install "purenet[plot]"'
+    if "matplotlib" not in missing:             # without it, matplotlib is all it names
+        line += " (%s is missing)" % missing
+    assert out.returncode == 2 and out.stderr == line + "\n", out.stderr
 
 
 @needs_matplotlib
@@ -126,7 +139,7 @@ def test_after_early_stopping_the_pictures_are_of_the_kept_network(tiny_mnist, t
                                                                    monkeypatch):
     """The run keeps its best epoch, not its last: the confusion matrix drawn at the end
     is that of the saved (kept) network."""
-    from purenet import plots
+    from purenet.cli import plots
     from purenet.dataset import argmax
     drawn = []
     confusion = plots.confusion
@@ -146,7 +159,7 @@ def test_after_early_stopping_the_pictures_are_of_the_kept_network(tiny_mnist, t
 
 @needs_matplotlib
 def test_learning_curve_plots_each_measured_series():
-    from purenet import plots
+    from purenet.cli import plots
     history = [{"epoch": 1, "accuracy": 0.5, "validation_accuracy": 0.25},
                {"epoch": 2, "accuracy": 0.75, "validation_accuracy": 0.5, "test_cost": 0.2,
                 "validation_cost": 0.3}]
@@ -185,7 +198,7 @@ class SteppingClock:
 
 
 def tiny_run(tiny_mnist, folder, clock, budget=0.05):
-    from purenet import plots
+    from purenet.cli import plots
     train_data, test = load_dataset("mnist", data_dir=tiny_mnist, download=False)
     net = Network([784, 6, 10], seed=2)
     notes = []
@@ -231,7 +244,7 @@ def test_output_activations_show_a_dead_unit_in_the_lowest_bin_in_red():
     """Unit 2 sits at a <= 0.001 for every input, its own digit's included (the seed's
     failure): its row of the own-class panel has every count in the bin from 0 to 0.05,
     and its label is red; a unit that learned its digit has them higher up."""
-    from purenet import plots
+    from purenet.cli import plots
     labels = [k % 3 for k in range(30)]
     outputs = [[(0.97 if k % 2 else 0.5) if l == 0 else 0.01, 0.9 if l == 1 else 0.3,
                 0.001 * (k % 2)] for k, l in enumerate(labels)]
@@ -246,8 +259,27 @@ def test_output_activations_show_a_dead_unit_in_the_lowest_bin_in_red():
 
 
 @needs_matplotlib
+@pytest.mark.parametrize("cost", ["quadratic", "cross-entropy", "log-likelihood"])
+def test_output_activations_caption_names_the_run_cost_and_fits(cost):
+    """The caption says what saturation means under the run's cost, and no word of it is cut
+    off at the figure's edge."""
+    from purenet.cli import plots
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    labels = [k % 10 for k in range(100)]
+    outputs = [[0.97 if l == j else 0.01 for j in range(10)] for l in labels]
+    fig = plots.output_activations(outputs, labels, cost)
+    caption = fig.texts[-1]
+    assert "the %s cost" % cost in caption.get_text()
+    assert [c for c in ("quadratic", "cross-entropy", "log-likelihood")
+            if c in caption.get_text()] == [cost]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    box, page = caption.get_window_extent(renderer), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 <= box.y1 <= page.y1
+
+
+@needs_matplotlib
 def test_confusion_and_misclassified_show_the_counts_and_the_labels():
-    from purenet import plots
+    from purenet.cli import plots
     labels, predictions = [0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 2, 0]
     fig = plots.confusion(labels, predictions, 3)
     cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
@@ -262,7 +294,7 @@ def test_confusion_and_misclassified_show_the_counts_and_the_labels():
 
 @needs_matplotlib
 def test_inputs_that_are_not_square_images_skip_two_pictures_with_a_note(tmp_path):
-    from purenet import plots
+    from purenet.cli import plots
     data = Dataset(3, 2, xs=[0.1, 0.9, 0.5, 0.7, 0.2, 0.4], labels=bytes([0, 1]))
     net = Network([3, 4, 2], seed=1)
     notes = []

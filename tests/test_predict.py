@@ -4,7 +4,6 @@ exit 1 for each image or model that cannot be read, exit 2 for bad options; and 
 embedding story: a copy of the purenet folder predicts with nothing but the standard
 library."""
 
-import glob
 import json
 import os
 import shutil
@@ -308,9 +307,9 @@ def test_into_a_closed_pipe_no_traceback(tiny):
 EMBEDDED = r"""
 import os, sys
 before = set(sys.modules)
-import purenet.predict
-assert purenet.predict.__file__.startswith(os.getcwd()), purenet.predict.__file__
-code = purenet.predict.main(sys.argv[1:])
+import purenet.cli.predict
+assert purenet.cli.predict.__file__.startswith(os.getcwd()), purenet.cli.predict.__file__
+code = purenet.cli.predict.main(sys.argv[1:])
 foreign = sorted(m for m in set(sys.modules) - before
                  if m.split(".")[0] not in sys.stdlib_module_names | {"purenet"})
 print(code, foreign)
@@ -324,9 +323,8 @@ def test_a_copy_of_the_folder_predicts_with_the_standard_library_only(tiny, tmp_
     and loads no module outside the standard library."""
     net, model, test, folder = tiny
     app = tmp_path / "app"
-    os.makedirs(str(app / "purenet"))
-    for f in glob.glob(os.path.join(ROOT, "purenet", "*.py")):
-        shutil.copy(f, str(app / "purenet"))
+    shutil.copytree(os.path.join(ROOT, "purenet"), str(app / "purenet"),
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     shutil.copy(model, str(app / "model.json"))
     shutil.copy(write_images(folder, test, 1)[0], str(app / "digit.png"))
     out = python("-S", "-c", EMBEDDED, "model.json", "digit.png", cwd=str(app))
@@ -350,11 +348,11 @@ def test_the_readmes_example_digits(tiny, capsys):
 
 
 def test_ctrl_c_is_exit_130_without_a_traceback(tiny, capsys, monkeypatch):
-    import purenet.predict
+    import purenet.cli.predict
 
     def interrupted(*args):
         raise KeyboardInterrupt
     net, model, test, folder = tiny
-    monkeypatch.setattr(purenet.predict, "predict", interrupted)
+    monkeypatch.setattr(purenet.cli.predict, "predict", interrupted)
     code, out, err = run(capsys, model, write_images(folder, test, 1)[0])
     assert (code, out, err) == (130, [], [])

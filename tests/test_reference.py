@@ -128,14 +128,19 @@ def test_gradient_matches_finite_differences(sizes, seed):
     for l in range(len(w)):
         for j in range(len(b[l])):
             keep = b[l][j]
-            b[l][j] = keep + h; up = cost(w, b, x, y)
-            b[l][j] = keep - h; down = cost(w, b, x, y)
+            b[l][j] = keep + h
+            up = cost(w, b, x, y)
+            b[l][j] = keep - h
+            down = cost(w, b, x, y)
             b[l][j] = keep
-            check((up - down) / (2 * h), nabla_b[l][j], "b[%d][%d]" % (l, j)); checked += 1
+            check((up - down) / (2 * h), nabla_b[l][j], "b[%d][%d]" % (l, j))
+            checked += 1
             for k in range(len(w[l][j])):
                 keep = w[l][j][k]
-                w[l][j][k] = keep + h; up = cost(w, b, x, y)
-                w[l][j][k] = keep - h; down = cost(w, b, x, y)
+                w[l][j][k] = keep + h
+                up = cost(w, b, x, y)
+                w[l][j][k] = keep - h
+                down = cost(w, b, x, y)
                 w[l][j][k] = keep
                 check((up - down) / (2 * h), nabla_w[l][j][k], "w[%d][%d][%d]" % (l, j, k))
                 checked += 1
@@ -218,7 +223,7 @@ def test_every_epoch_has_its_own_shuffle():
         net = Network(sizes, seed=8, backend="python")
         w, b = net.weights, net.biases
         orders = []
-        for epoch in range(epochs):
+        for _ in range(epochs):
             if fresh_order_each_epoch or not orders:
                 order = list(range(n))
                 net.rng.shuffle(order)

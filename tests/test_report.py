@@ -1,6 +1,6 @@
 """The end-of-training report and the detection of stuck output units."""
 
-from purenet import report
+from purenet.cli import report
 
 
 def test_confusion_matrix_counts_true_against_predicted():
@@ -24,10 +24,22 @@ def test_a_unit_stuck_near_zero_is_reported_with_its_numbers():
     assert "for all 4 inputs" in lines[0] and "argmax for 0 inputs, 2 are digit 2" in lines[0]
 
 
+def test_a_unit_saturated_at_both_ends_is_not_said_to_be_near_one_end():
+    # unit 1 is 1e-42 on one input and 0.999 on the others: saturated, but not "near 1"
+    outputs = [[0.9, 1e-42], [0.0001, 0.999], [0.0002, 0.9995]]
+    lines = report.dead_unit_lines(report.output_units(outputs, [0, 1, 1]))
+    assert any(l.startswith("output 1 is saturated at 0 or 1: 1e-42 <= a <= 1,")
+               for l in lines), lines
+    near_one = report.dead_unit_lines(report.output_units([[0.99, 0.999], [0.995, 0.9999]],
+                                                          [0, 1]))
+    assert near_one[0].startswith("output 0 is saturated near 1: 0.99 <= a <= 0.995")
+
+
 def test_a_unit_never_predicted_but_still_moving_is_named_differently():
     outputs = [[0.9, 0.3], [0.8, 0.4], [0.7, 0.45]]        # unit 1: σ′ up to 0.2475
     lines = report.dead_unit_lines(report.output_units(outputs, [0, 1, 1]))
-    assert lines == ["digit 1 is never predicted (2 test samples; its output reaches at most a = 0.45)"]
+    assert lines == ["digit 1 is never predicted (2 test samples; its output reaches at most "
+                     "a = 0.45)"]
 
 
 def test_healthy_units_are_not_reported():

@@ -17,7 +17,7 @@ import pytest
 
 import purenet
 from purenet import Network
-from purenet.files import write_atomically
+from purenet.formats.atomic import write_atomically
 from conftest import ROOT, make_tiny_mnist
 
 
@@ -81,8 +81,27 @@ def test_cli_refuses_a_bad_save_target_before_training(tmp_path, target, problem
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("option", ["--save", "--checkpoint"])
+def test_a_folder_that_takes_no_file_is_refused_before_training(tmp_path, option):
+    """/proc passes os.access for root, but no file can be created there: the check creates
+    (and removes) one, so the run stops before its data loads (exit 2, not a lost model)."""
+    out = cli("--data-dir", str(tmp_path / "no-data"), "--no-download", option,
+              "/proc/purenet-model.json")
+    assert out.returncode == 2 and out.stdout == "", out.stderr
+    assert out.stderr.startswith("purenet-train: error: %s: cannot save to "
+                                 "/proc/purenet-model.json: " % option), out.stderr
+    assert len(out.stderr.splitlines()) == 1
+
+
+def test_the_probe_leaves_nothing_behind(tmp_path):
+    from purenet.formats.atomic import probe_target
+    assert probe_target(str(tmp_path / "m.json")) == (str(tmp_path / "m.json"), None)
+    assert os.listdir(str(tmp_path)) == []
+
+
 def test_the_check_is_reusable_for_other_output_options():
-    from purenet.train import UsageError, check_output_file
+    from purenet.cli.options import check_output_file
+    from purenet.errors import UsageError
     with pytest.raises(UsageError, match=r"^--checkpoint: cannot save to an empty path "
                                          r"\(give a file name, such as run\.ckpt\)$"):
         check_output_file("--checkpoint", "", example="run.ckpt")
@@ -236,7 +255,7 @@ def test_a_full_disk_removes_the_temp_file_and_names_the_target(tmp_path):
     code = r"""
 import os, resource, signal, sys
 from purenet import Network
-from purenet.files import write_atomically
+from purenet.formats.atomic import write_atomically
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
 try:
@@ -310,7 +329,7 @@ def test_head_1_does_not_lose_the_model(tmp_path):
 ], ids=["became-a-directory", "diverged", "became-a-fifo"])
 def test_main_reports_a_save_failure_after_training_in_one_line(tmp_path, monkeypatch, capsys,
                                                                  sabotage, message):
-    from purenet import train
+    from purenet.cli import train
     data = make_tiny_mnist(str(tmp_path / "mnist"))
     target = str(tmp_path / "m.json")
     fit = Network.fit
@@ -347,3 +366,21 @@ def test_a_save_removes_the_temp_files_that_killed_saves_left(tmp_path):
     write_atomically(str(tmp_path / "m.json"), b"whole")
     assert sorted(os.listdir(str(tmp_path))) == sorted(
         [names["alive"], names["other"], names["mine"], "m.json"])
+
+
+def test_the_same_training_writes_the_same_bytes(tmp_path):
+    """Two runs of one training (a checkpoint too): the model files and the checkpoints are
+    equal byte for byte, so sha256sum agrees; the history keeps no timings."""
+    data = make_tiny_mnist(str(tmp_path / "mnist"))
+    files = []
+    for run in ("a", "b"):
+        model, ckpt = str(tmp_path / (run + ".json")), str(tmp_path / (run + ".ckpt"))
+        out = cli("--data-dir", data, "--sizes", "784,6,10", "--epochs", "2", "--monitor",
+                  "--validation", "10", "--save", model, "--checkpoint", ckpt)
+        assert out.returncode == 0, out.stderr
+        files.append([open(p, "rb").read() for p in (model, ckpt)])
+    assert files[0] == files[1]
+    history = json.loads(files[0][0])["meta"]["history"]
+    assert len(history) == 2 and all("seconds" not in r and "samples_per_s" not in r
+                                     and "eval_seconds" not in r for r in history)
+    assert "validation_accuracy" in history[0] and "training_cost" in history[0]

@@ -193,7 +193,7 @@ def test_cli_prints_the_schedule_and_keeps_the_best_epoch(tiny_mnist, tmp_path):
               "--lr", 1, "--save", tmp_path / "m.json")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert any(l.startswith("  lr halved to 0.5: no better validation accuracy in 1 epochs")
+    assert any(l.startswith("  lr halved to 0.5: no better validation accuracy in 1 epoch")
                for l in lines)
     assert any(l.startswith("  cost: training ") for l in lines)
     stop = [l for l in lines if l.startswith("  stopped after epoch ")]
@@ -223,7 +223,7 @@ def test_cli_preset_network2_and_explicit_options_win(tiny_mnist):
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0]
     for part in ("preset network2", "cost cross-entropy", "init scaled", "batch 10", "lr 0.25,",
-                 "l2 5,", "validation 20,", "early-stop 10,", "lr-schedule 3,", "1 epochs"):
+                 "l2 5,", "validation 20,", "early-stop 10,", "lr-schedule 3,", "1 epoch,"):
         assert part in first, (part, first)
     out = cli("--data-dir", tiny_mnist, "--epochs", 1, "--sizes", "784,10,10")
     first = out.stdout.splitlines()[0]

@@ -329,7 +329,8 @@ def test_pn_shuffle_checks_its_arguments():
     # swap 3 and 2; i = 2 (bit_length(3) = 2, j = word >> 30): 0xffffffff gives 3 > 2,
     # drawn again, and the words have run out: top = 2.
     top[0] = 3
-    le = lambda *ws: b"".join(w.to_bytes(4, "little") for w in ws)
+    def le(*ws):
+        return b"".join(w.to_bytes(4, "little") for w in ws)
     assert lib.pn_shuffle(order, 4, 1, le(0x40000000, 0xFFFFFFFF), 2, top) == lib.PN_OK
     assert (list(order), top[0]) == ([0, 1, 3, 2], 2)
     # Then i = 2: 0 gives j = 0, swap 2 and 0; i = 1 (still >> 30): 0x80000000 gives

@@ -33,13 +33,14 @@ import os
 import signal
 import threading
 
-from .dataset import DataError
-from .files import write_atomically
-from .schedule import Schedule
+from ..checks import check_fit_settings, check_params, is_number, is_whole
+from ..schedule import Schedule
+from . import model
+from .atomic import write_atomically
 
-FORMAT_NAME = "purenet-checkpoint"
+FORMAT_NAME = model.CHECKPOINT_FORMAT_NAME
 FORMAT_VERSION = 1
-_STATE_WORDS = 625          # random.Random's state: 624 words of the Mersenne Twister + index
+STATE_WORDS = 625           # random.Random's state: 624 words of the Mersenne Twister + index
 
 
 def fingerprint(data):
@@ -50,38 +51,21 @@ def fingerprint(data):
     return {"n": data.n, "sha256": h.hexdigest()}
 
 
-def check_data(net, train, needed):
-    """The fingerprint of train, when needed or when net was resumed (else None).
-
-    A resumed network must train on the data its checkpoint was made with: DataError
-    otherwise, naming both.
-    """
-    if not needed and net.trained_on is None:
-        return None
-    seen = fingerprint(train)
-    was = net.trained_on
-    if was is not None and seen != was:
-        raise DataError(
-            "the training data differs from the checkpoint's: %d samples (sha256 %s...) where "
-            "the run was trained on %d samples (sha256 %s...); resume with the same data"
-            % (seen["n"], seen["sha256"][:12], was["n"], was["sha256"][:12]))
-    return seen
+def document(model_doc, rng_state, velocities, settings, trained_on, schedule_state):
+    """The checkpoint's content (a dict for JSON): the model document and the run's state."""
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model_doc,
+            "rng": _rng_to_json(rng_state),
+            "velocities": None if velocities is None else list(velocities),
+            "fit": settings, "data": trained_on, "schedule": schedule_state}
 
 
-def write(net, path, settings, trained_on):
-    """Write net's training state to path, atomically (see the module docstring), and
-    set ``net.checkpointed`` to (path, epochs) once it is there."""
-    from .network import encode
-    velocities = net.engine.get_velocities()
-    doc = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "model": net.document(),
-           "rng": _rng_to_json(net.rng.getstate()),
-           "velocities": None if velocities is None else list(velocities),
-           "fit": settings, "data": trained_on,
-           "schedule": net.schedule.state() if net.schedule is not None else None}
-    data = encode(doc)
+def write(path, doc, written):
+    """Write the checkpoint document to path, atomically, then call ``written()``: Ctrl-C
+    waits for both, so what ``written`` records is what the file holds."""
+    data = model.encode(doc)
     with _ctrl_c_held():
         write_atomically(path, data, "run.ckpt")
-        net.checkpointed = (os.fspath(path), len(net.history))
+        written()
 
 
 @contextlib.contextmanager
@@ -104,38 +88,35 @@ def _ctrl_c_held():
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def resume(path, backend="python", threads=1):
-    """The network of the checkpoint at path, in the state its last epoch left it.
-
-    ``net.fit_settings`` holds fit's settings as keyword arguments (batch_size, lr,
-    l2, l1, momentum, early_stop, lr_schedule) and ``len(net.history)`` the epochs
-    done; the next fit continues the schedule (``net.schedule``) where it stopped.  Every problem with
-    the file is a ModelFileError naming it.
-    """
-    from .network import check_fit_settings, from_document, read_json
-    doc, fail = read_json(path, "checkpoint")
+def read(path):
+    """The checkpoint at path, checked: {"model": model.parse's dict, "fit": fit's settings,
+    "data": the training data's fingerprint, "rng": random.Random's state, "velocities":
+    [weights, biases] or None, "schedule": a Schedule or None}.  Every problem with the
+    file is a ModelFileError naming it."""
+    doc, fail = model.read_json(path, "checkpoint")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         fail("not a purenet checkpoint (no \"format\": \"%s\"; a model file is read by "
              "purenet.load, and cannot be resumed)" % FORMAT_NAME)
     if doc.get("version") != FORMAT_VERSION or isinstance(doc.get("version"), bool):
         fail("checkpoint version %r is not supported (this purenet reads version %d)"
              % (doc.get("version"), FORMAT_VERSION))
-    net = from_document(doc.get("model"), fail, backend, threads)
-    net.checkpointed = (os.fspath(path), len(net.history))
+    parsed = model.parse(doc.get("model"), fail)
+    sizes = parsed["sizes"]
     try:
-        net.fit_settings = check_fit_settings(**doc.get("fit"))
+        settings = check_fit_settings(**doc.get("fit"))
     except (TypeError, ValueError) as e:
         fail("bad \"fit\" settings (%s)" % e)
-    net.trained_on = _data_id(doc.get("data"), fail)
-    net.rng.setstate(_rng_from_json(doc.get("rng"), fail))
-    if doc.get("velocities") is not None:
-        if not _like_params(doc["velocities"], net.sizes):
-            fail("bad \"velocities\": expected [weights, biases] of finite numbers shaped as "
-                 "the model's")
-        net.engine.set_velocities(*doc["velocities"])
-    if doc.get("schedule") is not None:
-        net.schedule = _schedule(doc["schedule"], net, fail)
-    return net
+    trained_on = _data_id(doc.get("data"), fail)
+    rng_state = _rng_from_json(doc.get("rng"), fail)
+    velocities = doc.get("velocities")
+    if velocities is not None and not _like_params(velocities, sizes):
+        fail("bad \"velocities\": expected [weights, biases] of finite numbers shaped as "
+             "the model's")
+    schedule = doc.get("schedule")
+    if schedule is not None:
+        schedule = _schedule(schedule, sizes, settings, fail)
+    return {"model": parsed, "fit": settings, "data": trained_on, "rng": rng_state,
+            "velocities": velocities, "schedule": schedule}
 
 
 def _rng_to_json(state):
@@ -147,50 +128,47 @@ def _rng_from_json(value, fail):
     """random.Random's state from its JSON list, checked: a wrong one is a fail()."""
     try:
         version, words, gauss_next = value
-        ok = (version == 3 and isinstance(words, list) and len(words) == _STATE_WORDS
+        ok = (version == 3 and isinstance(words, list) and len(words) == STATE_WORDS
               and all(type(w) is int and 0 <= w < 2 ** 32 for w in words)
-              and words[-1] <= _STATE_WORDS - 1
+              and words[-1] <= STATE_WORDS - 1
               and (gauss_next is None or type(gauss_next) is float))
     except (TypeError, ValueError):
         ok = False
     if not ok:
         fail("bad \"rng\": expected [3, %d words, null or a float] as "
-             "random.Random.getstate() gives" % _STATE_WORDS)
+             "random.Random.getstate() gives" % STATE_WORDS)
     return (3, tuple(words), gauss_next)
 
 
 def _like_params(value, sizes):
     """Whether value is [weights, biases] of finite numbers shaped as sizes asks."""
-    from .network import _check_params, _is_number
     try:
         vw, vb = value
-        _check_params(sizes, vw, vb)
-        return all(_is_number(v) for w in vw for row in w for v in row) and all(
-            _is_number(v) for b in vb for v in b)
+        check_params(sizes, vw, vb)
+        return all(is_number(v) for w in vw for row in w for v in row) and all(
+            is_number(v) for b in vb for v in b)
     except (TypeError, ValueError, OverflowError):
         return False
 
 
-def _schedule(value, net, fail):
+def _schedule(value, sizes, settings, fail):
     """The Schedule of a checkpoint's run, checked against its fit settings."""
-    from .network import _is_number, _is_whole
-    settings = net.fit_settings
     try:
         state = {k: value[k] for k in Schedule.FIELDS}
         counts = [state[k] for k in ("best_hits", "best_epoch")]
         ok = (state["lr0"] == settings["lr"]
               and state["early_stop"] == settings["early_stop"]
               and state["lr_schedule"] == settings["lr_schedule"]
-              and _is_number(state["lr"]) and 0 < state["lr"] <= state["lr0"]
-              and all(_is_whole(state[k]) and state[k] >= 0
+              and is_number(state["lr"]) and 0 < state["lr"] <= state["lr0"]
+              and all(is_whole(state[k]) and state[k] >= 0
                       for k in ("since_best", "since_change"))
-              and (counts == [None, None] or all(_is_whole(c) and c >= 0 for c in counts))
+              and (counts == [None, None] or all(is_whole(c) and c >= 0 for c in counts))
               and (state["stopped"] is None or isinstance(state["stopped"], str)))
         best = state["best"]
         if ok and best is not None:
             weights, biases, velocities = best
-            ok = _like_params([weights, biases], net.sizes) and (
-                velocities is None or _like_params(velocities, net.sizes))
+            ok = _like_params([weights, biases], sizes) and (
+                velocities is None or _like_params(velocities, sizes))
     except (TypeError, ValueError, KeyError):
         ok = False
     if not ok:

@@ -26,6 +26,8 @@ import re
 import struct
 import zlib
 
+from ..errors import ImageError
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_FILE_BYTES = 64 * 1024 * 1024      # far more than any digit; a bound for /dev/zero
 MAX_PIXELS = 1 << 24                   # an image larger than this is refused, not inflated
@@ -38,10 +40,6 @@ _COLOUR_NAMES = {0: "greyscale", 2: "RGB", 3: "palette", 4: "greyscale+alpha", 6
 
 Image = collections.namedtuple("Image", "width height pixels")
 Image.__doc__ = "A greyscale image: pixels holds width * height values 0..255, row by row."
-
-
-class ImageError(ValueError):
-    """An image file that cannot be read: the message names the file and the problem."""
 
 
 def read_image(path, size=None):

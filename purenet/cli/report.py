@@ -9,7 +9,7 @@ has stopped learning.  :func:`output_units` measures this per unit.
 
 from operator import mul
 
-from .dataset import argmax
+from ..dataset import argmax
 
 # An output unit whose σ′ = a(1 − a) stays below this for every input is "saturated":
 # a < 0.053 or a > 0.947 everywhere, so its error δ = (a − y)σ′ is under a fifth of what
@@ -57,9 +57,9 @@ def dead_unit_lines(units):
     for u in stuck_units(units):
         j = u["unit"]
         if is_saturated(u):
-            side = "0" if u["max"] < 0.5 else "1"
+            side = "near 0" if u["max"] < 0.5 else "near 1" if u["min"] > 0.5 else "at 0 or 1"
             lines.append(
-                "output %d is saturated near %s: %.3g <= a <= %.3g, so sigma' = a(1-a) <= %.2g "
+                "output %d is saturated %s: %.3g <= a <= %.3g, so sigma' = a(1-a) <= %.2g "
                 "for all %d inputs and the quadratic cost barely moves it "
                 "(delta = (a - y) * sigma'); it is the argmax for %d inputs, %d are digit %d"
                 % (j, side, u["min"], u["max"], u["max_slope"],

@@ -16,7 +16,7 @@ can be watched in an image viewer:
 matplotlib is an optional extra (``pip install "purenet[plot]"``) and only this module
 imports it, so purenet itself needs only the standard library.  Figures are drawn with
 the Agg renderer (no screen), and each file is replaced atomically
-(:func:`purenet.files.write_atomically`), so a viewer never sees half a PNG.
+(:func:`purenet.formats.atomic.write_atomically`), so a viewer never sees half a PNG.
 """
 
 import io
@@ -24,17 +24,18 @@ import math
 import os
 import time
 
+from ..dataset import argmax
+from ..errors import UsageError
+from ..formats.atomic import check_target, write_atomically
 from . import report
-from .dataset import argmax
-from .files import check_target, write_atomically
 
 try:
-    import numpy
-    import PIL.Image
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
+    import numpy
+    import PIL.Image
     MISSING = None
 except ImportError as e:                     # matplotlib (or its numpy) is not installed
     MISSING = e
@@ -51,25 +52,28 @@ BUDGET = 0.05            # share of the run's time each group of pictures may ta
 
 def check(folder):
     """Before any training: matplotlib is importable, and ``folder`` exists (it is
-    created) and can take every picture.  A ValueError with one line otherwise."""
+    created) and can take every picture.  A UsageError with one line otherwise."""
     if MISSING is not None:
-        raise ValueError("--plots needs matplotlib: %s (%s)" % (INSTALL, MISSING))
+        missing = (MISSING.name or "matplotlib").split(".")[0]
+        raise UsageError("--plots needs matplotlib: %s%s" % (
+            INSTALL, "" if missing == "matplotlib" else " (%s is missing)" % missing))
     if not folder:
-        raise ValueError("--plots needs the name of a folder for the pictures (e.g. --plots "
+        raise UsageError("--plots needs the name of a folder for the pictures (e.g. --plots "
                          "plots)")
     if os.path.exists(folder) and not os.path.isdir(folder):
-        raise ValueError("--plots %s: that is a file, not a folder (name a folder for the "
+        raise UsageError("--plots %s: that is a file, not a folder (name a folder for the "
                          "pictures)" % folder)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        raise ValueError("--plots %s: cannot create that folder: %s (choose another)"
-                         % (folder, e.strerror or e))
+        raise UsageError("--plots %s: cannot create that folder: %s (choose another)"
+                         % (folder, e.strerror or e)) from None
     for name in PICTURES:
         try:
             check_target(os.path.join(folder, name), name)
         except (ValueError, OSError) as e:      # a folder of that name, an unwritable folder
-            raise ValueError("--plots %s: %s" % (folder, getattr(e, "strerror", None) or e))
+            raise UsageError("--plots %s: %s"
+                             % (folder, getattr(e, "strerror", None) or e)) from None
 
 
 def image_side(n_in):
@@ -141,7 +145,8 @@ class Plots:
             if self.side is not None:
                 self._save("misclassified.png", misclassified(self.test, self.labels,
                                                               predictions, self.side))
-            self._save("output-activations.png", output_activations(outputs, self.labels))
+            self._save("output-activations.png",
+                       output_activations(outputs, self.labels, self.net.cost_name))
         if self.side is not None:
             self._save("hidden-weights.png", hidden_weights(self.net.weights[0], self.side))
 
@@ -287,7 +292,7 @@ def hidden_weights(weights, side):
     return fig
 
 
-def output_activations(outputs, labels):
+def output_activations(outputs, labels, cost="quadratic"):
     """Per output unit j (a row), how its activation is spread over 20 bins from 0 to 1:
     on the test inputs of class j, where it should be high, and on the others, where it
     should be low; counts on a log colour scale.  A saturated unit (σ′ = a(1 − a) below
@@ -318,7 +323,14 @@ def output_activations(outputs, labels):
     fig.colorbar(image, cax=fig.add_axes((1 - 0.8 / 7.0, 0.85 / height, 0.12 / 7.0,
                                           1 - 1.3 / height)), label="test inputs")
     fig.text(0.01, 0.03, "red marks a saturated unit%s: σ′ = a(1 − a) < %g for every test "
-             "input, so the quadratic cost stops moving it" % ("" if dead else " (none here)",
-                                                                report.SATURATED_SLOPE),
-             fontsize=8)
+             "input,\n%s" % ("" if dead else " (none here)", report.SATURATED_SLOPE,
+                             SATURATED_UNDER[cost]), fontsize=8)
     return fig
+
+
+# What a saturated output unit means under each cost (the caption's second line).
+SATURATED_UNDER = {
+    "quadratic": "so the quadratic cost barely moves it (δ = (a − y) σ′)",
+    "cross-entropy": "but the cross-entropy cost still moves it (δ = a − y, no σ′)",
+    "log-likelihood": "but the log-likelihood cost still moves it (δ = a − y, no σ′)",
+}

@@ -14,20 +14,19 @@ A reader of the path sees the old file or the new one, never half of one, and a
 * on any failure, Ctrl-C included, the temp file is removed and the target is untouched;
   one that a killed process left is removed by the next save to the same target.
 
-Errors: :class:`SaveTargetError` (a ``ValueError``) for a path that cannot name a file
-to write; an ``OSError`` of the usual subclass (``FileNotFoundError``,
-``PermissionError``, ...) for what the system refuses, its message naming the target.
+Errors: :class:`purenet.errors.SaveTargetError` (a ``ValueError``) for a path that cannot
+name a file to write; a :class:`purenet.errors.WriteError`, also an ``OSError`` of the usual
+subclass (``FileNotFoundError``, ``PermissionError``, ...), for what the system refuses,
+its message naming the target.
 """
 
 import errno
 import os
 import stat
 
-__all__ = ["SaveTargetError", "check_target", "write_atomically"]
+from ..errors import SaveTargetError, write_error
 
-
-class SaveTargetError(ValueError):
-    """A path that cannot be a file to write: empty, a directory, a FIFO, a device..."""
+__all__ = ["check_target", "probe_target", "write_atomically"]
 
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
@@ -42,8 +41,8 @@ def _kind(mode):
 
 
 def _os_error(err, message):
-    """An OSError of the subclass that errno ``err`` maps to (FileNotFoundError, ...)."""
-    return OSError(err if err is not None else errno.EIO, message)
+    """A WriteError that is also the OSError subclass errno ``err`` maps to."""
+    return write_error(err if err is not None else errno.EIO, message)
 
 
 def check_target(path, example="model.json"):
@@ -77,7 +76,7 @@ def check_target(path, example="model.json"):
     except (FileNotFoundError, NotADirectoryError):
         st = None                                # a new file, or a dangling symlink
     except OSError as e:                         # a symlink loop, a folder we cannot search
-        raise _os_error(e.errno, "cannot save to %s: %s" % (path, e.strerror))
+        raise _os_error(e.errno, "cannot save to %s: %s" % (path, e.strerror)) from None
     if st is not None:
         if stat.S_ISDIR(st.st_mode):             # a race with the isdir above
             raise SaveTargetError("cannot save to %s: it is a directory%s" % (path, via))
@@ -90,10 +89,10 @@ def check_target(path, example="model.json"):
         folder_st = os.stat(folder)
     except FileNotFoundError:
         raise _os_error(errno.ENOENT, "cannot save to %s: the folder %s does not exist "
-                        "(create it first, or choose another folder)" % (path, folder))
+                        "(create it first, or choose another folder)" % (path, folder)) from None
     except OSError as e:
         raise _os_error(e.errno, "cannot save to %s: the folder %s: %s"
-                        % (path, folder, e.strerror))
+                        % (path, folder, e.strerror)) from None
     if not stat.S_ISDIR(folder_st.st_mode):
         raise _os_error(errno.ENOTDIR, "cannot save to %s: %s is not a folder (choose another "
                         "path)" % (path, folder))
@@ -101,6 +100,23 @@ def check_target(path, example="model.json"):
         raise _os_error(errno.EACCES, "cannot save to %s: the folder %s is not writable "
                         "(choose another folder)" % (path, folder))
     return real, (stat.S_IMODE(st.st_mode) if st is not None else None)
+
+
+def probe_target(path, example="model.json"):
+    """check_target, and then proof that the folder takes a new file: one is created there
+    and removed again.  For a check before hours of work: a folder that says it is writable
+    but is not (/proc, a read-only mount seen by root) is refused now, not after."""
+    real, mode = check_target(path, example)
+    folder = os.path.dirname(real)
+    try:
+        fd, tmp = _create_temp(folder, os.path.basename(real))
+    except OSError as e:
+        raise _os_error(e.errno, "cannot save to %s: cannot create a file in the folder %s: "
+                        "%s (choose another folder)"
+                        % (os.fspath(path), folder, e.strerror or e)) from None
+    os.close(fd)
+    os.unlink(tmp)
+    return real, mode
 
 
 def _create_temp(folder, name):

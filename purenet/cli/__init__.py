@@ -1,0 +1,1 @@
+"""Pictures, reports and the command-line tools: train, predict, explain, gradcheck."""

@@ -1,0 +1,156 @@
+"""What the command-line tools share: option types, one-line errors, output.
+
+An option type (``positive_int``, ``layer_sizes``, ...) turns the option's text into
+its value, or raises argparse.ArgumentTypeError; :class:`Parser` reports that in one
+line with exit code 2.  Errors found later are :class:`purenet.errors.UsageError`
+(exit 2) or another PurenetError (exit 1), each printed as one line.
+"""
+
+import argparse
+import math
+import os
+import platform
+import sys
+
+from ..checks import MAX_THREADS, check_sizes
+from ..errors import UsageError
+from ..formats.atomic import probe_target
+
+
+def interpreter():
+    """"CPython 3.11.7", or "PyPy 7.3.11 (Python 3.9.16)"."""
+    name, version = platform.python_implementation(), platform.python_version()
+    if name == "PyPy":
+        v = sys.pypy_version_info
+        return "PyPy %d.%d.%d (Python %s)" % (v.major, v.minor, v.micro, version)
+    return "%s %s" % (name, version)
+
+
+def plural(n, word):
+    """"1 epoch", "2 epochs"."""
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def one_line(e):
+    """One line for an error from purenet.formats.atomic (an OSError without its
+    "[Errno n]")."""
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
+def check_output_file(option, path, example="model.json"):
+    """Refuse, before any training, a path that the write at the end would refuse.
+
+    For ``--save`` (and any later option that writes a file, such as a checkpoint): an
+    empty path, a directory, a FIFO or device, a missing or unwritable folder is a
+    UsageError (exit 2) naming the option, the problem and the fix.
+    """
+    try:
+        probe_target(path, example)
+    except (ValueError, OSError) as e:
+        raise UsageError("%s: %s" % (option, one_line(e))) from None
+
+
+class Output:
+    """Prints lines to a stream until its reader goes away, then stays quiet.
+
+    ``purenet.train ... --save m.json | head -1``: once ``head`` exits, a write raises
+    BrokenPipeError. The run goes on (the model is still trained and saved), printing
+    nothing more; for the real stdout the descriptor is pointed at /dev/null so that the
+    flush at exit does not complain either.
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.closed = False
+
+    def __call__(self, text):
+        if self.closed:
+            return
+        try:
+            print(text, file=self.stream, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            if self.stream is sys.stdout or self.stream is sys.__stdout__:
+                try:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, self.stream.fileno())
+                    os.close(devnull)
+                except (OSError, ValueError):
+                    pass
+
+
+def positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be at least 1, got %d" % v)
+    return v
+
+
+def thread_count(text):
+    """1 to the C engine's limit (checks.MAX_THREADS), checked before any data loads."""
+    v = positive_int(text)
+    if v > MAX_THREADS:
+        raise argparse.ArgumentTypeError("must be from 1 to %d (the C engine's limit), got %d"
+                                         % (MAX_THREADS, v))
+    return v
+
+
+def count(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more, got %d" % v)
+    return v
+
+
+def positive_number(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError("must be a finite number > 0, got %s" % text)
+    return v
+
+
+def penalty(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+    if not (v >= 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError("must be a finite number >= 0, got %s" % text)
+    return v
+
+
+def momentum_value(text):
+    v = penalty(text)
+    if v >= 1.0:
+        raise argparse.ArgumentTypeError("must be in [0, 1) (e.g. 0.9), got %s" % text)
+    return v
+
+
+def layer_sizes(text):
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a comma-separated list of whole numbers "
+                                         "(e.g. 784,100,10)" % text) from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("%r needs at least two layers of at least one neuron "
+                                         "(e.g. 784,100,10)" % text)
+    try:
+        return check_sizes(sizes)         # the C engine's limits, and this machine's memory
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line naming the problem (not the whole usage), exit code 2."""
+        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))

@@ -1,0 +1,1 @@
+"""File formats: model files, checkpoints, atomic writes, IDX and images."""

@@ -248,14 +248,15 @@ def test_ctrl_c_says_where_the_state_is_and_how_to_resume(tmp_path):
     big = make_tiny_mnist(str(tmp_path / "big"), n_train=1500, n_test=10)
     ck = tmp_path / "run.ckpt"
     code, out, err = _interrupt_after(["--data-dir", big, "--sizes", "784,30,10", "--epochs", 50,
-                                       "--checkpoint", ck], ck.exists)
+                                       "--backend", "python", "--checkpoint", ck], ck.exists)
     assert code == 130, err
     [line] = err.strip().splitlines()[-1:]
     assert "holds the state after epoch " in line and "--resume %s" % ck in line, line
     epoch = int(line.split("after epoch ")[1].split(";")[0])
     assert len(purenet.resume(ck).history) == epoch >= 1
     started = time.time()
-    code, out, err = _interrupt_after(["--data-dir", big, "--sizes", "784,30,10", "--epochs", 50],
+    code, out, err = _interrupt_after(["--data-dir", big, "--sizes", "784,30,10", "--epochs", 50,
+                                       "--backend", "python"],
                                       lambda: time.time() > started + 1.5)
     assert code == 130
     assert err.strip().splitlines()[-1].endswith("nothing was saved (--checkpoint PATH keeps "

@@ -41,19 +41,31 @@ typedef struct {
     size_t n_batches;
     size_t *starts;        /* starts[b]: batch b's first position in indices */
     const pn_step *step;
-    /* The meetings (counts of batches, raised by one thread, waited for by the other). */
+    struct meeting *mt;    /* with a worker: where the two threads meet, else NULL */
+    long long since;       /* main: when the current split started, at batch since_b */
+    long since_b;          /* (the first batch of a period together is not judged) */
+    long long judged_at;   /* main: together, the last time and batch its speed was judged */
+    long judged;
+    long long alone;       /* main: the time per batch of the last solo period, or 0 */
+} train_job;
+
+/* Where the two threads meet: counts of batches, raised by one thread, waited for
+ * by the other.  On the heap, freed by the last of the two threads to let go of it
+ * (refs), so that a call that ends solo returns without waiting for its asleep
+ * worker to wake up and leave (on a busy machine that took milliseconds). */
+struct meeting {
+    train_job *job;
     long main_b;           /* main: B of batches < main_b done (and so D of those before) */
     long work_b, work_c;   /* worker: B, and the gather of C, of batches < work_b, work_c */
     long go;               /* main: decisions made; the last says split go_split from go_batch's D */
     long go_batch, parked; /* parked: the worker sleeps since decision `parked` (SOLO) */
     enum split go_split;
-    long long duo_since;   /* main: when the two threads last started together */
-    int sleepers;
+    int sleepers, refs;
 #if PN_THREADS
     pthread_mutex_t mu;
     pthread_cond_t cv;
 #endif
-} train_job;
+};
 
 static int check_batches(const pn_data *d, const int64_t *indices, size_t n_indices,
                          const int64_t *batch_sizes, size_t n_batches, int n_out, int *m_max)
@@ -162,16 +174,26 @@ static void errors_and_steps(train_job *j, size_t b)
 #define PN_SPIN_NS 100000
 /* A meeting the main thread waits longer for than a batch takes on one thread
  * (MNIST 784-100-10, batches of 10: about 33 us) would have been quicker alone:
- * the main thread goes solo, PN_SOLO_MIN the first time, twice as long at each late
- * meeting after, up to PN_SOLO_MAX, and PN_SOLO_MIN again after PN_DUO_CLEAN
- * together without one.  Kept from call to call (the machine stays busy or quiet).
- * (With a busy process on the other core a wait of 0.5 ms was too long a limit:
- * the waits were 0.2 ms a batch, and two threads took 6 times as long as one.) */
+ * the main thread goes solo for a while.  (With a busy process on the other core
+ * a limit of 0.5 ms was too long: the waits were 0.2 ms a batch, and two threads
+ * took 6 times as long as one.)  The first batch of a period together is not
+ * judged: its wait is the worker's wake-up (tens of microseconds in a VM), and
+ * judging it made every return to two threads a new "late" meeting, so that on a
+ * quiet machine one hiccup kept the main thread solo for up to PN_SOLO_MAX. */
 #define PN_LATE_NS 50000
+/* How long solo lasts is set by what was measured: the time per batch of the last
+ * period together (its waits and the worker's wake-up included) against that of
+ * the last solo period.  Together was slower: the next solo period is twice as
+ * long (up to PN_SOLO_MAX); it was faster (one hiccup on a quiet machine): back to
+ * PN_SOLO_MIN.  A period together is also ended when, over its last PN_JUDGE_BATCHES
+ * batches, it was slower than solo (many waits, each under PN_LATE_NS: both cores
+ * shared with other processes).  The solo period's length is kept from call to
+ * call (the machine stays busy or quiet; atomic, as calls may run at once), its
+ * time per batch only within a call (train_job.alone: it depends on the network). */
 #define PN_SOLO_MIN 1000000
 #define PN_SOLO_MAX 1000000000
-#define PN_DUO_CLEAN 50000000
-static long long solo_ns = PN_SOLO_MIN, solo_until;   /* (atomic: calls may run at once) */
+#define PN_JUDGE_BATCHES 256
+static long long solo_ns = PN_SOLO_MIN, solo_until;
 
 static long long now_ns(void)
 {
@@ -181,18 +203,18 @@ static long long now_ns(void)
 }
 
 /* *at = v, and wake the other thread if it sleeps. */
-static void post(train_job *j, long *at, long v)
+static void post(struct meeting *mt, long *at, long v)
 {
     __atomic_store_n(at, v, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&j->sleepers, __ATOMIC_SEQ_CST)) {
-        pthread_mutex_lock(&j->mu);
-        pthread_cond_broadcast(&j->cv);
-        pthread_mutex_unlock(&j->mu);
+    if (__atomic_load_n(&mt->sleepers, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&mt->mu);
+        pthread_cond_broadcast(&mt->cv);
+        pthread_mutex_unlock(&mt->mu);
     }
 }
 
 /* Wait until *at >= v; returns the nanoseconds waited (0 when it already was). */
-static long long wait_for(train_job *j, const long *at, long v)
+static long long wait_for(struct meeting *mt, const long *at, long v)
 {
     long long t0;
     if (__atomic_load_n(at, __ATOMIC_ACQUIRE) >= v) return 0;
@@ -207,110 +229,167 @@ static long long wait_for(train_job *j, const long *at, long v)
         }
         if (now_ns() - t0 > PN_SPIN_NS) break;
     }
-    pthread_mutex_lock(&j->mu);
-    __atomic_add_fetch(&j->sleepers, 1, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(at, __ATOMIC_SEQ_CST) < v) pthread_cond_wait(&j->cv, &j->mu);
-    __atomic_sub_fetch(&j->sleepers, 1, __ATOMIC_SEQ_CST);
-    pthread_mutex_unlock(&j->mu);
+    pthread_mutex_lock(&mt->mu);
+    __atomic_add_fetch(&mt->sleepers, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(at, __ATOMIC_SEQ_CST) < v) pthread_cond_wait(&mt->cv, &mt->mu);
+    __atomic_sub_fetch(&mt->sleepers, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&mt->mu);
     return now_ns() - t0;
 }
 
 /* The main thread's decision after batch b's C: the split from b's D on. */
-static void decide(train_job *j, enum split s, long b)
+static void decide(struct meeting *mt, enum split s, long b)
 {
-    j->go_split = s;
-    j->go_batch = b;
-    post(j, &j->go, j->go + 1);
+    __atomic_store_n(&mt->go_split, s, __ATOMIC_RELAXED);
+    __atomic_store_n(&mt->go_batch, b, __ATOMIC_RELAXED);
+    post(mt, &mt->go, mt->go + 1);
+}
+
+/* A thread lets go of the meeting; the last one frees it. */
+static void let_go(struct meeting *mt)
+{
+    if (__atomic_sub_fetch(&mt->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    pthread_cond_destroy(&mt->cv);
+    pthread_mutex_destroy(&mt->mu);
+    free(mt);
+}
+
+/* The worker together with the main thread from batch b's D on, until a decision
+ * other than DUO (returns 1) or the last batch (returns 0); *seen: decisions seen. */
+static int worker_duo(train_job *j, struct meeting *mt, long b, long *seen)
+{
+    thread_work *t = &j->tw[1];
+    if (b >= 0) step_panels(j, t, (size_t)b, 1, 2);
+    for (b++; b < (long)j->n_batches; b++) {
+        forward_panels(j, t, (size_t)b, 1, 2);
+        post(mt, &mt->work_b, b + 1);
+        wait_for(mt, &mt->main_b, b + 1);
+        if ((size_t)b + 1 < j->n_batches) gather_batch(j, t, (size_t)b + 1);
+        post(mt, &mt->work_c, b + 1);
+        wait_for(mt, &mt->go, *seen + 1);
+        *seen = __atomic_load_n(&mt->go, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&mt->go_split, __ATOMIC_RELAXED) != DUO) return 1;
+        step_panels(j, t, (size_t)b, 1, 2);
+    }
+    return 0;
 }
 
 /* The worker: waits for a decision; DUO: panel 1 of D and B and the gathers from
- * that batch on, until the main thread decides otherwise. */
+ * that batch on, until the main thread decides otherwise; SOLO: says it is parked
+ * (from then on it touches nothing but the meeting); STOP: leaves. */
 static void *worker_main(void *arg)
 {
-    train_job *j = (train_job *)arg;
-    thread_work *t = &j->tw[1];
-    long seen = 0, b;
+    struct meeting *mt = (struct meeting *)arg;
+    long seen = 0;
     for (;;) {
-        wait_for(j, &j->go, seen + 1);
-        seen = __atomic_load_n(&j->go, __ATOMIC_ACQUIRE);
-        if (j->go_split == STOP) return NULL;
-        if (j->go_split == SOLO) { post(j, &j->parked, seen); continue; }
-        b = j->go_batch;
-        if (b >= 0) step_panels(j, t, (size_t)b, 1, 2);
-        for (b++; b < (long)j->n_batches; b++) {
-            forward_panels(j, t, (size_t)b, 1, 2);
-            post(j, &j->work_b, b + 1);
-            wait_for(j, &j->main_b, b + 1);
-            if ((size_t)b + 1 < j->n_batches) gather_batch(j, t, (size_t)b + 1);
-            post(j, &j->work_c, b + 1);
-            wait_for(j, &j->go, seen + 1);
-            seen = __atomic_load_n(&j->go, __ATOMIC_ACQUIRE);
-            if (j->go_split != DUO) break;
-            step_panels(j, t, (size_t)b, 1, 2);
-        }
-        if (b >= (long)j->n_batches) return NULL;
-        post(j, &j->parked, seen);
+        enum split s;
+        wait_for(mt, &mt->go, seen + 1);
+        seen = __atomic_load_n(&mt->go, __ATOMIC_ACQUIRE);
+        s = __atomic_load_n(&mt->go_split, __ATOMIC_RELAXED);
+        if (s == STOP) break;
+        if (s == DUO && !worker_duo(mt->job, mt, __atomic_load_n(&mt->go_batch, __ATOMIC_RELAXED),
+                                    &seen))
+            break;
+        post(mt, &mt->parked, seen);
     }
+    let_go(mt);
+    return NULL;
+}
+
+/* The main thread's time per batch since `since` (at batch b0) until `now`, after batch b. */
+static long long per_batch(long long now, long long since, long b0, size_t b)
+{
+    return (now - since) / ((long long)b + 1 - b0);
+}
+
+/* Go solo from batch b's D on, for a period set by the measured times (see above). */
+static enum split go_solo(train_job *j, long long now, size_t b)
+{
+    long long duo = per_batch(now, j->since, j->since_b, b);
+    long long solo = __atomic_load_n(&solo_ns, __ATOMIC_RELAXED);
+    long long alone = j->alone;
+    solo = alone > 0 && duo < alone ? PN_SOLO_MIN : solo < PN_SOLO_MAX / 2 ? 2 * solo : PN_SOLO_MAX;
+    __atomic_store_n(&solo_ns, solo, __ATOMIC_RELAXED);
+    __atomic_store_n(&solo_until, now + solo, __ATOMIC_RELAXED);
+    j->since = now;
+    j->since_b = (long)b + 1;
+    decide(j->mt, SOLO, (long)b);
+    return SOLO;
 }
 
 /* The split from batch b's D on, after the main thread waited `late` ns for the
  * worker at b's meetings (see the top of this file). */
 static enum split next_split(train_job *j, enum split s, long long late, size_t b)
 {
-    long long now, solo;
-    if (s == DUO && late <= PN_LATE_NS) { decide(j, DUO, (long)b); return DUO; }
-    now = now_ns();
+    long long now;
     if (s == DUO) {
-        solo = now - j->duo_since > PN_DUO_CLEAN ? PN_SOLO_MIN
-             : __atomic_load_n(&solo_ns, __ATOMIC_RELAXED);
-        __atomic_store_n(&solo_until, now + solo, __ATOMIC_RELAXED);
-        __atomic_store_n(&solo_ns, solo < PN_SOLO_MAX / 2 ? 2 * solo : PN_SOLO_MAX,
-                         __ATOMIC_RELAXED);
-        decide(j, SOLO, (long)b);
-        return SOLO;
+        if (late > PN_LATE_NS && (long)b != j->since_b) return go_solo(j, now_ns(), b);
+        if ((long)b + 1 - j->judged >= PN_JUDGE_BATCHES) {
+            now = now_ns();
+            if (j->alone > 0 && per_batch(now, j->judged_at, j->judged, b) > j->alone)
+                return go_solo(j, now, b);
+            j->judged_at = now;
+            j->judged = (long)b + 1;
+        }
+        decide(j->mt, DUO, (long)b);
+        return DUO;
     }
+    now = now_ns();
     if (now < __atomic_load_n(&solo_until, __ATOMIC_RELAXED) ||
-        __atomic_load_n(&j->parked, __ATOMIC_ACQUIRE) != j->go)
+        __atomic_load_n(&j->mt->parked, __ATOMIC_ACQUIRE) != j->mt->go)
         return SOLO;
-    j->duo_since = now;
-    decide(j, DUO, (long)b);
+    if ((long)b + 1 > j->since_b) j->alone = per_batch(now, j->since, j->since_b, b);
+    j->since = j->judged_at = now;
+    j->since_b = j->judged = (long)b + 1;
+    decide(j->mt, DUO, (long)b);
     return DUO;
 }
 
 /* The first decision: solo while the last call's solo time runs. */
 static enum split first_split(train_job *j)
 {
-    j->duo_since = now_ns();
-    return j->duo_since < __atomic_load_n(&solo_until, __ATOMIC_RELAXED) ? SOLO : DUO;
+    j->since = j->judged_at = now_ns();
+    return j->since < __atomic_load_n(&solo_until, __ATOMIC_RELAXED) ? SOLO : DUO;
 }
 
-/* The worker's start, and its end (it is asleep after SOLO, or done after DUO). */
+/* The worker's start (j->mt), and its end: after DUO it steps its panel of the
+ * last batch and leaves (joined); after SOLO it is parked, and is told to leave
+ * but not waited for. */
 static int start_worker(train_job *j, pthread_t *tid)
 {
-    if (pthread_mutex_init(&j->mu, NULL) != 0) return 0;
-    if (pthread_cond_init(&j->cv, NULL) == 0) {
-        if (pthread_create(tid, NULL, worker_main, j) == 0) return 1;
-        pthread_cond_destroy(&j->cv);
+    struct meeting *mt = (struct meeting *)calloc(1, sizeof *mt);
+    if (!mt) return 0;
+    mt->job = j;
+    mt->refs = 2;
+    if (pthread_mutex_init(&mt->mu, NULL) == 0) {
+        if (pthread_cond_init(&mt->cv, NULL) == 0) {
+            if (pthread_create(tid, NULL, worker_main, mt) == 0) {
+                j->mt = mt;
+                return 1;
+            }
+            pthread_cond_destroy(&mt->cv);
+        }
+        pthread_mutex_destroy(&mt->mu);
     }
-    pthread_mutex_destroy(&j->mu);
+    free(mt);
     return 0;
 }
 
 static void end_worker(train_job *j, pthread_t tid, enum split s)
 {
-    if (s != DUO) {
-        wait_for(j, &j->parked, j->go);
-        decide(j, STOP, (long)j->n_batches);
+    if (s == DUO) {
+        pthread_join(tid, NULL);
+    } else {
+        decide(j->mt, STOP, (long)j->n_batches);
+        pthread_detach(tid);
     }
-    pthread_join(tid, NULL);
-    pthread_cond_destroy(&j->cv);
-    pthread_mutex_destroy(&j->mu);
+    let_go(j->mt);
 }
 #else
-static void post(train_job *j, long *at, long v) { (void)j; (void)at; (void)v; }
-static long long wait_for(train_job *j, const long *at, long v)
+static void post(struct meeting *mt, long *at, long v) { (void)mt; (void)at; (void)v; }
+static long long wait_for(struct meeting *mt, const long *at, long v)
 {
-    (void)j; (void)at; (void)v;
+    (void)mt; (void)at; (void)v;
     return 0;
 }
 static enum split next_split(train_job *j, enum split s, long long late, size_t b)
@@ -327,17 +406,17 @@ static enum split main_batches(train_job *j, int worker, enum split s)
     size_t b;
     gather_batch(j, t, 0);
 #if PN_THREADS
-    if (worker) decide(j, s, -1);
+    if (worker) decide(j->mt, s, -1);
 #endif
     for (b = 0; b < j->n_batches; b++) {
         long long late = 0;
         forward_panels(j, t, b, 0, s == DUO ? 1 : 2);
         if (s == DUO) {
-            post(j, &j->main_b, (long)b + 1);
-            late += wait_for(j, &j->work_b, (long)b + 1);
+            post(j->mt, &j->mt->main_b, (long)b + 1);
+            late += wait_for(j->mt, &j->mt->work_b, (long)b + 1);
         }
         errors_and_steps(j, b);
-        if (s == DUO) late += wait_for(j, &j->work_c, (long)b + 1);
+        if (s == DUO) late += wait_for(j->mt, &j->mt->work_c, (long)b + 1);
         else if (b + 1 < j->n_batches) gather_batch(j, t, b + 1);
         if (worker) s = next_split(j, s, late, b);
         step_panels(j, t, b, 0, s == DUO ? 1 : 2);

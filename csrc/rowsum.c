@@ -16,6 +16,18 @@
 #include <immintrin.h>
 #endif
 
+/* The cases of a switch on a 4-wide block's width nv = 1..PN_MAX_VBLOCK (13):
+ * case nv calls F(nv, ...), so that F, always inlined, has a constant width.  F
+ * and its arguments are all given. */
+#define PN_WIDTH_CASES(F, ...)                                                     \
+    case 1: F(1, __VA_ARGS__); break;   case 2: F(2, __VA_ARGS__); break;         \
+    case 3: F(3, __VA_ARGS__); break;   case 4: F(4, __VA_ARGS__); break;         \
+    case 5: F(5, __VA_ARGS__); break;   case 6: F(6, __VA_ARGS__); break;         \
+    case 7: F(7, __VA_ARGS__); break;   case 8: F(8, __VA_ARGS__); break;         \
+    case 9: F(9, __VA_ARGS__); break;   case 10: F(10, __VA_ARGS__); break;       \
+    case 11: F(11, __VA_ARGS__); break; case 12: F(12, __VA_ARGS__); break;       \
+    case 13: F(13, __VA_ARGS__); break;
+
 /* rowsum: out[c] = sum over t = 0..n-1 of base[rows[t]*ld + c] * xv[t], for
  * c = 0..nc-1, each sum from 0.0 with t ascending.  This one kernel is every
  * product of the fast path:
@@ -30,46 +42,38 @@
  * (out is then a weight row: the gradient step fused with the gradient sum). */
 
 #if PN_VEC
-/* rs_vNV: a block of NV vectors of 4 columns, NV running sums acc0..acc{NV-1}. */
-#define PN_R1(M) M(0)
-#define PN_R2(M) PN_R1(M) M(1)
-#define PN_R3(M) PN_R2(M) M(2)
-#define PN_R4(M) PN_R3(M) M(3)
-#define PN_R5(M) PN_R4(M) M(4)
-#define PN_R6(M) PN_R5(M) M(5)
-#define PN_R7(M) PN_R6(M) M(6)
-#define PN_R8(M) PN_R7(M) M(7)
-#define PN_R9(M) PN_R8(M) M(8)
-#define PN_R10(M) PN_R9(M) M(9)
-#define PN_R11(M) PN_R10(M) M(10)
-#define PN_R12(M) PN_R11(M) M(11)
-#define PN_R13(M) PN_R12(M) M(12)
-/* PN_N13(M): M(1) M(2) ... M(13), the block widths that have a kernel. */
-#define PN_N13(M) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13)
-#define PN_VDECL(i) pn_v4 acc##i = zero; \
-    if (mode == RS_ACC) memcpy(&acc##i, out + 4 * (i), sizeof acc##i);
-#define PN_VSTEP(i) { pn_v4 w_; memcpy(&w_, r + 4 * (i), sizeof w_); acc##i += w_ * xx; }
-#define PN_VSAVE(i) if (mode == RS_UPDATE) { \
-        pn_v4 o_; memcpy(&o_, out + 4 * (i), sizeof o_); o_ = o_ - sc * acc##i; \
-        memcpy(out + 4 * (i), &o_, sizeof o_); \
-    } else memcpy(out + 4 * (i), &acc##i, sizeof acc##i);
-#define PN_DEF_RS(NV)                                                              \
-    PN_ALWAYS_INLINE void rs_v##NV(const double *base, size_t ld, const int *rows,  \
-                                   const double *xv, int n, double *out, int mode,  \
-                                   double scale)                                    \
-    {                                                                              \
-        const pn_v4 zero = {0.0, 0.0, 0.0, 0.0}, sc = {scale, scale, scale, scale}; \
-        int t;                                                                     \
-        PN_R##NV(PN_VDECL)                                                         \
-        for (t = 0; t < n; t++) {                                                  \
-            const double *r = base + (size_t)rows[t] * ld;                         \
-            const double x = xv[t];                                                \
-            const pn_v4 xx = {x, x, x, x};                                         \
-            PN_R##NV(PN_VSTEP)                                                     \
-        }                                                                          \
-        PN_R##NV(PN_VSAVE)                                                         \
+/* rs_v: a block of nv vectors of 4 columns (1 <= nv <= PN_MAX_VBLOCK), nv running
+ * sums acc[0..nv-1].  Always inlined with nv a constant (rs_block's cases), so the
+ * loops over i unroll and acc lives in registers. */
+PN_ALWAYS_INLINE void rs_v(int nv, const double *base, size_t ld, const int *rows,
+                           const double *xv, int n, double *out, int mode, double scale)
+{
+    const pn_v4 zero = {0.0, 0.0, 0.0, 0.0}, sc = {scale, scale, scale, scale};
+    pn_v4 acc[PN_MAX_VBLOCK];
+    int t, i;
+    for (i = 0; i < nv; i++) {
+        pn_v4 o = zero;
+        if (mode == RS_ACC) memcpy(&o, out + 4 * i, sizeof o);
+        acc[i] = o;
     }
-PN_N13(PN_DEF_RS)
+    for (t = 0; t < n; t++) {
+        const double *r = base + (size_t)rows[t] * ld, x = xv[t];
+        const pn_v4 xx = {x, x, x, x};
+        for (i = 0; i < nv; i++, r += 4) {   /* (r += 4: constant offsets, not 13 indices) */
+            pn_v4 w;
+            memcpy(&w, r, sizeof w);
+            acc[i] += w * xx;
+        }
+    }
+    for (i = 0; i < nv; i++) {
+        pn_v4 o = acc[i];
+        if (mode == RS_UPDATE) {
+            memcpy(&o, out + 4 * i, sizeof o);
+            o = o - sc * acc[i];
+        }
+        memcpy(out + 4 * i, &o, sizeof o);
+    }
+}
 #endif
 
 /* rs_s2, rs_s1: a block of two columns, or of one, in scalar registers. */
@@ -119,8 +123,8 @@ static int plan_narrow(int nc, int *kind, int *first)
     return nb;
 }
 
-/* One block of a plan: a case for every kind plan_blocks makes, and no other. */
-#define PN_RS_CASE(NV) case NV: rs_v##NV(base, ld, rows, xv, n, out, mode, scale); break;
+/* One block of a plan: a case for every kind plan_blocks makes, and no other (each
+ * case an rs_v of constant width). */
 PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const int *rows,
                                const double *xv, int n, double *out, int mode, double scale)
 {
@@ -128,32 +132,24 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
     case -2: rs_s2(base, ld, rows, xv, n, out, mode, scale); break;
     case -1: rs_s1(base, ld, rows, xv, n, out, mode, scale); break;
 #if PN_VEC
-    PN_N13(PN_RS_CASE)
+    PN_WIDTH_CASES(rs_v, base, ld, rows, xv, n, out, mode, scale)
 #endif
     }
 }
 
-/* One row sum per row u of a pn_csr-like list (see rowsum_rows), with the block's
- * kernel chosen once for all the rows: CALL(..., extra) is rs_* or rz_*. */
-#define PN_ROWS(CALL, ...)                                                        \
-    for (u = 0; u < nu; u++)                                                      \
-        CALL(base + first[b], ld, rows + start[u], xv + start[u], cnt[u],        \
-             out + (size_t)orow[u] * ldo + first[b], mode, scale, ##__VA_ARGS__)
-#define PN_ROWS_V(NV) case NV: PN_ROWS(rs_v##NV); break;
-#define PN_ROWS_Z(NV) case NV: PN_ROWS(rz_v##NV, tail, 1); break;
-
-/* The loops of forward_sums (see forward_sums_mv), with BLOCK(kind, ...) the block
- * kernel of a copy and its extra arguments. */
-#define PN_FORWARD_SUMS(BLOCK, ...)                                               \
-    for (b = 0; b < nb; b++)                                                      \
-        for (c = 0; c < nch; c++)                                                 \
-            for (s = 0; s < ns; s++) {                                            \
-                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];   \
-                if (t1 > t0)                                                      \
-                    BLOCK(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0,  \
-                          t1 - t0, Z + (size_t)s * ldz + first[b], RS_ACC, 0.0,   \
-                          ##__VA_ARGS__);                                         \
-            }
+/* One row sum per row u of a pn_csr-like list (see rowsum_rows), for one block of
+ * `kind` columns (a constant after inlining, so the kernel is chosen once for all
+ * the rows). */
+PN_ALWAYS_INLINE void rs_rows(int kind, const double *base, size_t ld, const int *rows,
+                              const double *xv, const int *start, const int *cnt,
+                              const int *orow, int nu, double *out, size_t ldo, int mode,
+                              double scale)
+{
+    int u;
+    for (u = 0; u < nu; u++)
+        rs_block(kind, base, ld, rows + start[u], xv + start[u], cnt[u],
+                 out + (size_t)orow[u] * ldo, mode, scale);
+}
 
 #if PN_HAVE_WIDE
 /* The same row sums 8 columns to a vector (AVX-512), for CPUs that have it: a block
@@ -164,37 +160,68 @@ PN_ALWAYS_INLINE void rs_block(int kind, const double *base, size_t ld, const in
  * vectors and its padding is 0.0).  Each column's sum is the same sequence of IEEE
  * multiplies and adds as in rs_v* and rs_s*. */
 #define PN_ZTARGET __attribute__((target("avx512f")))
-#define PN_ZLOAD(p, i) ((i) + 1 < nv ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(tail, p))
-#define PN_ZSTORE(p, v, i) { if ((i) + 1 < nv) _mm512_storeu_pd(p, v); \
-                             else _mm512_mask_storeu_pd(p, tail, v); }
-#define PN_ZDECL(i) __m512d acc##i = zero; if (mode == RS_ACC) acc##i = PN_ZLOAD(out + 8 * (i), i);
-#define PN_ZROW(p, i) (padded || (i) + 1 < nv ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(tail, p))
-#define PN_ZSTEP(i) acc##i = _mm512_add_pd(acc##i, _mm512_mul_pd(PN_ZROW(r + 8 * (i), i), xx));
-#define PN_ZSAVE(i) if (mode == RS_UPDATE) { \
-        __m512d o_ = _mm512_sub_pd(PN_ZLOAD(out + 8 * (i), i), _mm512_mul_pd(sc, acc##i)); \
-        PN_ZSTORE(out + 8 * (i), o_, i) \
-    } else PN_ZSTORE(out + 8 * (i), acc##i, i)
-#define PN_ZBEGIN(NV)                                                              \
-    const __m512d zero = _mm512_setzero_pd(), sc = _mm512_set1_pd(scale);          \
-    const int nv = NV;                                                             \
-    PN_R##NV(PN_ZDECL)
+
+/* The kernels rz_vNV and rzp_vNV (NV = 1..13) are written once, as macros that
+ * define a function per width with NV running sums acc0..acc{NV-1} as separate
+ * variables.  (Written instead as one function with an array acc[nv], inlined with
+ * a constant nv, the AVX-512 kernels compiled to the same inner loops but took
+ * 1.012-1.022 of the time, paired, 1 thread; the 4-wide rs_v above did not lose.)
+ * Each macro uses only its arguments.  PN_ZREP(NV, M, ...): M(i, ...) for
+ * i = 0..NV-1. */
+#define PN_ZREP1(M, ...) M(0, __VA_ARGS__)
+#define PN_ZREP2(M, ...) PN_ZREP1(M, __VA_ARGS__) M(1, __VA_ARGS__)
+#define PN_ZREP3(M, ...) PN_ZREP2(M, __VA_ARGS__) M(2, __VA_ARGS__)
+#define PN_ZREP4(M, ...) PN_ZREP3(M, __VA_ARGS__) M(3, __VA_ARGS__)
+#define PN_ZREP5(M, ...) PN_ZREP4(M, __VA_ARGS__) M(4, __VA_ARGS__)
+#define PN_ZREP6(M, ...) PN_ZREP5(M, __VA_ARGS__) M(5, __VA_ARGS__)
+#define PN_ZREP7(M, ...) PN_ZREP6(M, __VA_ARGS__) M(6, __VA_ARGS__)
+#define PN_ZREP8(M, ...) PN_ZREP7(M, __VA_ARGS__) M(7, __VA_ARGS__)
+#define PN_ZREP9(M, ...) PN_ZREP8(M, __VA_ARGS__) M(8, __VA_ARGS__)
+#define PN_ZREP10(M, ...) PN_ZREP9(M, __VA_ARGS__) M(9, __VA_ARGS__)
+#define PN_ZREP11(M, ...) PN_ZREP10(M, __VA_ARGS__) M(10, __VA_ARGS__)
+#define PN_ZREP12(M, ...) PN_ZREP11(M, __VA_ARGS__) M(11, __VA_ARGS__)
+#define PN_ZREP13(M, ...) PN_ZREP12(M, __VA_ARGS__) M(12, __VA_ARGS__)
+#define PN_ZREP(NV, M, ...) PN_ZREP##NV(M, __VA_ARGS__)
+
+/* Vector i of NV of a block at p: whole, or (the last) masked to the lanes of tail. */
+#define PN_ZLOAD(p, i, NV, tail) \
+    ((i) + 1 < (NV) ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(tail, p))
+#define PN_ZSTORE(p, v, i, NV, tail) \
+    { if ((i) + 1 < (NV)) _mm512_storeu_pd(p, v); else _mm512_mask_storeu_pd(p, tail, v); }
+/* The running sum acc##i: from 0.0, or (RS_ACC) from out. */
+#define PN_ZDECL(i, acc, out, mode, NV, tail) \
+    __m512d acc##i = _mm512_setzero_pd(); \
+    if ((mode) == RS_ACC) acc##i = PN_ZLOAD((out) + 8 * (i), i, NV, tail);
+/* acc##i += vector i of row r * xx (r read whole when padded). */
+#define PN_ZSTEP(i, acc, r, xx, padded, NV, tail) \
+    acc##i = _mm512_add_pd(acc##i, _mm512_mul_pd( \
+        (padded) || (i) + 1 < (NV) ? _mm512_loadu_pd((r) + 8 * (i)) \
+                                   : _mm512_maskz_loadu_pd(tail, (r) + 8 * (i)), xx));
+/* out = acc##i, or (RS_UPDATE) out = out - sc * acc##i. */
+#define PN_ZSAVE(i, acc, out, mode, sc, NV, tail) \
+    if ((mode) == RS_UPDATE) { \
+        __m512d o_ = _mm512_sub_pd(PN_ZLOAD((out) + 8 * (i), i, NV, tail), \
+                                   _mm512_mul_pd(sc, acc##i)); \
+        PN_ZSTORE((out) + 8 * (i), o_, i, NV, tail) \
+    } else PN_ZSTORE((out) + 8 * (i), acc##i, i, NV, tail)
+
+/* rz_vNV: a block of NV vectors of 8 columns, the last one masked to tail. */
 #define PN_DEF_RZ(NV)                                                              \
     PN_ZTARGET PN_ALWAYS_INLINE void rz_v##NV(const double *base, size_t ld,        \
                                              const int *rows, const double *xv,     \
                                              int n, double *out, int mode,          \
                                              double scale, __mmask8 tail, int padded) \
     {                                                                              \
+        const __m512d sc = _mm512_set1_pd(scale);                                  \
         int t;                                                                     \
-        PN_ZBEGIN(NV)                                                              \
+        PN_ZREP(NV, PN_ZDECL, acc, out, mode, NV, tail)                            \
         for (t = 0; t < n; t++) {                                                  \
             const double *r = base + (size_t)rows[t] * ld;                         \
             const __m512d xx = _mm512_set1_pd(xv[t]);                              \
-            PN_R##NV(PN_ZSTEP)                                                     \
+            PN_ZREP(NV, PN_ZSTEP, acc, r, xx, padded, NV, tail)                    \
         }                                                                          \
-        PN_R##NV(PN_ZSAVE)                                                         \
+        PN_ZREP(NV, PN_ZSAVE, acc, out, mode, sc, NV, tail)                        \
     }
-PN_N13(PN_DEF_RZ)
-
 /* rzp_vNV: the same sum over the samples of one row k of the first layer given as
  * a mask (bit s: sample s's pixel k is not 0; s ascending, as in a pn_csr): the row
  * of sample s is base + s * ld and its input table[pix[s][k]]. */
@@ -203,19 +230,56 @@ PN_N13(PN_DEF_RZ)
                                               uint32_t mask,                        \
                                               const uint8_t *const *pix, size_t k,  \
                                               const double *table, double *out,     \
-                                              int mode, double scale, __mmask8 tail, \
-                                              int padded)                           \
+                                              int mode, double scale, __mmask8 tail) \
     {                                                                              \
-        PN_ZBEGIN(NV)                                                              \
+        const __m512d sc = _mm512_set1_pd(scale);                                  \
+        PN_ZREP(NV, PN_ZDECL, acc, out, mode, NV, tail)                            \
         for (; mask; mask &= mask - 1) {                                           \
-            int s_ = __builtin_ctz(mask);                                          \
-            const double *r = base + (size_t)s_ * ld;                              \
-            const __m512d xx = _mm512_set1_pd(table[pix[s_][k]]);                  \
-            PN_R##NV(PN_ZSTEP)                                                     \
+            int s = __builtin_ctz(mask);                                           \
+            const double *r = base + (size_t)s * ld;                               \
+            const __m512d xx = _mm512_set1_pd(table[pix[s][k]]);                   \
+            PN_ZREP(NV, PN_ZSTEP, acc, r, xx, 1, NV, tail)                         \
         }                                                                          \
-        PN_R##NV(PN_ZSAVE)                                                         \
+        PN_ZREP(NV, PN_ZSAVE, acc, out, mode, sc, NV, tail)                        \
     }
-PN_N13(PN_DEF_RZP)
+/* rz_rows_vNV, rzp_rows_vNV: rz_vNV over the rows of a pn_csr-like list (see
+ * rs_rows), rzp_vNV over the rows uk[u] of the pixel-row path (samples: the bits
+ * of mk[u]); the kernel chosen once for all the rows. */
+#define PN_DEF_RZ_ROWS(NV)                                                         \
+    PN_ZTARGET PN_ALWAYS_INLINE void rz_rows_v##NV(                                \
+        const double *base, size_t ld, const int *rows, const double *xv,          \
+        const int *start, const int *cnt, const int *orow, int nu, double *out,    \
+        size_t ldo, int mode, double scale, __mmask8 tail)                         \
+    {                                                                              \
+        int u;                                                                     \
+        for (u = 0; u < nu; u++)                                                   \
+            rz_v##NV(base, ld, rows + start[u], xv + start[u], cnt[u],             \
+                     out + (size_t)orow[u] * ldo, mode, scale, tail, 1);           \
+    }                                                                              \
+    PN_ZTARGET PN_ALWAYS_INLINE void rzp_rows_v##NV(                               \
+        const double *base, size_t ld, const int *uk, const uint32_t *mk, int nu,  \
+        const uint8_t *const *pix, const double *table, double *out, size_t ldo,   \
+        int mode, double scale, __mmask8 tail)                                     \
+    {                                                                              \
+        int u;                                                                     \
+        for (u = 0; u < nu; u++)                                                   \
+            rzp_v##NV(base, ld, mk[u], pix, (size_t)uk[u], table,                  \
+                      out + (size_t)uk[u] * ldo, mode, scale, tail);               \
+    }
+#define PN_DEF_Z(NV) PN_DEF_RZ(NV) PN_DEF_RZP(NV) PN_DEF_RZ_ROWS(NV)
+PN_DEF_Z(1) PN_DEF_Z(2) PN_DEF_Z(3) PN_DEF_Z(4) PN_DEF_Z(5) PN_DEF_Z(6) PN_DEF_Z(7)
+PN_DEF_Z(8) PN_DEF_Z(9) PN_DEF_Z(10) PN_DEF_Z(11) PN_DEF_Z(12) PN_DEF_Z(13)
+
+/* F(NV, ...) for a width nv = 1..13 known only at run time: a case per width, so
+ * that F is rz_v1, rz_v2, ...  F and its arguments are all given. */
+#define PN_ZCASES(F, ...)                                                          \
+    case 1: F##1(__VA_ARGS__); break;   case 2: F##2(__VA_ARGS__); break;         \
+    case 3: F##3(__VA_ARGS__); break;   case 4: F##4(__VA_ARGS__); break;         \
+    case 5: F##5(__VA_ARGS__); break;   case 6: F##6(__VA_ARGS__); break;         \
+    case 7: F##7(__VA_ARGS__); break;   case 8: F##8(__VA_ARGS__); break;         \
+    case 9: F##9(__VA_ARGS__); break;   case 10: F##10(__VA_ARGS__); break;       \
+    case 11: F##11(__VA_ARGS__); break; case 12: F##12(__VA_ARGS__); break;       \
+    case 13: F##13(__VA_ARGS__); break;
 
 /* The columns 0..nc-1 in blocks of at most PN_MAX_ZBLOCK vectors of 8, balanced;
  * only the last block may end in a partial vector. */
@@ -238,7 +302,6 @@ PN_ALWAYS_INLINE __mmask8 z_tail(int kind, int nv)
 }
 
 /* One block of a wide plan: kind columns. */
-#define PN_RZ_CASE(NV) case NV: rz_v##NV(base, ld, rows, xv, n, out, mode, scale, tail, padded); break;
 PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t ld,
                                          const int *rows, const double *xv, int n,
                                          double *out, int mode, double scale, int padded)
@@ -246,7 +309,7 @@ PN_ZTARGET PN_ALWAYS_INLINE void rz_block(int kind, const double *base, size_t l
     int nv = (kind + 7) / 8;
     __mmask8 tail = z_tail(kind, nv);
     switch (nv) {
-    PN_N13(PN_RZ_CASE)
+    PN_ZCASES(rz_v, base, ld, rows, xv, n, out, mode, scale, tail, padded)
     }
 }
 
@@ -266,35 +329,32 @@ static void rowsum_rows_z(const double *base, size_t ld, const int *rows, const 
                           double *out, size_t ldo, int mode, double scale, int nb,
                           const int *kind, const int *first)
 {
-    int b, u;
+    int b;
     for (b = 0; b < nb; b++) {
         int nv = (kind[b] + 7) / 8;
         __mmask8 tail = z_tail(kind[b], nv);
         switch (nv) {
-        PN_N13(PN_ROWS_Z)
+        PN_ZCASES(rz_rows_v, base + first[b], ld, rows, xv, start, cnt, orow, nu,
+                  out + first[b], ldo, mode, scale, tail)
         }
     }
 }
 
 /* rowsum_rows_z for the rows of the first layer on the pixel-row path: row uk[u]
  * has the samples of the bits of mk[u] (see rzp_v*). */
-#define PN_PIXROWS_Z(NV) case NV:                                                  \
-    for (u = 0; u < nu; u++)                                                       \
-        rzp_v##NV(base + first[b], ld, mk[u], pix, (size_t)uk[u], table,           \
-                  out + (size_t)uk[u] * ldo + first[b], mode, scale, tail, 1);     \
-    break;
 PN_ZTARGET
 void rowsum_pixel_rows(const double *base, size_t ld, const int *uk, const uint32_t *mk,
                        int nu, const uint8_t *const *pix, const double *table, double *out,
                        size_t ldo, int mode, double scale, int nb, const int *kind,
                        const int *first)
 {
-    int b, u;
+    int b;
     for (b = 0; b < nb; b++) {
         int nv = (kind[b] + 7) / 8;
         __mmask8 tail = z_tail(kind[b], nv);
         switch (nv) {
-        PN_N13(PN_PIXROWS_Z)
+        PN_ZCASES(rzp_rows_v, base + first[b], ld, uk, mk, nu, pix, table, out + first[b],
+                  ldo, mode, scale, tail)
         }
     }
 }
@@ -348,7 +408,14 @@ static void forward_sums_z(const double *wT, size_t ldw, int ns, int const *cons
                            size_t ldz, int nb, const int *kind, const int *first)
 {
     int b, c, s;
-    PN_FORWARD_SUMS(rz_block, 1)
+    for (b = 0; b < nb; b++)
+        for (c = 0; c < nch; c++)
+            for (s = 0; s < ns; s++) {
+                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];
+                if (t1 > t0)
+                    rz_block(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0, t1 - t0,
+                             Z + (size_t)s * ldz + first[b], RS_ACC, 0.0, 1);
+            }
 }
 #endif
 
@@ -373,13 +440,16 @@ static void rowsum_rows_mv(const double *base, size_t ld, const int *rows, const
                            double *out, size_t ldo, int mode, double scale, int nb,
                            const int *kind, const int *first)
 {
-    int b, u;
+    int b;
     for (b = 0; b < nb; b++)
         switch (kind[b]) {
-        case -2: PN_ROWS(rs_s2); break;
-        case -1: PN_ROWS(rs_s1); break;
+        case -2: rs_rows(-2, base + first[b], ld, rows, xv, start, cnt, orow, nu, out + first[b],
+                         ldo, mode, scale); break;
+        case -1: rs_rows(-1, base + first[b], ld, rows, xv, start, cnt, orow, nu, out + first[b],
+                         ldo, mode, scale); break;
 #if PN_VEC
-        PN_N13(PN_ROWS_V)
+        PN_WIDTH_CASES(rs_rows, base + first[b], ld, rows, xv, start, cnt, orow, nu,
+                       out + first[b], ldo, mode, scale)
 #endif
         }
 }
@@ -398,7 +468,14 @@ static void forward_sums_mv(const double *wT, size_t ldw, int ns, int const *con
                             size_t ldz, int nb, const int *kind, const int *first)
 {
     int b, c, s;
-    PN_FORWARD_SUMS(rs_block)
+    for (b = 0; b < nb; b++)
+        for (c = 0; c < nch; c++)
+            for (s = 0; s < ns; s++) {
+                int t0 = cp[s * (nch + 1) + c], t1 = cp[s * (nch + 1) + c + 1];
+                if (t1 > t0)
+                    rs_block(kind[b], wT + first[b], ldw, idx[s] + t0, val[s] + t0, t1 - t0,
+                             Z + (size_t)s * ldz + first[b], RS_ACC, 0.0);
+            }
 }
 
 int plan_blocks(int wide, int nc, int *kind, int *first)

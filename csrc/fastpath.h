@@ -14,6 +14,30 @@
  *   4. steps   (steps.c)    per weight layer the bias step, then the weight step of
  *                           every touched row (a gradient row fused with its update).
  * train.c runs these phases on one or two threads; outputs.c runs 1 and 2.
+ *
+ * The special paths, each picked at run time, each giving the same bits as the
+ * general one, and each kept for its measured gain (time with the path / time
+ * without it, paired in one process, bench/paired_builds.py --cpu, MNIST 784-100-10,
+ * batches of 10, 1 thread, AVX-512 machine; the "without" build forced the flag off):
+ *   fast_work.wide     the AVX-512 row sums and gather (rowsum.c, kernels.c)  0.80
+ *   fast_work.form0    CSR_PIXELS, the pixel-row step of the first layer
+ *                      (batches <= PN_PIXROW_MAX_BATCH; needs wide and pix_nz)  0.91
+ *   fast_work.pix_nz   zero pixels are the zero inputs, so they are skipped 8 or
+ *                      16 at a time (a condition of the two paths above, and of
+ *                      compact_pixels_nz; a table with another zero is rare)
+ *   nz_lists.all       no input of a layer l >= 1 is 0 (sigmoid): its lists are
+ *                      not written (and the two paths below)  0.92 with them
+ *   dense_inputs_step  the step of such a layer, vectorised across its inputs  0.96
+ *   dense_sums_narrow  the forward sums of such a layer with <= PN_NARROW_MAX
+ *                      outputs (wide only)  0.988-0.990 (also 784-30-10)
+ *   fast_work.apart    the second panel of layer 1 writes its activations apart
+ *                      (2 threads; not measurable on the loaded machine of the last
+ *                      review, kept from its first measurement)
+ *   train.c's split    two threads together, or the main thread solo when the
+ *                      worker's core is taken (train.c's header has the figures)
+ *   outputs.c's split  two threads from PN_OUTPUTS_MIN_SPLIT samples on
+ * The step rule (plain, L2/L1 decay, momentum) is not a path but the arithmetic:
+ * plan_step picks it from the step's constants.
  */
 #ifndef PURENET_FASTPATH_H
 #define PURENET_FASTPATH_H

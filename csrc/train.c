@@ -14,11 +14,12 @@
  * and after C (errors and next inputs ready), where the main thread also decides
  * how the next D and B are split.  A worker that is late at a meeting (its core
  * taken by another process) costs the main thread its wait, so the main thread
- * then goes solo (does both panels and the gather, the worker asleep) for a while
- * that doubles at each late meeting (PN_SOLO_MIN to PN_SOLO_MAX) and then tries
- * two threads again: on a busy machine two threads cost about what one does, on
- * a quiet one they stay together.  Batch b+1's B uses only the panel its thread
- * stepped in b's D, so D needs no meeting after it.
+ * then goes solo (does both panels and the gather, the worker asleep) for a while,
+ * and then tries two threads again; how long it stays solo is set by the measured
+ * time per batch together against solo (see PN_SOLO_MIN): on a busy machine two
+ * threads cost about what one does, on a quiet one they stay together.  Batch
+ * b+1's B uses only the panel its thread stepped in b's D, so D needs no meeting
+ * after it.
  */
 #include "fastpath.h"
 
@@ -177,9 +178,8 @@ static void errors_and_steps(train_job *j, size_t b)
  * the main thread goes solo for a while.  (With a busy process on the other core
  * a limit of 0.5 ms was too long: the waits were 0.2 ms a batch, and two threads
  * took 6 times as long as one.)  The first batch of a period together is not
- * judged: its wait is the worker's wake-up (tens of microseconds in a VM), and
- * judging it made every return to two threads a new "late" meeting, so that on a
- * quiet machine one hiccup kept the main thread solo for up to PN_SOLO_MAX. */
+ * judged: its wait includes the worker's wake-up (on the loaded machine of the last
+ * review, 19-21 of 31-33 late meetings in a run were such first batches). */
 #define PN_LATE_NS 50000
 /* How long solo lasts is set by what was measured: the time per batch of the last
  * period together (its waits and the worker's wake-up included) against that of

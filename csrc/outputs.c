@@ -121,13 +121,33 @@ int pn_outputs(const int *sizes, int n_layers, const pn_model *model, const doub
     return run_outputs(&job, threads);
 }
 
+/* *squares = sum of w^2 and *abs_sum = sum of |w| over every weight, w[j][k] row by
+ * row (textbook order), read from the fast layout; w_off: scratch of L offsets. */
+static void weight_sums(const int *sizes, int n_layers, const double *params, size_t *w_off,
+                        double *squares, double *abs_sum)
+{
+    size_t *b_off = w_off + (n_layers - 1), k;
+    int l, j;
+    layer_offsets(sizes, n_layers, 1, w_off, b_off);
+    for (l = 0; l < n_layers - 1; l++)
+        for (j = 0; j < sizes[l + 1]; j++) {
+            size_t ld, at = w_off[l] + fast_column(l, sizes[l], sizes[l + 1], j, &ld);
+            const double *col = params + at;                /* wT[k][j], k = 0.. */
+            for (k = 0; k < (size_t)sizes[l]; k++) {
+                double v = col[k * ld];
+                *squares += v * v;
+                *abs_sum += fabs(v);
+            }
+        }
+}
+
 int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double *params,
             size_t n_params, const pn_data *data, double l2, double l1, double *cost, int threads)
 {
     outputs_job job;
-    size_t *w_off, *b_off, i, k;
+    size_t *offs, i;
     double total = 0.0, squares = 0.0, abs_sum = 0.0, n, *costs;
-    int L = n_layers - 1, l, j;
+    int L = n_layers - 1;
     int rc = check_fast_params(sizes, n_layers, params, n_params);
     if (rc == PN_OK) rc = check_model(model);
     if (rc != PN_OK) return rc;
@@ -138,29 +158,18 @@ int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double 
     for (i = 0; data->labels && i < data->n; i++)
         if (data->labels[i] >= sizes[L]) return PN_ERR_LABEL;
     costs = (double *)malloc(sizeof(double) * data->n);
-    w_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
-    b_off = (size_t *)malloc(sizeof(size_t) * (size_t)L);
-    if (!costs || !w_off || !b_off) { free(costs); free(w_off); free(b_off); return PN_ERR_NOMEM; }
+    offs = (size_t *)malloc(sizeof(size_t) * 2 * (size_t)L);      /* w_off, b_off */
+    if (!costs || !offs) { free(costs); free(offs); return PN_ERR_NOMEM; }
     memset(&job, 0, sizeof job);
     job.sizes = sizes; job.n_layers = n_layers; job.model = model; job.params = params;
     job.data = data; job.start = 0; job.stop = data->n; job.costs = costs;
     rc = run_outputs(&job, threads);
     if (rc == PN_OK) {
         for (i = 0; i < data->n; i++) total += costs[i];          /* samples in order */
-        layer_offsets(sizes, n_layers, 1, w_off, b_off);
-        for (l = 0; l < L; l++)                     /* the weights w[j][k], row by row */
-            for (j = 0; j < sizes[l + 1]; j++) {
-                size_t ld, at = w_off[l] + fast_column(l, sizes[l], sizes[l + 1], j, &ld);
-                const double *col = params + at;                /* wT[k][j], k = 0.. */
-                for (k = 0; k < (size_t)sizes[l]; k++) {
-                    double v = col[k * ld];
-                    squares += v * v;
-                    abs_sum += fabs(v);
-                }
-            }
+        weight_sums(sizes, n_layers, params, offs, &squares, &abs_sum);
         n = (double)data->n;
         *cost = total / n + 0.5 * (l2 / n) * squares + (l1 / n) * abs_sum;
     }
-    free(costs); free(w_off); free(b_off);
+    free(costs); free(offs);
     return rc;
 }

@@ -212,7 +212,8 @@ int pn_from_fast(const int *sizes, int n_layers, const double *fast, size_t n_fa
 /* --- layer 2: the fast path (fast layout params) ---------------------------------- */
 
 /* For each batch b in order: one step (see pn_step) on samples indices[pos..pos+batch_sizes[b]-1] of data (fast layout;
- * velocities: the momentum velocities in the fast layout, n_params doubles, required when step->momentum > 0, else unused; threads 1 or 2, same bits). */
+ * velocities: the momentum velocities in the fast layout, n_params doubles, required when step->momentum > 0, else unused; threads 1 or 2, same bits;
+ * with 2 the caller's thread works alone while the other's core is taken, see train.c). */
 int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, double *params, double *velocities, size_t n_params, const pn_data *data, const int64_t *indices, size_t n_indices, const int64_t *batch_sizes, size_t n_batches, const pn_step *step, int threads);
 
 /* out[(i-start)*sizes[L] + j] = output j of sample i, start <= i < stop (batch feedforward; fast layout; threads 1 or 2). */

@@ -22,6 +22,25 @@ static int chunk_rows(int wide, int n_out)
 }
 
 
+/* The chunks of forward_sums for nc outputs of weight layer l, samples 0..m-1 of
+ * set `view`: the samples' lists (t->idx, t->val) and where each chunk of rows
+ * starts in them (t->cp, from their blk positions); returns the chunk count. */
+static int chunk_plan(fast_work *w, thread_work *t, int l, int view, int m, int nc)
+{
+    int kc = chunk_rows(w->wide, nc) / PN_BLK * PN_BLK, nch, s, c;
+    if (kc < PN_BLK) kc = PN_BLK;
+    nch = (w->n[l] + kc - 1) / kc;
+    for (s = 0; s < m; s++) {
+        const int *blk = nz_blk(w, l, view, s);
+        int *cp = t->cp + (size_t)s * (nch + 1);
+        t->idx[s] = nz_idx(w, l, view, s);
+        t->val[s] = nz_val(w, l, view, s);
+        for (c = 0; c < nch; c++) cp[c] = blk[c * (kc / PN_BLK)];
+        cp[nch] = nz_of(w, l, view)->cnt[s];
+    }
+    return nch;
+}
+
 /* Where column c0 of row 0 of weight layer l's wT is (an offset into the fast
  * layout), and *ldw, the row length there.  Columns c0..c1-1 of every call below
  * lie in one panel (internal.h: panel_split). */
@@ -43,11 +62,9 @@ static size_t wT_at(fast_work *w, int l, int c0, size_t *ldw)
 void forward_layer(fast_work *w, thread_work *t, const double *params, int l, int view, int m,
                    int c0, int c1)
 {
-    int n_in = w->n[l], nc = c1 - c0, s, c;
-    int kc = chunk_rows(w->wide, nc) / PN_BLK * PN_BLK, nch;
+    int nc = c1 - c0, s;
     size_t ldw;
     const double *wT = params + wT_at(w, l, c0, &ldw), *b = params + w->b_off[l];
-    const nz_lists *nz = nz_of(w, l, view);
     int apart = w->apart && l == 0 && c0 > 0;
     size_t ldz = apart ? w->ld_apart : w->lda[l + 1], ldL = w->lda[l + 1];
     double *A = apart ? w->apart : w->act[l + 1] + c0;        /* sample 0's sums, column c0 */
@@ -56,22 +73,14 @@ void forward_layer(fast_work *w, thread_work *t, const double *params, int l, in
              : w->model->cost == PN_LOG_LIKELIHOOD ? PN_Z_ONLY : PN_SIGMOID;
     if (nc <= 0) return;
 #if PN_HAVE_WIDE
-    if (w->wide && nz->all && nc <= PN_NARROW_MAX)
-        dense_sums_narrow(wT, ldw, n_in, nz_val(w, l, view, 0), w->lda[l], m, A, ldz, nc);
+    if (w->wide && nz_of(w, l, view)->all && nc <= PN_NARROW_MAX)
+        dense_sums_narrow(wT, ldw, w->n[l], nz_val(w, l, view, 0), w->lda[l], m, A, ldz, nc);
     else
 #endif
     {
-        if (kc < PN_BLK) kc = PN_BLK;
-        nch = (n_in + kc - 1) / kc;
-        for (s = 0; s < m; s++) {                   /* chunk boundaries of each sample */
-            const int *blk = nz_blk(w, l, view, s);
-            int *cp = t->cp + (size_t)s * (nch + 1);
-            t->idx[s] = nz_idx(w, l, view, s);
-            t->val[s] = nz_val(w, l, view, s);
-            for (c = 0; c < nch; c++) cp[c] = blk[c * (kc / PN_BLK)];
-            cp[nch] = nz->cnt[s];
-            memset(A + (size_t)s * ldz, 0, sizeof(double) * (size_t)nc);   /* sums from 0.0 */
-        }
+        int nch = chunk_plan(w, t, l, view, m, nc);
+        for (s = 0; s < m; s++)                                     /* sums from 0.0 */
+            memset(A + (size_t)s * ldz, 0, sizeof(double) * (size_t)nc);
         forward_sums(w->wide, wT, ldw, nc, m, t->idx, t->val, t->cp, nch, A, ldz,
                      t->kind, t->first);
     }

@@ -221,10 +221,10 @@ int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, 
                       int *blk)
 {
     int c = 0, base, q;
-    for (base = 0; base < n; base += 64) {
-        int len = n - base < 64 ? n - base : 64;
+    for (base = 0; base < n; base += PN_BLK) {
+        int len = n - base < PN_BLK ? n - base : PN_BLK;
         uint64_t m = 0;
-        blk[base / 64] = c;
+        blk[base / PN_BLK] = c;
         for (q = 0; q + 8 <= len; q += 8) {
             uint64_t w;
             memcpy(&w, row + base + q, 8);
@@ -239,7 +239,7 @@ int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx, 
             m &= m - 1;
         }
     }
-    blk[(n + 63) / 64] = c;
+    blk[(n + PN_BLK - 1) / PN_BLK] = c;
     return c;
 }
 #endif

@@ -101,7 +101,8 @@ static void prefetch_input(const pn_data *d, int64_t i)
     size_t bytes = (size_t)d->n_in * (d->pixels ? 1 : sizeof(double)), o;
     const char *row = d->pixels ? (const char *)(d->pixels + (size_t)i * d->n_in)
                                 : (const char *)(d->xs + (size_t)i * d->n_in);
-    for (o = 0; o < bytes; o += 64) __builtin_prefetch(row + o, 0, 1);
+    for (o = 0; o < bytes; o += PN_PAD * sizeof(double))       /* a cache line each */
+        __builtin_prefetch(row + o, 0, 1);
     __builtin_prefetch(row + bytes - 1, 0, 1);
 #else
     (void)d; (void)i;
@@ -173,6 +174,9 @@ static void errors_and_steps(train_job *j, size_t b)
 /* A wait spins this long (a batch takes some microseconds), then sleeps, so that
  * a thread whose partner lost its core gives its own core away. */
 #define PN_SPIN_NS 100000
+/* Pauses between two clock reads while spinning (a read of CLOCK_MONOTONIC took
+ * 44 ns here, a pause instruction some tens of cycles). */
+#define PN_SPIN_PAUSES 64
 /* A meeting the main thread waits longer for than a batch takes on one thread
  * (MNIST 784-100-10, batches of 10: about 33 us) would have been quicker alone:
  * the main thread goes solo for a while.  (With a busy process on the other core
@@ -221,7 +225,7 @@ static long long wait_for(struct meeting *mt, const long *at, long v)
     t0 = now_ns();
     for (;;) {
         int i;
-        for (i = 0; i < 64; i++) {                       /* a clock read per 64 pauses */
+        for (i = 0; i < PN_SPIN_PAUSES; i++) {
             if (__atomic_load_n(at, __ATOMIC_ACQUIRE) >= v) return now_ns() - t0;
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();

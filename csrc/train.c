@@ -174,8 +174,9 @@ static void errors_and_steps(train_job *j, size_t b)
 /* A wait spins this long (a batch takes some microseconds), then sleeps, so that
  * a thread whose partner lost its core gives its own core away. */
 #define PN_SPIN_NS 100000
-/* Pauses between two clock reads while spinning (a read of CLOCK_MONOTONIC took
- * 44 ns here, a pause instruction some tens of cycles). */
+/* Pauses before the first clock read of a wait (a wait that short is not timed)
+ * and between two reads after (a read of CLOCK_MONOTONIC took 44 ns here, a pause
+ * instruction some tens of cycles). */
 #define PN_SPIN_PAUSES 64
 /* A meeting the main thread waits longer for than a batch takes on one thread
  * (MNIST 784-100-10, batches of 10: about 33 us) would have been quicker alone:
@@ -217,14 +218,21 @@ static void post(struct meeting *mt, long *at, long v)
     }
 }
 
-/* Wait until *at >= v; returns the nanoseconds waited (0 when it already was). */
+/* Wait until *at >= v; returns the nanoseconds waited, 0 for a wait of at most
+ * PN_SPIN_PAUSES pauses (a few microseconds, far below PN_LATE_NS: the usual wait on a
+ * quiet machine, which then reads no clock). */
 static long long wait_for(struct meeting *mt, const long *at, long v)
 {
     long long t0;
-    if (__atomic_load_n(at, __ATOMIC_ACQUIRE) >= v) return 0;
+    int i;
+    for (i = 0; i < PN_SPIN_PAUSES; i++) {
+        if (__atomic_load_n(at, __ATOMIC_ACQUIRE) >= v) return 0;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
     t0 = now_ns();
     for (;;) {
-        int i;
         for (i = 0; i < PN_SPIN_PAUSES; i++) {
             if (__atomic_load_n(at, __ATOMIC_ACQUIRE) >= v) return now_ns() - t0;
 #if defined(__x86_64__) || defined(__i386__)

@@ -188,9 +188,11 @@ static void errors_and_steps(train_job *j, size_t b)
 #define PN_LATE_NS 50000
 /* How long solo lasts is set by what was measured: the time per batch of the last
  * period together (its waits and the worker's wake-up included) against that of
- * the last solo period.  Together was slower: the next solo period is twice as
- * long (up to PN_SOLO_MAX); it was faster (one hiccup on a quiet machine): back to
- * PN_SOLO_MIN.  A period together is also ended when, over its last PN_JUDGE_BATCHES
+ * the last solo period of the call.  Together was slower: the next solo period is
+ * twice as long (up to PN_SOLO_MAX); it was faster (one hiccup on a quiet machine):
+ * back to PN_SOLO_MIN; no solo period yet in the call: as long as the last.  (Doubling
+ * without that evidence, as an earlier version did, took two threads to 1 s solo
+ * periods on a nearly quiet machine: 2 threads took 1.02 of one thread's time.)  A period together is also ended when, over its last PN_JUDGE_BATCHES
  * batches, it was slower than solo (many waits, each under PN_LATE_NS: both cores
  * shared with other processes).  The solo period's length is kept from call to
  * call (the machine stays busy or quiet; atomic, as calls may run at once), its
@@ -320,7 +322,8 @@ static enum split go_solo(train_job *j, long long now, size_t b)
     long long duo = per_batch(now, j->since, j->since_b, b);
     long long solo = __atomic_load_n(&solo_ns, __ATOMIC_RELAXED);
     long long alone = j->alone;
-    solo = alone > 0 && duo < alone ? PN_SOLO_MIN : solo < PN_SOLO_MAX / 2 ? 2 * solo : PN_SOLO_MAX;
+    if (alone > 0)                  /* (no solo period yet in this call: as it was) */
+        solo = duo < alone ? PN_SOLO_MIN : solo < PN_SOLO_MAX / 2 ? 2 * solo : PN_SOLO_MAX;
     __atomic_store_n(&solo_ns, solo, __ATOMIC_RELAXED);
     __atomic_store_n(&solo_until, now + solo, __ATOMIC_RELAXED);
     j->since = now;

@@ -186,6 +186,10 @@ static void errors_and_steps(train_job *j, size_t b)
  * judged: its wait includes the worker's wake-up (on the loaded machine of the last
  * review, 19-21 of 31-33 late meetings in a run were such first batches). */
 #define PN_LATE_NS 50000
+/* But once the call has a solo time per batch, a late meeting sends the main thread
+ * solo only when the period together, its waits included, has been slower per batch:
+ * on a quiet machine a wait of more than PN_LATE_NS came about every 24 ms (21 in a
+ * run of 0.5 s), and a solo millisecond after each cost more than the waits did. */
 /* How long solo lasts is set by what was measured: the time per batch of the last
  * period together (its waits and the worker's wake-up included) against that of
  * the last solo period of the call.  Together was slower: the next solo period is
@@ -338,7 +342,12 @@ static enum split next_split(train_job *j, enum split s, long long late, size_t 
 {
     long long now;
     if (s == DUO) {
-        if (late > PN_LATE_NS && (long)b != j->since_b) return go_solo(j, now_ns(), b);
+        if (late > PN_LATE_NS && (long)b != j->since_b) {
+            now = now_ns();
+            if (j->alone <= 0 || per_batch(now, j->since, j->since_b, b) > j->alone)
+                return go_solo(j, now, b);
+            __atomic_store_n(&solo_ns, PN_SOLO_MIN, __ATOMIC_RELAXED);   /* a hiccup */
+        }
         if ((long)b + 1 - j->judged >= PN_JUDGE_BATCHES) {
             now = now_ns();
             if (j->alone > 0 && per_batch(now, j->judged_at, j->judged, b) > j->alone)

@@ -23,10 +23,18 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "csrc", "purenet.h")
 
+
+
+def _csrc(pattern):
+    """csrc/ files matching pattern, as paths relative to this directory."""
+    paths = glob.glob(os.path.join(HERE, "csrc", pattern))
+    return sorted("csrc/" + os.path.basename(p) for p in paths)
+
+
 # The engine is every csrc/*.c (csrc/internal.h says what each file holds), and
 # they include csrc/*.h; MANIFEST.in ships the same two globs in the sdist.
-SOURCES = sorted("csrc/" + os.path.basename(p) for p in glob.glob(os.path.join(HERE, "csrc", "*.c")))
-HEADERS = sorted("csrc/" + os.path.basename(p) for p in glob.glob(os.path.join(HERE, "csrc", "*.h")))
+SOURCES = _csrc("*.c")
+HEADERS = _csrc("*.h")
 
 DEFAULT_CFLAGS = ["-O3", "-fno-fast-math"]
 ALWAYS_CFLAGS = ["-ffp-contract=off"]

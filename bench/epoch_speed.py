@@ -125,7 +125,8 @@ def gflop(cfg, n):
 
 
 def find_data(arg):
-    for d in (arg, os.environ.get("PURENET_DATA"), os.path.join(ROOT, "..", "shared", "data", "mnist"),
+    for d in (arg, os.environ.get("PURENET_DATA"),
+              os.path.join(ROOT, "..", "shared", "data", "mnist"),
               os.path.join(ROOT, "data", "mnist")):
         if d and os.path.isdir(d):
             return d
@@ -304,7 +305,8 @@ def torch_kit(train, test):
     f64 = torch.float64
 
     def pixels(d):
-        return torch.frombuffer(bytearray(d.pixels), dtype=torch.uint8).reshape(d.n, 784).to(f64) / 255.0
+        pixels = torch.frombuffer(bytearray(d.pixels), dtype=torch.uint8)
+        return pixels.reshape(d.n, 784).to(f64) / 255.0
 
     def labels(d):
         return torch.frombuffer(bytearray(d.labels), dtype=torch.uint8).long()
@@ -362,7 +364,8 @@ def best(rows, prefix):
 def print_table(cfg, rows, train, test, repeat):
     flop = gflop(cfg, train.n)
     numpy_best = best(rows, "NumPy")
-    print("MNIST %s sigmoid, %s (%s), batch %d, float64: one epoch = %d samples = %.1f GFLOP (dense)"
+    print("MNIST %s sigmoid, %s (%s), batch %d, float64: one epoch = %d samples = "
+          "%.1f GFLOP (dense)"
           % ("-".join(map(str, SIZES)), cfg.name, describe(cfg), BATCH, train.n, flop))
     print("best / median of %d epochs; test hits after those epochs (of %d)\n" % (repeat, test.n))
     head = "%-45s %10s %10s %9s %10s %8s" % ("engine", "best s", "median s", "GFLOP/s",
@@ -382,17 +385,20 @@ def print_table(cfg, rows, train, test, repeat):
     if c_best and numpy_best:
         print()
         for n, b in c_best:
-            print("%s / NumPy time ratio: %.2f (%.2fx faster)" % (n, b / numpy_best, numpy_best / b))
+            print("%s / NumPy time ratio: %.2f (%.2fx faster)"
+                  % (n, b / numpy_best, numpy_best / b))
     pypy_best = best(rows, PYPY_ROW)
     if pypy_best and numpy_best:
         print("%s / NumPy time ratio: %.2f  (target <= 8: %s)" % (
-            PYPY_ROW, pypy_best / numpy_best, "met" if pypy_best <= 8 * numpy_best else "NOT met"))
+            PYPY_ROW, pypy_best / numpy_best,
+            "met" if pypy_best <= 8 * numpy_best else "NOT met"))
     # The reference and the C engine, from the same weights through the same orders:
     # bit-identical parameters (equal digests), or the project's promise is broken.
     pypy_digest, c_digest = DIGESTS.get((cfg.name, "pypy", 1)), DIGESTS.get((cfg.name, "c", 1))
     if pypy_digest and c_digest:
         print("%s parameters %s" % (
-            PYPY_ROW, "== the C engine's via Network.fit, 1 thread (sha256 %s)" % pypy_digest[:16]
+            PYPY_ROW,
+            "== the C engine's via Network.fit, 1 thread (sha256 %s)" % pypy_digest[:16]
             if pypy_digest == c_digest else "!= the C engine's: NOT bit-identical (!)"))
     # Same maths, different rounding: the hits agree to well within 1%.  Further apart,
     # an engine is not computing this configuration (a cost or decay silently ignored).
@@ -417,7 +423,8 @@ def ratio_line(label, num, den, target=None):
     else:
         value = "%.2f" % (num / den)
         if target is not None:
-            value += "  (target <= %.1f: %s)" % (target, "met" if num / den <= target else "NOT met")
+            met = "met" if num / den <= target else "NOT met"
+            value += "  (target <= %.1f: %s)" % (target, met)
     print("%-48s %s" % (label + ":", value))
 
 
@@ -440,7 +447,8 @@ def main(argv=None):
     train, test = load_mnist_files(find_data(args.data_dir))
     epochs = orders(train.n, args.repeat)
     skip = set(filter(None, args.skip.split(",")))
-    configs = [CONFIGS[c] for c in (("seed", "network2") if args.config == "both" else (args.config,))]
+    names = ("seed", "network2") if args.config == "both" else (args.config,)
+    configs = [CONFIGS[c] for c in names]
     rows = {cfg.name: [] for cfg in configs}          # (name, times or None, hits, note)
 
     # Every C row first, so the peak RSS below is the C engine's (and the dataset's) alone.
@@ -472,14 +480,16 @@ def main(argv=None):
 
     if args.config == "both":
         seed, net2 = rows["seed"], rows["network2"]
-        c_seed, c_net2 = best(seed, "C engine seed, 1 thread"), best(net2, "C engine network2, 1 thread")
+        c_seed = best(seed, "C engine seed, 1 thread")
+        c_net2 = best(net2, "C engine network2, 1 thread")
         print("The issue's figures (best epochs of this run):")
         ratio_line("C network2 / C seed epoch time ratio (1 thread)", c_net2, c_seed, 1.5)
         ratio_line("C network2 / NumPy network2 time ratio", c_net2, best(net2, "NumPy"), 0.5)
         ratio_line("C seed / NumPy seed time ratio", c_seed, best(seed, "NumPy"))
         print()
     if "c" not in skip:
-        print("peak RSS after the C engine runs: %.0f MB (includes the dataset, 47 MB of pixels)" % rss_c)
+        print("peak RSS after the C engine runs: %.0f MB (includes the dataset, 47 MB of "
+              "pixels)" % rss_c)
 
 
 if __name__ == "__main__":

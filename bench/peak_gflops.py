@@ -9,7 +9,6 @@ prints the GFLOP/s of each, alone and with two threads at once (each thread its 
 loop: do the two cores share their arithmetic units?).
 """
 
-import os
 import sys
 import tempfile
 import time
@@ -41,7 +40,12 @@ __attribute__((target("avx512f"))) static double loop8(long steps) { LOOP }
 #define VMUL _mm256_mul_pd
 __attribute__((target("avx2"))) static double loop4(long steps) { LOOP }
 typedef struct { int wide; long steps; double out; } job;
-static void *run(void *p) { job *j = p; j->out = j->wide ? loop8(j->steps) : loop4(j->steps); return 0; }
+static void *run(void *p)
+{
+    job *j = p;
+    j->out = j->wide ? loop8(j->steps) : loop4(j->steps);
+    return 0;
+}
 double peak(int wide, long steps, int threads)
 {
     job jobs[2] = {{wide, steps, 0}, {wide, steps, 0}};

@@ -19,7 +19,7 @@ const char *pn_strerror(int code)
     case PN_ERR_BATCH: return "invalid batch sizes (each must be >= 1 and together they must cover the index list exactly)";
     case PN_ERR_LABEL: return "a label is not smaller than the number of output neurons";
     case PN_ERR_RANGE: return "invalid sample range or output buffer length";
-    case PN_ERR_THREADS: return "invalid thread count, or a worker thread could not be started";
+    case PN_ERR_THREADS: return "invalid thread count (1 or 2)";
     case PN_ERR_NOMEM: return "out of memory for the C engine's scratch buffers";
     case PN_ERR_MODEL: return "unknown cost or activation (or no model given)";
     case PN_ERR_STEP: return "invalid step: need a finite lr > 0, n >= 1, l2 >= 0 and l1 >= 0, 0 <= momentum < 1, and velocities when momentum > 0";

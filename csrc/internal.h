@@ -1,18 +1,21 @@
 /*
  * internal.h -- what the C engine's source files share that is not public API.
  *
- * The engine (purenet.h is its public API) is five files:
+ * The engine (purenet.h is its public API) is these files:
  *   textbook.c  layer 1: the routines of purenet/reference.py, one by one, in
  *               the same order and under the same names (pn_ prefix);
- *   common.c    error messages, the argument checks of both layers, and
- *               pn_all_finite (fit's divergence check);
+ *   common.c    error messages, the argument checks of both layers, pn_all_finite
+ *               (fit's divergence check) and pn_shuffle;
  *   layout.c    the two parameter layouts: their sizes, where each layer starts,
  *               and the copies between them (pn_to_fast, pn_from_fast);
- *   kernels.c   layer 2's inner loops (SIMD: an AVX-512, an AVX2 and a baseline copy):
- *               the row sums every product of the fast path goes through,
- *               the sigmoid of a row, the bias step, the lists of non-zero inputs;
- *   fastpath.c  layer 2: pn_train_batches and pn_outputs, their scratch memory,
- *               the layer-by-layer steps of a mini-batch, and the threads.
+ *   layer 2, the fast path (fastpath.h: its shared structs and how its phases fit):
+ *   scratch.c   its scratch memory, and the gather of each batch's non-zero inputs;
+ *   steps.c     the steps of a mini-batch: forward, errors, the weight steps;
+ *   train.c     pn_train_batches: the training loop, on one thread or two;
+ *   outputs.c   pn_outputs and pn_cost: batches fed forward;
+ *   rowsum.c    the row sums every product goes through (4-wide and AVX-512);
+ *   kernels.c   the other inner loops: activations, the steps of a row, the lists
+ *               of non-zero inputs, and the SIMD level in use.
  *
  * Every routine does the IEEE double operations of purenet/reference.py in the
  * same order, so results are identical bit for bit:
@@ -28,7 +31,8 @@
  *
  * Build switches (all give the same bits): -DPN_NO_VECTOR (plain C instead of GCC
  * vector extensions), -DPN_NO_CLONES (no AVX2 or AVX-512 copy of the kernels), -DPN_NO_THREADS
- * (threads = 2 runs on one thread); .ci/fallbacks tests each.  pn_limit_simd(1) turns
+ * (threads = 2 runs on one thread), -DPN_NO_SWAR (zero pixels skipped one by one, not
+ * 8 at a time); .ci/fallbacks tests each.  pn_limit_simd(1) turns
  * the AVX-512 row sums off at run time, and the tests compare both levels.
  */
 #ifndef PURENET_INTERNAL_H
@@ -79,7 +83,7 @@ typedef double pn_v4 __attribute__((vector_size(32)));
 #define PN_HAVE_CLONES 0
 #endif
 
-/* The AVX-512 row sums (kernels.c), picked per call when the CPU has AVX-512F and
+/* The AVX-512 row sums (rowsum.c), picked per call when the CPU has AVX-512F and
  * pn_limit_simd allows it; they need GCC's vector support and its target clones. */
 #if PN_HAVE_CLONES && PN_VEC
 #define PN_HAVE_WIDE 1
@@ -159,10 +163,10 @@ PN_HIDDEN void layer_offsets(const int *sizes, int n_layers, int fast, size_t *w
 PN_HIDDEN size_t fast_column(int l, int n_in, int n_out, int j, size_t *ld);
 
 /* ------------------------------------------------------------------------- */
-/* kernels.c                                                                  */
+/* rowsum.c and kernels.c                                                     */
 
 /* Widest column block of a row sum, in vectors of 4 doubles: 13 x 4 running sums
- * (13 of the 16 AVX registers; rs_block in kernels.c has a case for each width
+ * (13 of the 16 AVX registers; rs_block in rowsum.c has a case for each width
  * 1..13, so this cannot be raised alone). */
 #if PN_VEC
 #define PN_MAX_VBLOCK 13
@@ -170,8 +174,9 @@ PN_HIDDEN size_t fast_column(int l, int n_in, int n_out, int j, size_t *ld);
 #define PN_MAX_VBLOCK 0
 #endif
 
-/* Widest column block of the AVX-512 row sums, in vectors of 8 doubles (rz_block
- * in kernels.c has a case for each width 1..16). */
+/* Widest column block of the AVX-512 row sums, in vectors of 8 doubles: 13 running
+ * sums of the 32 AVX-512 registers, as many as the 4-wide ones (rz_block in rowsum.c
+ * has a case for each width 1..13, so this cannot be raised alone). */
 #define PN_MAX_ZBLOCK 13
 
 /* The kernels below that take `wide` run their AVX-512 copy when it is 1 (the
@@ -240,28 +245,38 @@ PN_HIDDEN int compact_pixels(const uint8_t *row, const double *table, int n, int
                              double *val, int *blk);
 /* The same when table_zero_only_at_0(table): zero pixels skipped 8 at a time. */
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
-    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+    (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) && !defined(PN_NO_SWAR)
 #define PN_SWAR 1
 PN_HIDDEN int compact_pixels_nz(const uint8_t *row, const double *table, int n, int *idx,
                                 double *val, int *blk);
 #else
 #define PN_SWAR 0
 #endif
+/* The AVX-512 gather takes pixels 16 at a time (16 int32 lanes of a vector): a
+ * 16-bit mask per group of 16 pixels, and the indices of the non-zero ones stored
+ * 16 whole, up to PN_PIX_GROUP entries past a list's end. */
+#define PN_PIX_GROUP 16
+static inline size_t pix_groups(int n) { return ((size_t)n + PN_PIX_GROUP - 1) / PN_PIX_GROUP; }
 /* The same, the fastest way there is (compact_pixels_nz, or with `wide` an AVX-512
- * copy that writes up to 16 entries past the list's end: give it room for n + 16).
- * With `wide` and msk != NULL, it also stores the masks of the row's non-zero
- * pixels, 16 at a time (bit i of msk[q]: pixel 16q + i), for pixel_rows. */
+ * copy: give it room for n + PN_PIX_GROUP entries).  With `wide` and msk != NULL,
+ * it also stores the masks of the row's non-zero pixels (bit i of msk[q]: pixel
+ * PN_PIX_GROUP * q + i), for pixel_rows. */
 PN_HIDDEN int compact_pixels_fast(int wide, const uint8_t *row, const double *table, int n,
                                   int *idx, double *val, int *blk, uint16_t *msk);
+/* 1 when table[p] != 0.0 exactly for p != 0 (then zero pixels are the zero inputs);
+ * a table has one entry per value of a uint8 pixel. */
+#define PN_PIXEL_VALUES 256
 /* 1 when table[p] != 0.0 exactly for p != 0 (then zero pixels are the zero inputs). */
 PN_HIDDEN int table_zero_only_at_0(const double *table);
 
+#define PN_PIXROW_MAX_BATCH 32
 #if PN_HAVE_WIDE
-/* The pixel-row path of the first layer's step (AVX-512, batches of up to 32).
+/* The pixel-row path of the first layer's step (AVX-512): a row's samples are the
+ * bits of one uint32_t mask, so a batch has at most PN_PIXROW_MAX_BATCH samples.
  * pixel_rows: the rows k < n that m samples touch, from their compact_pixels_fast
- * masks (sample s's at msk + s * ceil(n / 16)): row uk[u] (ascending) is touched
+ * masks (sample s's at msk + s * pix_groups(n)): row uk[u] (ascending) is touched
  * by the samples of the bits of mk[u].  Returns the count; uk and mk need room
- * for n + 16 entries.
+ * for n + PN_PIX_GROUP entries.
  * rowsum_pixel_rows: rowsum_rows over those rows, where the terms of row uk[u] are
  * the samples s of mk[u] (ascending), with rows base + s * ld and inputs
  * table[pix[s][uk[u]]], into out + uk[u] * ldo. */
@@ -269,9 +284,10 @@ PN_HIDDEN int pixel_rows(const uint16_t *msk, int m, int n, int *uk, uint32_t *m
 
 /* The forward sums of ns samples whose n inputs are all non-zero (sample s's at
  * x + s * ldx), for nc <= 16 outputs: Z[s * ldz + j] = sum over k ascending, from
- * 0.0, of wT[k * ldw + j] * x_s[k], the sums forward_sums makes, four samples at a
- * time (one sample's sums, two vectors, would each wait on its adds).  The rows of
+ * 0.0, of wT[k * ldw + j] * x_s[k], the sums forward_sums makes, PN_NARROW_GROUP
+ * samples at a time (one sample's sums, two vectors, would each wait on its adds).  The rows of
  * wT are whole vectors with 0.0 padding. */
+#define PN_NARROW_MAX 16          /* nc: at most two vectors of 8 */
 PN_HIDDEN void dense_sums_narrow(const double *wT, size_t ldw, int n, const double *x,
                                  size_t ldx, int ns, double *Z, size_t ldz, int nc);
 PN_HIDDEN void rowsum_pixel_rows(const double *base, size_t ld, const int *uk,

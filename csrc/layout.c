@@ -1,10 +1,10 @@
 /*
  * layout.c -- the two layouts of a network's parameters in one flat buffer of
  * doubles (see purenet.h), how many doubles each takes, where each layer starts
- * (layer_offsets, used by textbook.c and fastpath.c), and the copies between them.
+ * (layer_offsets, used by textbook.c and the fast path), and the copies between them.
  *
  *   textbook (textbook.c, reference.py's lists):  per layer w[j][k], then b[j];
- *   fast     (fastpath.c):  per layer wT[k][j] in rows of pad_row(n_out) doubles
+ *   fast     (the fast path):  per layer wT[k][j] in rows of pad_row(n_out) doubles
  *            (the padding is 0.0 and never read), then b[j] padded the same way;
  *            the first layer's wT in two column panels (internal.h: panel_split).
  */

@@ -51,7 +51,7 @@ enum {
     PN_ERR_BATCH = 6,      /* batch sizes invalid (< 1, or not summing to the index count) */
     PN_ERR_LABEL = 7,      /* a label >= number of outputs */
     PN_ERR_RANGE = 8,      /* start/stop or output length invalid */
-    PN_ERR_THREADS = 9,    /* thread count < 1 or > PN_MAX_THREADS, or a thread failed to start */
+    PN_ERR_THREADS = 9,    /* thread count < 1 or > PN_MAX_THREADS (a thread that cannot start: its share runs on the caller's) */
     PN_ERR_NOMEM = 10,     /* out of memory for scratch buffers */
     PN_ERR_MODEL = 11,     /* unknown cost or activation */
     PN_ERR_STEP = 12,      /* invalid step: need lr > 0, n >= 1, l2 >= 0, l1 >= 0 (all finite),
@@ -212,7 +212,8 @@ int pn_from_fast(const int *sizes, int n_layers, const double *fast, size_t n_fa
 /* --- layer 2: the fast path (fast layout params) ---------------------------------- */
 
 /* For each batch b in order: one step (see pn_step) on samples indices[pos..pos+batch_sizes[b]-1] of data (fast layout;
- * velocities: the momentum velocities in the fast layout, n_params doubles, required when step->momentum > 0, else unused; threads 1 or 2, same bits). */
+ * velocities: the momentum velocities in the fast layout, n_params doubles, required when step->momentum > 0, else unused; threads 1 or 2, same bits;
+ * with 2 the caller's thread works alone while the other's core is taken, see train.c). */
 int pn_train_batches(const int *sizes, int n_layers, const pn_model *model, double *params, double *velocities, size_t n_params, const pn_data *data, const int64_t *indices, size_t n_indices, const int64_t *batch_sizes, size_t n_batches, const pn_step *step, int threads);
 
 /* out[(i-start)*sizes[L] + j] = output j of sample i, start <= i < stop (batch feedforward; fast layout; threads 1 or 2). */

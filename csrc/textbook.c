@@ -13,7 +13,7 @@
  * reference.py passes the neuron (act) and the cost (cost) as functions, this file
  * passes a pn_model and picks the function with act_fn/act_prime and
  * cost_output/cost_fn/cost_delta.  Scratch memory is allocated at the end of the
- * file.  The fast path (fastpath.c) computes the same numbers, much faster, with
+ * file.  The fast path (fastpath.h) computes the same numbers, much faster, with
  * the weights transposed.
  */
 #include "internal.h"

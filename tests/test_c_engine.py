@@ -360,7 +360,7 @@ def test_train_batches_exact(seed, kind, batch_size, simd_level):
                                              (50, "momentum")])
 def test_pixel_rows_batch_limit_exact(batch_size, rule, simd_level):
     """With AVX-512, the first layer's step reads a pixel batch of up to 32 samples from
-    32-bit sample masks per row (fastpath.c: pix_rows), and a larger batch from lists.
+    32-bit sample masks per row (internal.h: pixel_rows), and a larger batch from lists.
     Both sides of the limit equal the reference: 37 inputs (masks of 16 pixels and a
     partial last one), few zero pixels (rows touched by all 32 samples), uneven last
     batches."""

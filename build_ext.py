@@ -13,6 +13,7 @@
 """
 
 import glob
+import importlib.machinery
 import os
 import re
 import shlex
@@ -103,9 +104,10 @@ def build_in_place(verbose=False):
     tmp = tempfile.mkdtemp(prefix="purenet-build-")
     try:
         built = make_builder(HERE).compile(tmpdir=tmp, verbose=verbose)
-        for old in glob.glob(os.path.join(HERE, "purenet", "_ckernels*.so")) + \
-                glob.glob(os.path.join(HERE, "purenet", "_ckernels*.pyd")):
-            os.remove(old)
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:   # this Python's only: a
+            old = os.path.join(HERE, "purenet", "_ckernels" + suffix)  # PyPy build stays
+            if os.path.exists(old):
+                os.remove(old)
         dest = os.path.join(HERE, "purenet", os.path.basename(built))
         shutil.copy2(built, dest)
         return dest

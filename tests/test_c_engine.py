@@ -185,14 +185,15 @@ def test_feedforward_backprop_update_textbook(raw, cost, activation, seed):
     assert n == len(params)
     pk = raw.d(params)
     what = "%s %s/%s" % (sizes, cost, activation)
-    for trial in range(3):
+    for _ in range(3):
         x = [0.0 if rnd.random() < 0.5 else rnd.gauss(0, 1) for _ in range(sizes[0])]
         y = targets(rnd, cost, sizes[-1])
         xk, yk = raw.d(x), raw.d(y)
         out = array("d", [0.0] * sizes[-1])
         assert raw.lib.pn_feedforward(cs, L, model, pk[1], n, xk[1],
                                       raw.ffi.from_buffer("double[]", out)) == 0
-        assert_same("pn_feedforward " + what, list(out), ref.feedforward(weights, biases, x, act, cst))
+        assert_same("pn_feedforward " + what, list(out),
+                    ref.feedforward(weights, biases, x, act, cst))
         grad = array("d", [0.0] * n)
         assert raw.lib.pn_backprop(cs, L, model, pk[1], n, xk[1], yk[1],
                                    raw.ffi.from_buffer("double[]", grad)) == 0
@@ -218,8 +219,9 @@ def test_feedforward_backprop_update_textbook(raw, cost, activation, seed):
             assert raw.lib.pn_update_mini_batch(cs, L, model, p, n, xk[1], yk[1], m, 3.0) == 0
             ref.update_mini_batch(weights, biases, batch, 3.0, act, cst)
         elif rule == "momentum":
-            assert raw.lib.pn_momentum_update(cs, L, model, p, raw.ffi.from_buffer("double[]", vbuf),
-                                              n, xk[1], yk[1], m, 0.5, 20.0, 0.8, l2, 0.1) == 0
+            v = raw.ffi.from_buffer("double[]", vbuf)
+            assert raw.lib.pn_momentum_update(cs, L, model, p, v, n, xk[1], yk[1], m, 0.5, 20.0,
+                                              0.8, l2, 0.1) == 0
             ref.momentum_update(weights, biases, velocities, batch, 0.5, 20, 0.8, l2, 0.1, act, cst)
             assert_same("pn_momentum_update velocities " + what, raw.unflatten(sizes, list(vbuf)),
                         velocities)
@@ -289,7 +291,8 @@ def test_fast_layout_round_trip(raw):
         back = array("d", [0.0] * n)
         fp = raw.ffi.from_buffer("double[]", fast)
         assert raw.lib.pn_to_fast(cs, len(sizes), tb[1], n, fp, nf) == 0
-        assert raw.lib.pn_from_fast(cs, len(sizes), fp, nf, raw.ffi.from_buffer("double[]", back), n) == 0
+        back_buf = raw.ffi.from_buffer("double[]", back)
+        assert raw.lib.pn_from_fast(cs, len(sizes), fp, nf, back_buf, n) == 0
         assert back.tobytes() == tb[0].tobytes()
         engine = cengine.CEngine(sizes, weights, biases)
         assert_same("CEngine get_params", engine.get_params(), (weights, biases))
@@ -299,7 +302,8 @@ def test_fast_layout_round_trip(raw):
 
 def make_data(kind, rnd, n, sizes):
     if kind == "pixels":
-        return pixel_dataset(rnd, n, sizes[0], sizes[-1], zero_fraction=rnd.choice([0.5, 0.8, 0.95]))
+        return pixel_dataset(rnd, n, sizes[0], sizes[-1],
+                             zero_fraction=rnd.choice([0.5, 0.8, 0.95]))
     return float_dataset(rnd, n, sizes[0], sizes[-1])
 
 
@@ -727,13 +731,15 @@ def test_c_checks_its_arguments(raw):
     vel = raw.d([0.0] * n)
     for args in ((0.0, 10.0, 0.0, 0.0), (float("nan"), 10.0, 0.0, 0.0), (1.0, 0.5, 0.0, 0.0),
                  (1.0, 10.0, -1.0, 0.0), (1.0, 10.0, 0.0, float("inf"))):
-        assert lib.pn_regularized_update(cs, 3, seed, tb[1], n, x[1], y[1], 1, *args) == lib.PN_ERR_STEP
+        assert lib.pn_regularized_update(cs, 3, seed, tb[1], n, x[1], y[1], 1,
+                                         *args) == lib.PN_ERR_STEP
     for mu in (0.0, 1.0, -0.5, float("nan")):
         assert lib.pn_momentum_update(cs, 3, seed, tb[1], vel[1], n, x[1], y[1], 1, 1.0, 10.0, mu,
                                       0.0, 0.0) == lib.PN_ERR_STEP
     assert lib.pn_momentum_update(cs, 3, seed, tb[1], ffi.NULL, n, x[1], y[1], 1, 1.0, 10.0, 0.5,
                                   0.0, 0.0) == lib.PN_ERR_STEP
-    assert lib.pn_total_cost(cs, 3, seed, tb[1], n, x[1], y[1], 0, 0.0, 0.0, out[1]) == lib.PN_ERR_BATCH
+    assert lib.pn_total_cost(cs, 3, seed, tb[1], n, x[1], y[1], 0, 0.0, 0.0,
+                             out[1]) == lib.PN_ERR_BATCH
     assert tb[0].tobytes() == array("d", raw.params(weights, biases)).tobytes()   # untouched
     assert lib.pn_weighted_sums(0, 5, tb[1], x[1], tb[1], out[1]) == lib.PN_ERR_SIZES
     assert lib.pn_to_fast(cs, 3, tb[1], n, fp, nf + 1) == lib.PN_ERR_PARAMS
@@ -787,7 +793,8 @@ def test_c_checks_its_arguments(raw):
     assert train(pn_data(labels=ffi.NULL), [0], [1]) == lib.PN_ERR_DATA
     assert train(pn_data(labels_len=9), [0], [1]) == lib.PN_ERR_DATA
     xs = array("d", [0.0] * 50)
-    assert train(pn_data(xs=ffi.from_buffer("double[]", xs), xs_len=50), [0], [1]) == lib.PN_ERR_DATA
+    short_xs = pn_data(xs=ffi.from_buffer("double[]", xs), xs_len=50)
+    assert train(short_xs, [0], [1]) == lib.PN_ERR_DATA
     bad_labels = bytearray(data.labels)
     bad_labels[4] = 3
     lb = ffi.from_buffer("uint8_t[]", bad_labels)
@@ -798,7 +805,8 @@ def test_c_checks_its_arguments(raw):
     assert lib.pn_train_batches(cs, 3, seed, fp, ffi.NULL, nf, ffi.NULL, ffi.NULL, 0, ffi.NULL, 0,
                                 step, 1) == lib.PN_ERR_NULL
     assert lib.pn_train_batches(cs, 3, seed, fp, ffi.NULL, nf, pn_data(), ffi.NULL, 1,
-                                ffi.from_buffer("int64_t[]", array("q", [1])), 1, step, 1) == lib.PN_ERR_NULL
+                                ffi.from_buffer("int64_t[]", array("q", [1])), 1, step,
+                                1) == lib.PN_ERR_NULL
     assert lib.pn_train_batches(cs, 3, seed, fp, ffi.NULL, nf, pn_data(), ffi.NULL, 0, ffi.NULL, 0,
                                 ffi.NULL, 1) == lib.PN_ERR_NULL
     for bad in bad_models:
@@ -819,12 +827,15 @@ def test_c_checks_its_arguments(raw):
     assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(), 0, 10, op, 29, 1) == lib.PN_ERR_RANGE
     assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(), 0, 10, ffi.NULL, 30, 1) == lib.PN_ERR_NULL
     assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(labels=ffi.NULL), 0, 10, op, 30, 1) == 0
-    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(pixels=ffi.NULL), 0, 10, op, 30, 1) == lib.PN_ERR_DATA
-    assert lib.pn_outputs(cs, 3, bad_models[1], fp, nf, pn_data(), 0, 10, op, 30, 1) == lib.PN_ERR_MODEL
+    assert lib.pn_outputs(cs, 3, seed, fp, nf, pn_data(pixels=ffi.NULL), 0, 10, op, 30,
+                          1) == lib.PN_ERR_DATA
+    assert lib.pn_outputs(cs, 3, bad_models[1], fp, nf, pn_data(), 0, 10, op, 30,
+                          1) == lib.PN_ERR_MODEL
 
     c = ffi.new("double *", 1.5)
     assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), 0.0, 0.0, c, 1) == 0 and c[0] != 1.5
-    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(labels=ffi.NULL), 0.0, 0.0, c, 1) == lib.PN_ERR_DATA
+    assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(labels=ffi.NULL), 0.0, 0.0, c,
+                       1) == lib.PN_ERR_DATA
     assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), -1.0, 0.0, c, 1) == lib.PN_ERR_RANGE
     assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(), 0.0, 0.0, ffi.NULL, 1) == lib.PN_ERR_NULL
     assert lib.pn_cost(cs, 3, seed, fp, nf, pn_data(n=0, pixels_len=0, labels_len=0), 0.0, 0.0, c,

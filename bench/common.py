@@ -11,9 +11,6 @@ from purenet import data          # noqa: E402
 
 
 def load_mnist(data_dir=None):
-    """(train, test): --data-dir, else $PURENET_DATA, else the shared copy beside the
-    repository (../shared/data/mnist), else the download cache; never downloads."""
-    shared = os.path.join(ROOT, "..", "shared", "data", "mnist")
-    if data_dir is None and not os.environ.get("PURENET_DATA") and os.path.isdir(shared):
-        data_dir = shared
+    """(train, test): --data-dir, else $PURENET_DATA, else the download cache; never
+    downloads."""
     return data.load_mnist(data_dir, download=False)

@@ -31,7 +31,7 @@ from ..dataset import argmax
 from ..errors import (CEngineUnavailable, ImageError, ModelFileError, SaveTargetError,
                       UsageError)
 from ..formats.atomic import write_atomically
-from ..formats.digits import INVERTED, is_mnist_style, mnist_input
+from ..formats.digits import INVERTED, is_mnist_style, light_border, mnist_input
 from ..formats.images import Image, encode_png, read_image
 from ..network import load
 from .options import Output, Parser, exit_code
@@ -88,10 +88,7 @@ def load_model(path, backend):
 def light_background_note(pixels, side, inverted):
     """A note when the image's border (its outermost pixels) is on average lighter than
     mid-grey, where MNIST has black; else None."""
-    last = len(pixels) - side
-    border = [p for i, p in enumerate(pixels)
-              if i < side or i >= last or i % side in (0, side - 1)]
-    if 2 * sum(border) <= 255 * len(border):
+    if not light_border(Image(side, side, pixels)):
         return None
     if inverted:
         return ("--invert makes it dark ink on a light background: it is light on dark "

@@ -13,7 +13,8 @@ import platform
 import sys
 
 from ..checks import MAX_THREADS, check_sizes
-from ..errors import PurenetError, UsageError
+from .. import cengine
+from ..errors import CEngineUnavailable, PurenetError, UsageError
 from ..formats.atomic import probe_target
 
 
@@ -24,6 +25,19 @@ def interpreter():
         v = sys.pypy_version_info
         return "PyPy %d.%d.%d (Python %s)" % (v.major, v.minor, v.micro, version)
     return "%s %s" % (name, version)
+
+
+def backend_for(given):
+    """The engine for --backend: as given (a C engine that is not built is a UsageError),
+    else the C engine where it is built, else the reference: the same bits either way."""
+    if given is None:
+        return "c" if cengine.available() else "python"
+    if given == "c":
+        try:
+            cengine.lib_and_ffi()
+        except CEngineUnavailable as e:
+            raise UsageError(str(e)) from None
+    return given
 
 
 def plural(n, word):

@@ -26,15 +26,13 @@ import math
 import os
 import sys
 
-from .. import cengine
 from ..dataset import argmax
-from ..errors import (CEngineUnavailable, ImageError, ModelFileError, SaveTargetError,
-                      UsageError)
+from ..errors import ImageError, ModelFileError, SaveTargetError, UsageError
 from ..formats.atomic import write_atomically
 from ..formats.digits import INVERTED, is_mnist_style, light_border, mnist_input
 from ..formats.images import Image, encode_png, read_image
 from ..network import load
-from .options import Output, Parser, exit_code
+from .options import Output, Parser, backend_for, exit_code
 
 PROG = "purenet-predict"
 
@@ -69,14 +67,7 @@ def load_model(path, backend):
     An unbuilt C engine is a UsageError (exit 2, as for purenet-train); a file that is
     not a model, or a model whose inputs are not a square image, a ModelFileError.
     """
-    if backend is None:
-        backend = "c" if cengine.available() else "python"
-    elif backend == "c":                           # is the C engine built?
-        try:
-            cengine.lib_and_ffi()
-        except CEngineUnavailable as e:
-            raise UsageError(str(e)) from None
-    net = load(path, backend=backend)
+    net = load(path, backend=backend_for(backend))
     n = net.sizes[0]
     side = math.isqrt(n)
     if side * side != n:

@@ -16,9 +16,9 @@ from ..dataset import argmax
 from ..errors import CEngineUnavailable, SaveError, TrainingDiverged, UsageError
 from ..network import Network, resume
 from . import report
-from .options import (Output, Parser, check_output_file, count, exit_code, interpreter,
-                      layer_sizes, momentum_value, one_line, penalty, plural, positive_int,
-                      positive_number, thread_count)
+from .options import (Output, Parser, backend_for, check_output_file, count, exit_code,
+                      interpreter, layer_sizes, momentum_value, one_line, penalty, plural,
+                      positive_int, positive_number, thread_count)
 
 PROG = "purenet-train"
 
@@ -341,11 +341,8 @@ def prepare(args):
     write, the checkpoint to resume.  (the resumed net or None, the engine note, plots)"""
     if args.source == "openml" and args.dataset != "mnist":
         raise UsageError("--source openml is only for --dataset mnist")
-    if args.backend == "c":                       # is the C engine built?
-        try:
-            cengine.lib_and_ffi()
-        except CEngineUnavailable as e:
-            raise UsageError(str(e)) from None
+    if args.backend is not None:
+        args.backend = backend_for(args.backend)   # c: is it built?
     net = None
     if args.resume is not None:                  # backend None: the checkpoint's
         net = resume(args.resume, backend=args.backend, threads=args.threads)
@@ -377,7 +374,7 @@ def choose_backend(args, resumed):
         why = "the checkpoint's" if resumed.meta.get("backend") == resumed.backend else \
             "the checkpoint's was c, which is not built here"
     elif args.backend is None:
-        args.backend = "c" if cengine.available() else "python"
+        args.backend = backend_for(None)
         why = ("the default where the C engine is built" if args.backend == "c" else
                "the default here: the C engine is not built (pip install . builds it)")
     if args.threads > 1 and args.backend == "python":

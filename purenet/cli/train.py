@@ -12,7 +12,7 @@ import sys
 import time
 
 from .. import __version__, cengine, data
-from ..dataset import argmax
+from ..dataset import EXPANSION, argmax, expand, image_side
 from ..errors import CEngineUnavailable, SaveError, TrainingDiverged, UsageError
 from ..network import Network, resume
 from . import report
@@ -52,14 +52,16 @@ def checkpoint_settings(net):
                 "init": net.init, "seed": net.meta.get("seed")}
     settings.update(net.fit_settings)
     settings.update((k, v) for k, v in net.meta.get("run", {}).items()
-                    if k in ("dataset", "source", "limit", "test_limit", "validation"))
+                    if k in ("dataset", "source", "limit", "test_limit", "validation", "expand"))
     return settings
 
 
 def _shown(name, value):
     option = "--" + name.replace("_", "-")
-    if value is None:
+    if value is None or value is False:
         return "no " + option
+    if value is True:
+        return option
     return "%s %s" % (option, ",".join(map(str, value)) if isinstance(value, list) else value)
 
 
@@ -115,6 +117,10 @@ def build_parser():
     p.add_argument("--validation", type=count, default=None, metavar="N",
                    help="hold out the last N training samples as validation data (never "
                         "trained on; Nielsen's split is 10000)")
+    p.add_argument("--expand", action="store_true",
+                   help="add every training image again shifted by one pixel up, down, left "
+                        "and right: 5x the training samples (the book's expand_mnist.py; "
+                        "the validation and test data are not expanded)")
     p.add_argument("--monitor", action="store_true",
                    help="also print, per epoch, the training cost and accuracy and the "
                         "validation/test cost")
@@ -244,7 +250,17 @@ def load_data(args):
                          % (sizes[-1], args.dataset, train.n_out,
                             ",".join(map(str, sizes[:-1] + [train.n_out]))))
     args.sizes = sizes
+    if args.expand:                          # the training part only, once all else is checked
+        train = expanded(train, args.dataset)
     return train, validation, test
+
+
+def expanded(train, dataset):
+    """--expand: train and its one-pixel shifts; images that are not square are refused."""
+    if image_side(train.n_in) is None:
+        raise UsageError("--expand shifts square images, and %s's have %d pixels, not r x r: "
+                         "leave --expand out" % (dataset, train.n_in))
+    return expand(train)
 
 
 def header(args, engine_note, train, validation, test, origin, seconds):
@@ -252,10 +268,12 @@ def header(args, engine_note, train, validation, test, origin, seconds):
     extra = "".join(" %s %s," % (name, value) for name, value in (
         ("validation", validation.n if validation else None), ("early-stop", args.early_stop),
         ("lr-schedule", args.lr_schedule)) if value)
-    return ("purenet: %s network, %s backend%s, %d training / %d test samples (%s), preset %s, "
+    shifts = (" (%d and their 4 one-pixel shifts)" % (train.n // EXPANSION)
+              if args.expand else "")
+    return ("purenet: %s network, %s backend%s, %d training%s / %d test samples (%s), preset %s, "
             "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g,%s "
             "%s, seed %d (data from %s, loaded in %.1f s)"
-            % ("-".join(map(str, args.sizes)), args.backend, engine_note, train.n, test.n,
+            % ("-".join(map(str, args.sizes)), args.backend, engine_note, train.n, shifts, test.n,
                args.dataset, args.preset, args.cost, args.activation, args.init,
                args.batch_size, args.lr, args.l2, args.l1, args.momentum, extra,
                plural(args.epochs, "epoch"), args.seed, origin, seconds))
@@ -469,7 +487,7 @@ def run(args, out=None):
         args.net = net                           # for what Ctrl-C says (interrupted)
     net.meta["run"] = {"dataset": args.dataset, "source": args.source, "limit": args.limit,
                        "test_limit": args.test_limit, "validation": args.validation,
-                       "epochs": args.epochs}
+                       "expand": args.expand, "epochs": args.epochs}
     say(header(args, engine_note, train, validation, test, train.origin, load_seconds))
     for line in notes(args, net, train, validation):
         say(line)

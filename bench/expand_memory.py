@@ -24,16 +24,18 @@ LIMIT_MB = 400              # the issue's bound on a full --expand run's peak RS
 
 
 def peak_rss(cmd, env):
-    """(peak RSS in MB, seconds, exit status, its output's last line) of cmd run to its
-    end (os.wait4 reaps it, with the resource usage of that child alone)."""
+    """(peak RSS in MB, seconds, exit status, its summary line, else its last) of cmd run
+    to its end (os.wait4 reaps it, with the resource usage of that child alone)."""
     start = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, universal_newlines=True)
     lines = child.stdout.read().strip().splitlines() or ["(no output)"]
+    summary = [l for l in lines if l.startswith(("Best:", "Kept epoch", "Final:"))]
     child.stdout.close()
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)          # Popen must not wait again
-    return usage.ru_maxrss / 1024.0, time.perf_counter() - start, child.returncode, lines[-1]
+    return (usage.ru_maxrss / 1024.0, time.perf_counter() - start, child.returncode,
+            (summary or lines)[-1])
 
 
 def main(argv=None):

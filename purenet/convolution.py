@@ -52,6 +52,7 @@ shapes.
 
 import math
 
+from .checks import conv_output_shape, pool_output_shape
 from .errors import InvalidArgument
 
 
@@ -65,36 +66,6 @@ def shape(a):
 def zero_maps(c, h, w):
     """C maps of H×W zeros."""
     return [[[0.0] * w for _ in range(h)] for _ in range(c)]
-
-
-def conv_output_shape(a_shape, f, k, c=None, layer=None):
-    """(F, H − K + 1, W − K + 1): the shape of a conv layer's output for input maps of
-    shape a_shape = (C, H, W); its filters must have C maps (c, if given) and fit."""
-    ch, h, w = a_shape
-    layer = layer or "conv%dx%d" % (f, k)
-    if f < 1 or k < 1:
-        raise InvalidArgument("layer %s: needs at least one filter of at least 1×1, "
-                              "not %d filters of %d×%d" % (layer, f, k, k))
-    if c is not None and c != ch:
-        raise InvalidArgument("layer %s: its filters have %d maps but its input has %d "
-                              "(%d×%d×%d, maps×rows×columns)" % (layer, c, ch, ch, h, w))
-    if k > h or k > w:
-        raise InvalidArgument("layer %s: its %d×%d filters are larger than its input "
-                              "maps, %d×%d×%d (maps×rows×columns)" % (layer, k, k, ch, h, w))
-    return f, h - k + 1, w - k + 1
-
-
-def pool_output_shape(a_shape, p, layer=None):
-    """(C, H/P, W/P): the shape of a P×P pool layer's output for input maps of shape
-    a_shape = (C, H, W); P must divide H and W."""
-    ch, h, w = a_shape
-    layer = layer or "pool%d" % p
-    if p < 1:
-        raise InvalidArgument("layer %s: a pool is at least 1×1, not %d×%d" % (layer, p, p))
-    if h % p or w % p:
-        raise InvalidArgument("layer %s: %d×%d windows do not divide its input maps, "
-                              "%d×%d×%d (maps×rows×columns)" % (layer, p, p, ch, h, w))
-    return ch, h // p, w // p
 
 
 def check_conv(w, b, a_shape, layer=None):

@@ -16,6 +16,9 @@ in either engine.  What is shown inside a written-out equation is the reference'
 its values, and factors it computes along the way (σ′(z), η/m) by the same function
 or expression.
 
+A network with conv or pool layers (``--sizes 16,conv2x3,pool2,3``) is traced and
+written out by :mod:`purenet.cli.explain_conv`, with deep.py's functions.
+
 Standard library only.
 """
 
@@ -27,8 +30,9 @@ import random
 import sys
 
 from .. import reference as ref
-from ..checks import INITS
+from ..checks import INITS, is_layered
 from ..dataset import Dataset
+from ..deep import zeros_like
 from ..errors import UsageError
 from ..network import Network
 from .options import (Output, Parser, count, exit_code, layer_sizes, momentum_value, penalty,
@@ -75,8 +79,11 @@ def step(net, samples, lr, l2=0.0, l1=0.0, momentum=0.0):
     Returns a dict (what ``--json`` prints): the settings, ``order`` (fit's order of
     the samples), per sample in that order its z, a, δ, ∂C/∂b, ∂C/∂w and cost, the
     summed gradients, ``touched`` (per layer, the inputs non-zero in some sample), and
-    the parameters (and momentum velocities) before and after the step.
+    the parameters (and momentum velocities) before and after the step.  A network with
+    conv or pool layers is traced by explain_conv.layered_step.
     """
+    if is_layered(net.sizes):
+        return conv_part().layered_step(net, samples, lr, l2, l1, momentum)
     act, cost = ref.ACTIVATIONS[net.activation], ref.COSTS[net.cost_name]
     weights, biases = net.weights, net.biases
     samples = [(list(map(float, x)), list(map(float, y))) for x, y in samples]
@@ -86,9 +93,17 @@ def step(net, samples, lr, l2=0.0, l1=0.0, momentum=0.0):
               for i, (x, y) in zip(order, batch)]
     sum_b, sum_w, touched = ref.gradient_sums(weights, biases, batch, act, cost)
     engine = ref.ReferenceEngine(net.sizes, weights, biases, net.cost_name, net.activation)
+    return stepped(net, engine, samples, order, lr, l2, l1, momentum,
+                   {"samples": traced, "sum_grad_b": sum_b, "sum_grad_w": sum_w,
+                    "touched": [sorted(t) for t in touched]})
+
+
+def stepped(net, engine, samples, order, lr, l2, l1, momentum, trace):
+    """The step's dict: engine (holding net's parameters) takes the step as fit does, on
+    the samples in fit's order; trace holds the traced numbers."""
+    weights, biases = net.weights, net.biases
     if momentum:                      # the net's velocities, zeros before its first step
-        velocities = net.engine.get_velocities() or (
-            [[[0.0] * len(row) for row in w] for w in weights], [[0.0] * len(b) for b in biases])
+        velocities = net.engine.get_velocities() or (zeros_like(weights), zeros_like(biases))
         engine.set_velocities(*velocities)
     data = Dataset.from_pairs(samples, n_out=net.sizes[-1], name="the batch")
     engine.train_batches(data, [order], lr, n=len(samples), l2=l2, l1=l1, momentum=momentum)
@@ -96,13 +111,19 @@ def step(net, samples, lr, l2=0.0, l1=0.0, momentum=0.0):
     doc = {"sizes": net.sizes, "seed": net.seed, "cost": net.cost_name,
            "activation": net.activation, "init": net.init, "lr": lr, "l2": l2, "l1": l1,
            "momentum": momentum, "n": len(samples), "update": update_name(l2, l1, momentum),
-           "order": order, "samples": traced, "sum_grad_b": sum_b,
-           "sum_grad_w": sum_w, "touched": [sorted(t) for t in touched],
+           "order": order, **trace,
            "weights": weights, "biases": biases, "new_weights": new_w, "new_biases": new_b}
     if momentum:
         doc["velocities"] = list(velocities)
         doc["new_velocities"] = engine.get_velocities()
     return doc
+
+
+def conv_part():
+    """purenet.cli.explain_conv, which builds on this module (so it is imported when
+    first needed, not at the top)."""
+    from . import explain_conv
+    return explain_conv
 
 
 # --- writing it out -----------------------------------------------------------------
@@ -118,6 +139,19 @@ def name(letter, l, *index):
     between indices once one has two digits)."""
     sep = "," if any(i >= 10 for i in index) else ""
     return letter + str(l).translate(SUP) + sep.join(map(str, index)).translate(SUB)
+
+
+def conv_name(letter, l, *index):
+    """A symbol of a conv or pool layer, such as w¹[0][0][1][2] or z¹[1][0][3]: the layer
+    as a superscript, the indices in brackets as in net.weights[l−1][f][c][i][j]."""
+    return letter + str(l).translate(SUP) + "".join("[%d]" % i for i in index)
+
+
+def at(nested, index):
+    """nested[i][j]...[k] for index (i, j, ..., k)."""
+    for i in index:
+        nested = nested[i]
+    return nested
 
 
 def exact(v):
@@ -138,7 +172,7 @@ class Writer:
         self.cost = ref.COSTS[doc["cost"]]
         self.fn, self.prime = NEURON[doc["activation"]]
         self.out = len(doc["sizes"]) - 1                # the output layer's number, L
-        self.touched = [set(t) for t in doc["touched"]]
+        self.touched = [set(t) for t in doc["touched"]] if "touched" in doc else None
 
     def num(self, v):
         return exact(v) if not self.digits else "%.*g" % (self.digits, v)
@@ -356,8 +390,12 @@ class Writer:
         yield from self.update_header(scale)
         for l in range(1, self.out + 1):
             yield from self.parameters(l, lambda l, j: self.bias_update(l, j, scale),
-                                       lambda l, j, k: self.weight_update(l, j, k, scale),
+                                       lambda l, j, k: self.weight_update(l, (j, k), scale),
                                        "updates")
+
+    def symbol(self, letter, l, index):
+        """The symbol of a parameter of layer l: w¹₀₁, b¹₀."""
+        return name(letter, l, *index)
 
     def update_header(self, scale):
         d = self.doc
@@ -374,7 +412,7 @@ class Writer:
     def bias_update(self, l, j, scale):
         d = self.doc
         b, g, new = d["biases"][l - 1][j], d["sum_grad_b"][l - 1][j], d["new_biases"][l - 1][j]
-        sym = name("b", l, j)
+        sym = self.symbol("b", l, (j,))
         if d["update"] == "momentum_update":
             v = d["velocities"][1][l - 1][j]
             text = "v[%s] ← μ·v − (η/m)·Σ∂C/∂%s = %s·%s − %s·%s = %s; %s ← %s + v" % (
@@ -385,13 +423,16 @@ class Writer:
                 sym, sym, sym, self.num(b), self.factor(scale), self.factor(g))
         return self.line(d["update"], "%s: %s → %s" % (text, exact(b), exact(new)))
 
-    def weight_update(self, l, j, k, scale):
+    def weight_update(self, l, index, scale):
+        """The update of the weight wˡ[index] (index: (j, k), or a conv layer's (f, c, i,
+        j))."""
         d = self.doc
-        w, g = d["weights"][l - 1][j][k], d["sum_grad_w"][l - 1][j][k]
-        new, sym = d["new_weights"][l - 1][j][k], name("w", l, j, k)
+        w, g = at(d["weights"][l - 1], index), at(d["sum_grad_w"][l - 1], index)
+        new, sym = at(d["new_weights"][l - 1], index), self.symbol("w", l, index)
         n, lr = d["n"], d["lr"]
         if d["update"] == "update_mini_batch":
-            if k not in self.touched[l - 1]:
+            k = index[-1]
+            if self.touched is not None and k not in self.touched[l - 1]:
                 return self.line(d["update"], "%s stays %s: %s was 0 in every sample, so the "
                                  "column is skipped" % (sym, exact(w), name("a", l - 1, k)))
             text = "%s ← %s − (η/m)·Σ∂C/∂%s = %s − %s·%s" % (
@@ -404,12 +445,12 @@ class Writer:
         if d["update"] == "momentum_update":
             decay = ([("(ηλ₂/n)·%s" % sym, "%s·%s" % (self.factor(lr * d["l2"] / n),
                                                       self.factor(w)))] if d["l2"] else [])
-            v = d["velocities"][0][l - 1][j][k]
+            v = at(d["velocities"][0][l - 1], index)
             parts = [("μ·v", "%s·%s" % (self.factor(d["momentum"]), self.factor(v)))]
             parts += decay + shrink + grad
             text = "v[%s] ← %s = %s = %s; %s ← %s + v" % (
                 sym, " − ".join(p[0] for p in parts), " − ".join(p[1] for p in parts),
-                exact(d["new_velocities"][0][l - 1][j][k]), sym, sym)
+                exact(at(d["new_velocities"][0][l - 1], index)), sym, sym)
         else:
             kept = (("(1 − ηλ₂/n)·%s" % sym, "%s·%s" % (self.factor(1.0 - lr * d["l2"] / n),
                                                         self.factor(w)))
@@ -561,7 +602,8 @@ def run(args, out):
     if args.json:
         out(json.dumps(doc, allow_nan=False))
     else:
-        for line in Writer(doc, args.digits, args.max_terms).lines():
+        writer = conv_part().LayeredWriter if is_layered(args.sizes) else Writer
+        for line in writer(doc, args.digits, args.max_terms).lines():
             out(line)
 
 

@@ -27,7 +27,7 @@ from .. import deep
 from .. import reference as ref
 from ..checks import layers_of
 from ..convolution import conv_backward_error
-from .explain import SUP, Writer, conv_name, exact, fit_order, name, stepped
+from .explain_text import SUP, Writer, conv_name, exact, fit_order, name, stepped
 
 
 # --- the step -----------------------------------------------------------------------

@@ -42,7 +42,8 @@ from .. import reference as ref
 from ..checks import is_layered, layers_of, param_shapes, short
 from ..errors import GradientError, UsageError
 from ..network import Network
-from .explain import add_network_options, add_sample_options, conv_name, name, samples
+from .explain import add_network_options, add_sample_options, samples
+from .explain_text import conv_name, name
 from .options import (Output, Parser, count, exit_code, momentum_value, penalty,
                       positive_number)
 

@@ -14,8 +14,9 @@ Needs selenium, Chromium and chromedriver (Debian: ``apt-get install chromium
 chromium-driver``); where one is missing the tests skip, saying which, unless
 PURENET_REQUIRE_BROWSER=1, which makes that a failure (CI sets it).
 PURENET_SCREENSHOT=docs/img/serve.png writes the README's screenshot;
-PURENET_SCREENSHOT_CONV=FILE.png the conv model's page (PURENET_CONV_MODEL=FILE.json serves
-that model instead of the small one: docs/img/serve-conv.png is --preset network3's).
+PURENET_SCREENSHOT_CONV=FILE.png the conv model's page, and PURENET_CONV_MODEL=FILE.json
+serves that model instead of the small one (docs/img/serve-conv.png: the network3 model of
+docs/cli.md's purenet-serve section, saved as network3.json).
 """
 
 import base64
@@ -377,15 +378,16 @@ def test_a_conv_models_maps_and_filters_are_drawn(browser, conv_url, conv_model_
     first = layers[1]
     filters = browser.find_elements("css selector", "button.filter")
     assert len(filters) == first.n
-    filters[-1].click()
+    f = max(range(first.n), key=lambda m: max(map(max, activations[1][m])))   # a live map
+    filters[f].click()
     WebDriverWait(browser, 20).until(lambda d: d.find_element("id", "unit").is_displayed())
-    w = [v for row in net.weights[0][-1][0] for v in row]
+    w = [v for row in net.weights[0][f][0] for v in row]
     big = max(map(abs, w))
     assert canvas_red(browser, "weights") == bytes(
         255 if v >= 0 else math.floor(255 * (1 - abs(v / big)) + 0.5) for v in w)
     caption = browser.find_element("id", "unit-caption").text
     assert caption.startswith("Filter %d, the %d×%d weights that make map %d: "
-                              % (first.n - 1, first.k, first.k, first.n - 1))
+                              % (f, first.k, first.k, f))
     path = os.environ.get("PURENET_SCREENSHOT_CONV") or str(tmp_path / "serve-conv.png")
     browser.set_window_size(*CONV_WINDOW)
     try:

@@ -1,0 +1,244 @@
+/*
+ * net.h -- layer 3, chapter 6: the fast path of layered networks (conv, pool and
+ * fully connected layers, with dropout), what its files share.
+ *
+ *   net.c        the layers' shapes and checks, the scratch layout of the parameters
+ *                and the copies to and from the textbook layout, the scratch memory,
+ *                pn_net_outputs and pn_net_cost;
+ *   net_train.c  pn_net_train_batches: the batches, on one thread or two, and the
+ *                step of each batch (the gradient sums in sample order, the update);
+ *   net_sample.c one sample forward and backward, layer by layer (the driver of the
+ *                kernels below), its inputs and its output error;
+ *   net_conv.c   the conv and pool kernels of one sample;
+ *   net_full.c   the fully connected kernels of one sample, and the update of a row.
+ *
+ * Every number is the one purenet/deep.py computes (the semantics are in
+ * docs/maths.md and purenet/convolution.py): each sum from 0.0 in the textbook's
+ * order, the same terms skipped.  The kernels work on vectors of NET_LANES doubles
+ * across independent sums (filters f, channels c, neurons j), never inside a sum.
+ *
+ * Layouts (scratch, for the duration of a call):
+ *   maps     a layer's maps as [y][x][c]: position p = y * W + x, then its channels,
+ *            stride cp = c rounded up to NET_LANES (the padding lanes are 0.0);
+ *   flat     a fully connected layer's vector, padded to NET_LANES (padding 0.0);
+ *   conv     weights as Wf[c][i][j][f] (stride fp: the forward pass runs across f)
+ *            and Wc[f][i][j][c] (stride cp: the error moved back, and the gradient of
+ *            a layer with many input maps, run across c); the one the layer's
+ *            gradient is summed in (net_layer.gform) is the master, the other a copy
+ *            made after each step;
+ *   full     WT[k][j] (rows of pad(n_out): forward, gradient) is the master, and
+ *            W[j][k] (rows of pad(n_in)) the copy the error moves back through.
+ * A copy is kept only when it is read (an error moved back into layer l >= 1, or
+ * the forward pass of a conv layer whose master is Wc).
+ *
+ * Padding lanes are 0.0 everywhere and stay so: a vector loop runs whole vectors
+ * only when its scalar factor is finite (0.0 times a finite number is 0.0, which
+ * adds nothing); with an infinite or NaN factor a scalar loop over the real lanes
+ * does the same terms.
+ */
+#ifndef PURENET_NET_H
+#define PURENET_NET_H
+
+#include "fastpath.h"
+
+#include <string.h>
+
+/* Doubles in one vector of the kernels (an AVX-512 register; two AVX2 ones). */
+#define NET_LANES 8
+static inline size_t net_pad(size_t n) { return (n + NET_LANES - 1) / NET_LANES * NET_LANES; }
+
+/* The kernels' vector: NET_LANES doubles (GCC vector extensions, or a plain array
+ * with -DPN_NO_VECTOR).  row_axpy is every product of the kernels. */
+#if PN_VEC
+typedef double net_v8 __attribute__((vector_size(8 * NET_LANES)));
+#endif
+
+/* y[q] += x[q] * a for q < NET_LANES * nv: one term each of NET_LANES * nv sums. */
+PN_ALWAYS_INLINE void row_axpy(double *y, const double *x, double a, size_t nv)
+{
+    size_t v;
+#if PN_VEC
+    net_v8 va = {a, a, a, a, a, a, a, a};
+    for (v = 0; v < nv; v++) {
+        net_v8 vy, vx;
+        memcpy(&vy, y + NET_LANES * v, sizeof vy);
+        memcpy(&vx, x + NET_LANES * v, sizeof vx);
+        vy += vx * va;
+        memcpy(y + NET_LANES * v, &vy, sizeof vy);
+    }
+#else
+    size_t q;
+    for (v = 0; v < nv; v++)
+        for (q = NET_LANES * v; q < NET_LANES * (v + 1); q++) y[q] += x[q] * a;
+#endif
+}
+
+/* isfinite without <math.h>'s macros: x - x is 0 for finite x, NaN otherwise. */
+static inline int net_finite(double x) { return x - x == 0.0; }
+
+/* The layout a conv layer's weight gradient is summed in (see net_conv.c):
+ * NET_OVER_F across its filters (few input maps), NET_OVER_C across its input maps. */
+enum { NET_OVER_F = 0, NET_OVER_C = 1 };
+/* Input maps from this many on: NET_OVER_C (a vector of them is then mostly full). */
+#define NET_OVER_C_MIN NET_LANES
+
+/* A position (y, x) packed in one int: y << NET_XBITS | x (maps are at most
+ * PN_MAX_SIZE units, so x < 2^24 and y < 2^24 cannot both be large: see net.c). */
+#define NET_XBITS 16
+static inline int net_y(int p) { return p >> NET_XBITS; }
+static inline int net_x(int p) { return p & ((1 << NET_XBITS) - 1); }
+
+/* One layer: l = 0 is the input (kind PN_FULL), 1..L the pn_layer entries. */
+typedef struct {
+    int kind;              /* PN_FULL, PN_CONV, PN_POOL */
+    int c, h, w;           /* input: c maps of h x w (a vector of n: c = n, h = w = 1) */
+    int f, oh, ow;         /* output: f maps of oh x ow (a vector of n: f = n, 1 x 1) */
+    int k;                 /* conv: filter side; pool: window side; full: 0 */
+    int maps;              /* the output is maps (conv, pool, or an input read as an image) */
+    int hidden;            /* a fully connected hidden layer (act, dropout) */
+    int drop_at;           /* such a layer: its first unit among a sample's keep bytes */
+    int gform;             /* conv: NET_OVER_F or NET_OVER_C */
+    size_t n_in, n_out;    /* units: c*h*w and f*oh*ow */
+    size_t cp, fp;         /* maps: channel strides of the input and the output */
+    size_t tw, tb, nw;     /* textbook: where the weights and biases start, weight count */
+    size_t wm, bm, wx;     /* scratch: the master weights, the biases, the copy (or NET_NONE) */
+    size_t rows, ld;       /* the master: rows of ld doubles */
+    size_t groups;         /* ... in groups of rows a step splits between threads */
+} net_layer;
+
+#define NET_NONE ((size_t)-1)
+
+/* A checked network: its layers and parameter counts. */
+typedef struct {
+    int L;
+    net_layer *ly;         /* ly[0..L] */
+    size_t n_text;         /* doubles in the textbook layout */
+    size_t n_scr;          /* doubles in the scratch layout */
+    int units;             /* U: units of the fully connected hidden layers */
+    int activation, cost;
+} net_plan;
+
+/* The scratch of one thread for one sample at a time. */
+typedef struct {
+    double **act;          /* act[l]: maps (or the flat input); NULL for vectors (net_batch) */
+    double **delta;        /* delta[l]: maps layers' errors */
+    double **pre;          /* pre[l]: a hidden full layer's a before dropout */
+    int **choice;          /* choice[l]: a pool layer's chosen input of each output unit */
+    int **in_p, **in_s;    /* conv layer l: its input's non-zero units (packed position,
+                              start of each input map: in_s[l][c], in_s[l][C] = count) */
+    double **in_v;
+    int **d_p, **d_s;      /* conv layer l: its non-zero errors (packed position, start of
+                              each filter's) */
+    double **d_v;
+    double *s;             /* the error moved back (a vector layer's, flat) */
+    double *zL, *aL;       /* the output layer */
+    double *onehot;
+    double *zrow, *erow;   /* scratch rows for activate() */
+    int *nzi;              /* a full layer's non-zero inputs (net_full_sums) */
+    double *nzv;
+    double **g;            /* conv layer l: this sample's weight gradient (master layout),
+                              0.0 between samples */
+    void *mem;
+} net_sample;
+
+/* What the samples of a batch leave for its step, and the gradient sums. */
+typedef struct {
+    int slots;             /* samples a batch holds */
+    double **fx;           /* full layer l: slot s's inputs (after dropout), pad(n_in) each */
+    double **fd;           /* full layer l: slot s's errors, pad(n_out) each */
+    double **gb;           /* conv layer l: slot s's bias gradient, fp each */
+    double **gs;           /* conv layer l: weight gradients of the samples of thread 1 */
+    int gslots;
+    double *nabla;         /* conv layers' weight gradient sums, at ly[l].wm */
+    double *row;           /* per thread: a row of row_len doubles (the step's gradient rows) */
+    size_t row_len;
+    void *mem;
+} net_batch;
+
+/* --- net.c ---------------------------------------------------------------------- */
+
+/* Check the layers (PN_ERR_NULL / PN_ERR_SIZES) and plan them; net_free_plan after. */
+PN_HIDDEN int net_make_plan(net_plan *p, const pn_layer *layers, int n_layers);
+PN_HIDDEN void net_free_plan(net_plan *p);
+/* Textbook params into the scratch layout (masters and copies, padding 0.0), and back
+ * (masters only); vel: 1 for velocities (masters only both ways). */
+PN_HIDDEN void net_to_scratch(const net_plan *p, const double *text, double *scr, int vel);
+PN_HIDDEN void net_from_scratch(const net_plan *p, const double *scr, double *text);
+/* The copy of layer l's weights from its master, groups g0..g1-1 of it. */
+PN_HIDDEN void net_copy_weights(const net_plan *p, int l, double *scr, size_t g0, size_t g1);
+/* Scratch for samples (one thread) and for batches of `slots` samples. */
+PN_HIDDEN int net_sample_alloc(net_sample *s, const net_plan *p);
+PN_HIDDEN void net_sample_free(net_sample *s);
+PN_HIDDEN int net_batch_alloc(net_batch *b, const net_plan *p, int slots, int gslots,
+                              int threads, int train);
+PN_HIDDEN void net_batch_free(net_batch *b);
+/* 64-byte aligned, zeroed memory (NULL when out of memory or bytes overflowed). */
+PN_HIDDEN void *net_zalloc(size_t bytes);
+
+/* --- net_sample.c --------------------------------------------------------------- */
+
+/* One sample's drop-out: keep bytes (U of them) and scale, or keep == NULL. */
+typedef struct { const uint8_t *keep; double scale; } net_drop;
+
+/* Sample i of d forward through every layer into slot `slot` (P: scratch params). */
+PN_HIDDEN void net_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
+                           int slot, const pn_data *d, size_t i, const net_drop *drop, int wide);
+/* Its errors backward, and each conv layer's weight gradient into gdst[l] (0.0 before;
+ * NULL: s->g[l]) and bias gradient into b->gb[l]. */
+PN_HIDDEN void net_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
+                            int slot, const pn_data *d, size_t i, const net_drop *drop,
+                            double *const *gdst, int wide);
+/* The cost of sample i after net_forward (reference.py: cost.fn). */
+PN_HIDDEN double net_sample_cost(const net_plan *p, net_sample *s, const pn_data *d, size_t i);
+
+/* --- net_conv.c ----------------------------------------------------------------- */
+
+/* The non-zero units of maps a (layer ly's input: c maps, stride cp), map by map,
+ * positions ascending; returns the count. */
+PN_HIDDEN int net_maps_nonzero(const net_layer *ly, const double *a, int *pos, double *val,
+                               int *start);
+/* The non-zero errors of conv layer ly (maps f, stride fp), filter by filter. */
+PN_HIDDEN int net_errors_nonzero(const net_layer *ly, const double *d, int *pos, double *val,
+                                 int *start);
+/* z = conv sums + b, a = act(z) into out (maps oh x ow, stride fp). */
+PN_HIDDEN void net_conv_forward(int wide, const net_layer *ly, const double *Wf, const double *b,
+                                const int *pos, const double *val, const int *start,
+                                int activation, double *out, double *zrow, double *erow);
+/* The error moved back through conv layer ly into s (its input maps). */
+PN_HIDDEN void net_conv_backward(int wide, const net_layer *ly, const double *Wc, const int *pos,
+                                 const double *val, const int *start, double *s);
+/* This sample's weight gradient of conv layer ly into G (0.0 before), in the layout
+ * of ly->gform; a: the input maps; delta: the error maps. */
+PN_HIDDEN void net_conv_gradient(int wide, const net_layer *ly, const double *a,
+                                 const int *in_pos, const double *in_val, const int *in_start,
+                                 const double *delta, const int *d_pos, const double *d_val,
+                                 const int *d_start, double *G);
+/* gb[f] = sum over positions of delta[p][f] (ascending, from 0.0). */
+PN_HIDDEN void net_conv_bias_gradient(const net_layer *ly, const double *delta, double *gb);
+/* Max-pooling of maps a into m with the choices. */
+PN_HIDDEN void net_pool_forward(const net_layer *ly, const double *a, double *m, int *choice);
+/* The error of a pool layer (delta_out) sent to the chosen units of s (its input maps). */
+PN_HIDDEN void net_pool_backward(const net_layer *ly, const double *delta_out, const int *choice,
+                                 double *s);
+
+/* --- net_full.c ----------------------------------------------------------------- */
+
+/* Z[j] = sum over the non-zero x[k], k ascending, of WT[k][j] * x[k], j < n_out
+ * (nzi, nzv: scratch for n_in entries). */
+PN_HIDDEN void net_full_sums(int wide, const net_layer *ly, const double *WT, const double *x,
+                             double *Z, int *nzi, double *nzv);
+/* s[k] = sum over j ascending of W[j][k] * delta[j], k < n_in. */
+PN_HIDDEN void net_full_backward(int wide, const net_layer *ly, const double *W,
+                                 const double *delta, double *s);
+/* The step of n weights w (and velocities v) with gradient sums g (NULL: 0.0). */
+PN_HIDDEN void net_step_row(const step_plan *sp, double *w, double *v, const double *g,
+                            size_t n);
+/* Row k of full layer ly's weight gradient over the m slots of b: g[j] = sum over s
+ * (ascending) of fd[s][j] * fx[s][k] for the fx[s][k] != 0; returns 0 when no slot has
+ * such an input (g untouched). */
+PN_HIDDEN int net_full_grad_row(int wide, const net_layer *ly, int l, const net_batch *b, int m,
+                                size_t k, double *g);
+/* acc[q] += add[q], add[q] = 0.0 for q < n (the gradient of a sample into the sums). */
+PN_HIDDEN void net_fold(int wide, double *acc, double *add, size_t n);
+
+#endif /* PURENET_NET_H */

@@ -291,7 +291,7 @@ static size_t times(net_bump *b, size_t a, size_t c)
 
 /* The pointer arrays of a net_sample (L + 1 each), one calloc. */
 enum { NS_ACT, NS_DELTA, NS_PRE, NS_INV, NS_DV, NS_G, NS_DOUBLES };
-enum { NS_CHOICE, NS_INP, NS_INS, NS_DP, NS_DS, NS_INTS };
+enum { NS_INP, NS_INS, NS_DP, NS_DS, NS_INTS };
 
 static void bump_sample(net_bump *b, net_sample *s, const net_plan *p)
 {
@@ -306,7 +306,7 @@ static void bump_sample(net_bump *b, net_sample *s, const net_plan *p)
         if (ly->kind == PN_FULL && net_pad(ly->n_in) > flat) flat = net_pad(ly->n_in);
         if (ly->maps) s->delta[l] = (double *)take(b, maps, sizeof(double));
         if (ly->hidden) s->pre[l] = (double *)take(b, ly->fp, sizeof(double));
-        if (ly->kind == PN_POOL) s->choice[l] = (int *)take(b, maps, sizeof(int));
+        if (ly->kind == PN_POOL) s->choice[l] = (int64_t *)take(b, maps, sizeof(int64_t));
         if (ly->kind == PN_CONV) {
             s->in_p[l] = (int *)take(b, ly->n_in, sizeof(int));
             s->in_v[l] = (double *)take(b, ly->n_in, sizeof(double));
@@ -336,10 +336,11 @@ int net_sample_alloc(net_sample *s, const net_plan *p)
     memset(s, 0, sizeof *s);
     d = (double **)calloc(n * NS_DOUBLES, sizeof(double *));
     iv = (int **)calloc(n * NS_INTS, sizeof(int *));
-    if (!d || !iv) { free(d); free(iv); return PN_ERR_NOMEM; }
+    s->choice = (int64_t **)calloc(n, sizeof(int64_t *));
+    if (!d || !iv || !s->choice) { free(d); free(iv); free(s->choice); return PN_ERR_NOMEM; }
     s->act = d + NS_ACT * n; s->delta = d + NS_DELTA * n; s->pre = d + NS_PRE * n;
     s->in_v = d + NS_INV * n; s->d_v = d + NS_DV * n; s->g = d + NS_G * n;
-    s->choice = iv + NS_CHOICE * n; s->in_p = iv + NS_INP * n; s->in_s = iv + NS_INS * n;
+    s->in_p = iv + NS_INP * n; s->in_s = iv + NS_INS * n;
     s->d_p = iv + NS_DP * n; s->d_s = iv + NS_DS * n;
     bump_sample(&b, s, p);
     if (!b.overflow) s->mem = net_zalloc(b.used);
@@ -352,6 +353,7 @@ int net_sample_alloc(net_sample *s, const net_plan *p)
 void net_sample_free(net_sample *s)
 {
     free(s->act);                 /* the first of the pointer arrays */
+    free(s->in_p);
     free(s->choice);
     free(s->mem);
     memset(s, 0, sizeof *s);

@@ -123,7 +123,7 @@ typedef struct {
     double **act;          /* act[l]: maps (or the flat input); NULL for vectors (net_batch) */
     double **delta;        /* delta[l]: maps layers' errors */
     double **pre;          /* pre[l]: a hidden full layer's a before dropout */
-    int **choice;          /* choice[l]: a pool layer's chosen input of each output unit */
+    int64_t **choice;      /* choice[l]: a pool layer's chosen input of each output unit */
     int **in_p, **in_s;    /* conv layer l: its input's non-zero units (packed position,
                               start of each input map: in_s[l][c], in_s[l][C] = count) */
     double **in_v;
@@ -183,11 +183,12 @@ typedef struct { const uint8_t *keep; double scale; } net_drop;
 /* Sample i of d forward through every layer into slot `slot` (P: scratch params). */
 PN_HIDDEN void net_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
                            int slot, const pn_data *d, size_t i, const net_drop *drop, int wide);
-/* Its errors backward, and each conv layer's weight gradient into gdst[l] (0.0 before;
- * NULL: s->g[l]) and bias gradient into b->gb[l]. */
+/* Its errors backward, and each conv layer's weight gradient into gdst[l] (0.0 before),
+ * or with gdst NULL added to sums[l] (the batch's sums, in the master layout), and its bias
+ * gradient into b->gb[l]. */
 PN_HIDDEN void net_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
                             int slot, const pn_data *d, size_t i, const net_drop *drop,
-                            double *const *gdst, int wide);
+                            double *const *gdst, double *const *sums, int wide);
 /* The cost of sample i after net_forward (reference.py: cost.fn). */
 PN_HIDDEN double net_sample_cost(const net_plan *p, net_sample *s, const pn_data *d, size_t i);
 
@@ -208,18 +209,24 @@ PN_HIDDEN void net_conv_forward(int wide, const net_layer *ly, const double *Wf,
 PN_HIDDEN void net_conv_backward(int wide, const net_layer *ly, const double *Wc, const int *pos,
                                  const double *val, const int *start, double *s);
 /* This sample's weight gradient of conv layer ly into G (0.0 before), in the layout
- * of ly->gform; a: the input maps; delta: the error maps. */
+ * of ly->gform; a: the input maps; delta: the error maps.  With sums (NET_OVER_C only):
+ * added to sums filter by filter instead, G the scratch of one filter (0.0 after). */
 PN_HIDDEN void net_conv_gradient(int wide, const net_layer *ly, const double *a,
                                  const int *in_pos, const double *in_val, const int *in_start,
                                  const double *delta, const int *d_pos, const double *d_val,
-                                 const int *d_start, double *G);
+                                 const int *d_start, double *G, double *sums);
 /* gb[f] = sum over positions of delta[p][f] (ascending, from 0.0). */
 PN_HIDDEN void net_conv_bias_gradient(const net_layer *ly, const double *delta, double *gb);
-/* Max-pooling of maps a into m with the choices. */
-PN_HIDDEN void net_pool_forward(const net_layer *ly, const double *a, double *m, int *choice);
-/* The error of a pool layer (delta_out) sent to the chosen units of s (its input maps). */
-PN_HIDDEN void net_pool_backward(const net_layer *ly, const double *delta_out, const int *choice,
-                                 double *s);
+/* --- net_pool.c ----------------------------------------------------------------- */
+
+/* Max-pooling of maps a into m with the choices (an index into a for every lane). */
+PN_HIDDEN void net_pool_forward(const net_layer *ly, const double *a, double *m, int64_t *choice);
+/* The error of a pool layer (delta_out; m its output) sent to the chosen units of s (its
+ * input maps), times act'(a) when a (the input, a conv layer's) is given: a unit that is not
+ * chosen gets 0.0 * act'(a). */
+PN_HIDDEN void net_pool_backward(const net_layer *ly, const double *delta_out,
+                                 const int64_t *choice, const double *m, const double *a,
+                                 int activation, double *s);
 
 /* --- net_full.c ----------------------------------------------------------------- */
 

@@ -77,101 +77,144 @@ static net_reach reach_of(const net_layer *ly, int yy, int xx)
     return r;
 }
 
+/* The kernels below take nv, the vectors of a row of the layout they run across (fp or cp
+ * over NET_LANES), as their last argument; NET_WIDTHS calls them with nv a constant 1..6
+ * (each then compiles to straight-line vector code), else with nv as it is.  F and the
+ * arguments are all given. */
+#define NET_WIDTHS(nv, F, ...)                                                           \
+    switch (nv) {                                                                        \
+    case 1: F(__VA_ARGS__, 1); break;   case 2: F(__VA_ARGS__, 2); break;                \
+    case 3: F(__VA_ARGS__, 3); break;   case 4: F(__VA_ARGS__, 4); break;                \
+    case 5: F(__VA_ARGS__, 5); break;   case 6: F(__VA_ARGS__, 6); break;                \
+    default: F(__VA_ARGS__, nv); break;                                                  \
+    }
+
 /* --- forward ------------------------------------------------------------------------ */
 
-/* Z (maps oh x ow, stride fp) = the conv sums of the non-zero inputs. */
+/* Z (maps oh x ow, stride fp = NET_LANES nv) = the conv sums of the non-zero inputs.  An
+ * input (yy, xx) feeds, in kernel row i, the outputs (yy - i, xx - j1 .. xx - j0): a run
+ * of positions ascending while j descends. */
 PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, const int *pos,
-                                     const double *val, const int *start, double *Z)
+                                     const double *val, const int *start, double *Z, size_t nv)
 {
-    size_t fp = ly->fp, k = (size_t)ly->k, ow = (size_t)ly->ow, nv = fp / NET_LANES;
-    int c, t, i, j, f;
+    size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow;
+    int c, t, i, j, f, m, n;
     memset(Z, 0, sizeof(double) * (size_t)ly->oh * ow * fp);
     for (c = 0; c < ly->c; c++)
         for (t = start[c]; t < start[c + 1]; t++) {
             int yy = net_y(pos[t]), xx = net_x(pos[t]);
             net_reach r = reach_of(ly, yy, xx);
             double v = val[t];
+            n = r.j1 - r.j0 + 1;
             for (i = r.i0; i <= r.i1; i++) {
-                double *zr = Z + ((size_t)(yy - i) * ow + (size_t)xx) * fp;   /* (yy - i, xx) */
-                const double *wr = Wf + (((size_t)c * k + (size_t)i) * k) * fp;
-                for (j = r.j0; j <= r.j1; j++) {
-                    double *z = zr - (size_t)j * fp;
-                    const double *w = wr + (size_t)j * fp;
-                    if (net_finite(v)) row_axpy(z, w, v, nv);
-                    else for (f = 0; f < ly->f; f++) z[f] += w[f] * v;
+                double *z = Z + ((size_t)(yy - i) * ow + (size_t)(xx - r.j1)) * fp;
+                const double *w = Wf + (((size_t)c * k + (size_t)i) * k + (size_t)r.j1) * fp;
+                if (!net_finite(v)) {                   /* real lanes only */
+                    for (j = 0; j < n; j++)
+                        for (f = 0; f < ly->f; f++) z[(size_t)j * fp + f] += w[f - (ptrdiff_t)j * (ptrdiff_t)fp] * v;
+                    continue;
                 }
+                for (m = 0; m < n; m++) row_axpy(z + (size_t)m * fp, w - (size_t)m * fp, v, nv);
             }
         }
 }
 
 /* --- backward ------------------------------------------------------------------------ */
 
-/* S (the input maps, stride cp) = the errors moved back through the layer. */
+/* S (the input maps, stride cp = NET_LANES nv) = the errors moved back: an error at
+ * (y, x) reaches, in kernel row i, the inputs (y + i, x .. x + k - 1), a run of k cp
+ * doubles, through the run w[f][i][0..k-1][.] of Wc. */
 PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, const int *pos,
-                                     const double *val, const int *start, double *S)
+                                     const double *val, const int *start, double *S, size_t nv)
 {
-    size_t cp = ly->cp, k = (size_t)ly->k, w = (size_t)ly->w, nv = cp / NET_LANES;
-    int f, t, i, j, c;
+    size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w;
+    int f, t, i, q, c;
     memset(S, 0, sizeof(double) * (size_t)ly->h * w * cp);
     for (f = 0; f < ly->f; f++)
         for (t = start[f + 1] - 1; t >= start[f]; t--) {          /* positions descending */
             size_t y = (size_t)net_y(pos[t]), x = (size_t)net_x(pos[t]);
             double d = val[t];
             for (i = 0; i < ly->k; i++) {
-                double *sr = S + ((y + (size_t)i) * w + x) * cp;
+                double *s = S + ((y + (size_t)i) * w + x) * cp;
                 const double *wr = Wc + (((size_t)f * k + (size_t)i) * k) * cp;
-                for (j = 0; j < ly->k; j++) {
-                    if (net_finite(d)) row_axpy(sr + (size_t)j * cp, wr + (size_t)j * cp, d, nv);
-                    else for (c = 0; c < ly->c; c++) sr[(size_t)j * cp + c] += wr[(size_t)j * cp + c] * d;
+                if (!net_finite(d)) {
+                    for (q = 0; q < ly->k; q++)
+                        for (c = 0; c < ly->c; c++) s[(size_t)q * cp + c] += wr[(size_t)q * cp + c] * d;
+                    continue;
                 }
+                for (q = 0; q < ly->k; q++) row_axpy(s + (size_t)q * cp, wr + (size_t)q * cp, d, nv);
             }
         }
 }
 
 /* --- gradients ---------------------------------------------------------------------- */
 
-/* NET_OVER_C: G[f][i][j][c] += delta * a[y+i][x+j][c] for the non-zero errors. */
-PN_ALWAYS_INLINE void grad_c_body(const net_layer *ly, const double *A, const int *pos,
-                                  const double *val, const int *start, double *G)
+/* NET_OVER_C: one filter's G[i][j][c] += delta * a[y+i][x+j][c] for its non-zero errors
+ * t0..t1-1 (in kernel row i a run of k cp doubles of both). */
+PN_ALWAYS_INLINE void grad_c_filter(const net_layer *ly, const double *A, const int *pos,
+                                    const double *val, int t0, int t1, double *G, size_t nv)
 {
-    size_t cp = ly->cp, k = (size_t)ly->k, w = (size_t)ly->w, nv = cp / NET_LANES;
-    int f, t, i, j, c;
-    for (f = 0; f < ly->f; f++)
-        for (t = start[f]; t < start[f + 1]; t++) {               /* positions ascending */
-            size_t y = (size_t)net_y(pos[t]), x = (size_t)net_x(pos[t]);
-            double d = val[t];
-            for (i = 0; i < ly->k; i++) {
-                const double *ar = A + ((y + (size_t)i) * w + x) * cp;
-                double *gr = G + (((size_t)f * k + (size_t)i) * k) * cp;
-                for (j = 0; j < ly->k; j++) {
-                    const double *a = ar + (size_t)j * cp;
-                    double *g = gr + (size_t)j * cp;
-                    if (net_finite(d)) row_axpy(g, a, d, nv);
-                    else for (c = 0; c < ly->c; c++) if (a[c] != 0.0) g[c] += d * a[c];
-                }
+    size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w;
+    int t, i, q;
+    for (t = t0; t < t1; t++) {                                   /* positions ascending */
+        size_t y = (size_t)net_y(pos[t]), x = (size_t)net_x(pos[t]);
+        double d = val[t];
+        for (i = 0; i < ly->k; i++) {
+            const double *a = A + ((y + (size_t)i) * w + x) * cp;
+            double *g = G + (size_t)i * k * cp;
+            if (!net_finite(d)) {                 /* inf * 0 is NaN: skip the zero inputs */
+                for (q = 0; q < ly->k * (int)cp; q++)
+                    if (q % (int)cp < ly->c && a[q] != 0.0) g[q] += d * a[q];
+                continue;
             }
+            for (q = 0; q < ly->k; q++) row_axpy(g + (size_t)q * cp, a + (size_t)q * cp, d, nv);
         }
+    }
 }
 
-/* NET_OVER_F: G[c][i][j][f] += delta[yy-i][xx-j][f] * a for the non-zero inputs a. */
-PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const int *pos,
-                                  const double *val, const int *start, double *G)
+/* NET_OVER_C, every filter: into G (0.0 before), or with sums != NULL filter by filter
+ * into scratch G (one filter's, 0.0 before and after) then added to the filter's sums
+ * while still in the cache. */
+PN_ALWAYS_INLINE void grad_c_body(const net_layer *ly, const double *A, const int *pos,
+                                  const double *val, const int *start, double *G, double *sums,
+                                  size_t nv)
 {
-    size_t fp = ly->fp, k = (size_t)ly->k, ow = (size_t)ly->ow, nv = fp / NET_LANES;
-    int c, t, i, j, f;
+    size_t per = (size_t)ly->k * (size_t)ly->k * NET_LANES * nv, q;
+    int f;
+    for (f = 0; f < ly->f; f++) {
+        double *g = sums ? G : G + (size_t)f * per, *acc;
+        if (start[f] == start[f + 1]) continue;                   /* no error: adds 0.0 */
+        grad_c_filter(ly, A, pos, val, start[f], start[f + 1], g, nv);
+        if (!sums) continue;
+        acc = sums + (size_t)f * per;
+        for (q = 0; q < per; q++) {
+            acc[q] = acc[q] + g[q];
+            g[q] = 0.0;
+        }
+    }
+}
+
+/* NET_OVER_F: G[c][i][j][f] += delta[yy-i][xx-j][f] * a for the non-zero inputs a: in
+ * kernel row i, G ascending in j, delta descending. */
+PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const int *pos,
+                                  const double *val, const int *start, double *G, size_t nv)
+{
+    size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow;
+    int c, t, i, m, n, f;
     for (c = 0; c < ly->c; c++)
         for (t = start[c]; t < start[c + 1]; t++) {               /* positions ascending */
             int yy = net_y(pos[t]), xx = net_x(pos[t]);
             net_reach r = reach_of(ly, yy, xx);
             double v = val[t];
+            n = r.j1 - r.j0 + 1;
             for (i = r.i0; i <= r.i1; i++) {
-                const double *dr = D + ((size_t)(yy - i) * ow + (size_t)xx) * fp;
-                double *gr = G + (((size_t)c * k + (size_t)i) * k) * fp;
-                for (j = r.j0; j <= r.j1; j++) {
-                    const double *d = dr - (size_t)j * fp;
-                    double *g = gr + (size_t)j * fp;
-                    if (net_finite(v)) row_axpy(g, d, v, nv);
-                    else for (f = 0; f < ly->f; f++) if (d[f] != 0.0) g[f] += d[f] * v;
+                const double *d = D + ((size_t)(yy - i) * ow + (size_t)(xx - r.j0)) * fp;
+                double *g = G + (((size_t)c * k + (size_t)i) * k + (size_t)r.j0) * fp;
+                for (m = 0; m < n; m++) {
+                    const double *dm = d - (size_t)m * fp;
+                    double *gm = g + (size_t)m * fp;
+                    if (net_finite(v)) row_axpy(gm, dm, v, nv);
+                    else for (f = 0; f < ly->f; f++) if (dm[f] != 0.0) gm[f] += dm[f] * v;
                 }
             }
         }
@@ -184,44 +227,55 @@ PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const in
 NET_ZTARGET static void conv_sums_z(const net_layer *ly, const double *Wf, const int *pos,
                                     const double *val, const int *start, double *Z)
 {
-    conv_sums_body(ly, Wf, pos, val, start, Z);
+    NET_WIDTHS(ly->fp / NET_LANES, conv_sums_body, ly, Wf, pos, val, start, Z)
 }
 NET_ZTARGET static void conv_back_z(const net_layer *ly, const double *Wc, const int *pos,
                                     const double *val, const int *start, double *S)
 {
-    conv_back_body(ly, Wc, pos, val, start, S);
+    NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S)
 }
 NET_ZTARGET static void grad_c_z(const net_layer *ly, const double *A, const int *pos,
-                                 const double *val, const int *start, double *G)
+                                 const double *val, const int *start, double *G, double *sums)
 {
-    grad_c_body(ly, A, pos, val, start, G);
+    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums)
 }
 NET_ZTARGET static void grad_f_z(const net_layer *ly, const double *D, const int *pos,
                                  const double *val, const int *start, double *G)
 {
-    grad_f_body(ly, D, pos, val, start, G);
+    NET_WIDTHS(ly->fp / NET_LANES, grad_f_body, ly, D, pos, val, start, G)
 }
 #endif
 
 PN_CLONES static void conv_sums_v(const net_layer *ly, const double *Wf, const int *pos,
                                   const double *val, const int *start, double *Z)
 {
-    conv_sums_body(ly, Wf, pos, val, start, Z);
+    NET_WIDTHS(ly->fp / NET_LANES, conv_sums_body, ly, Wf, pos, val, start, Z)
 }
 PN_CLONES static void conv_back_v(const net_layer *ly, const double *Wc, const int *pos,
                                   const double *val, const int *start, double *S)
 {
-    conv_back_body(ly, Wc, pos, val, start, S);
+    NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S)
 }
 PN_CLONES static void grad_c_v(const net_layer *ly, const double *A, const int *pos,
-                               const double *val, const int *start, double *G)
+                               const double *val, const int *start, double *G, double *sums)
 {
-    grad_c_body(ly, A, pos, val, start, G);
+    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums)
 }
 PN_CLONES static void grad_f_v(const net_layer *ly, const double *D, const int *pos,
                                const double *val, const int *start, double *G)
 {
-    grad_f_body(ly, D, pos, val, start, G);
+    NET_WIDTHS(ly->fp / NET_LANES, grad_f_body, ly, D, pos, val, start, G)
+}
+
+/* a = relu(z), z = Z + b, over whole rows (the padding: 0.0 + 0.0, and relu(0.0) = 0.0). */
+PN_CLONES static void relu_map(double *Z, const double *b, size_t hw, size_t fp)
+{
+    size_t q, f;
+    for (q = 0; q < hw; q++)
+        for (f = 0; f < fp; f++) {
+            double z = Z[q * fp + f] + b[f];
+            Z[q * fp + f] = z > 0.0 ? z : 0.0;
+        }
 }
 
 void net_conv_forward(int wide, const net_layer *ly, const double *Wf, const double *b,
@@ -235,6 +289,10 @@ void net_conv_forward(int wide, const net_layer *ly, const double *Wf, const dou
 #endif
         conv_sums_v(ly, Wf, pos, val, start, out);
     (void)wide;
+    if (activation == PN_RELU) {
+        relu_map(out, b, hw, ly->fp);
+        return;
+    }
     for (q = 0; q < hw; q++) {                      /* z = sum + b, a = act(z); padding 0.0 */
         double *a = out + q * ly->fp;
         activate(activation, a, b, ly->f, a, zrow, erow);
@@ -254,59 +312,30 @@ void net_conv_backward(int wide, const net_layer *ly, const double *Wc, const in
 
 void net_conv_gradient(int wide, const net_layer *ly, const double *a, const int *in_pos,
                        const double *in_val, const int *in_start, const double *delta,
-                       const int *d_pos, const double *d_val, const int *d_start, double *G)
+                       const int *d_pos, const double *d_val, const int *d_start, double *G,
+                       double *sums)
 {
     (void)wide;
 #if PN_HAVE_WIDE
     if (wide) {
-        if (ly->gform == NET_OVER_C) grad_c_z(ly, a, d_pos, d_val, d_start, G);
+        if (ly->gform == NET_OVER_C) grad_c_z(ly, a, d_pos, d_val, d_start, G, sums);
         else grad_f_z(ly, delta, in_pos, in_val, in_start, G);
         return;
     }
 #endif
-    if (ly->gform == NET_OVER_C) grad_c_v(ly, a, d_pos, d_val, d_start, G);
+    if (ly->gform == NET_OVER_C) grad_c_v(ly, a, d_pos, d_val, d_start, G, sums);
     else grad_f_v(ly, delta, in_pos, in_val, in_start, G);
+}
+
+PN_CLONES static void bias_sums(const double *delta, size_t hw, size_t fp, double *gb)
+{
+    size_t q, f;
+    memset(gb, 0, sizeof(double) * fp);
+    for (q = 0; q < hw; q++)                        /* positions ascending, nothing skipped */
+        for (f = 0; f < fp; f++) gb[f] += delta[q * fp + f];
 }
 
 void net_conv_bias_gradient(const net_layer *ly, const double *delta, double *gb)
 {
-    size_t q, f, hw = (size_t)ly->oh * (size_t)ly->ow;
-    memset(gb, 0, sizeof(double) * ly->fp);
-    for (q = 0; q < hw; q++)                        /* positions ascending, nothing skipped */
-        for (f = 0; f < ly->fp; f++) gb[f] += delta[q * ly->fp + f];
-}
-
-/* --- pooling ----------------------------------------------------------------------- */
-
-void net_pool_forward(const net_layer *ly, const double *a, double *m, int *choice)
-{
-    size_t P = (size_t)ly->k, w = (size_t)ly->w, cp = ly->cp, Y, X, u, v, c;
-    for (Y = 0; Y < (size_t)ly->oh; Y++)
-        for (X = 0; X < (size_t)ly->ow; X++) {
-            size_t o = (Y * (size_t)ly->ow + X) * cp, first = (P * Y * w + P * X) * cp;
-            double *best = m + o;
-            int *at = choice + o;
-            for (c = 0; c < (size_t)ly->c; c++) {
-                best[c] = a[first + c];
-                at[c] = (int)(first + c);
-            }
-            for (u = 0; u < P; u++)                 /* the window row-major; the first of */
-                for (v = u == 0; v < P; v++) {      /* equals wins, and the first NaN */
-                    size_t at0 = ((P * Y + u) * w + P * X + v) * cp;
-                    for (c = 0; c < (size_t)ly->c; c++) {
-                        double x = a[at0 + c], b = best[c];
-                        int take = x > b || (x != x && b == b);
-                        best[c] = take ? x : b;
-                        at[c] = take ? (int)(at0 + c) : at[c];
-                    }
-                }
-        }
-}
-
-void net_pool_backward(const net_layer *ly, const double *delta_out, const int *choice, double *s)
-{
-    size_t q, c, hw = (size_t)ly->oh * (size_t)ly->ow;
-    memset(s, 0, sizeof(double) * (size_t)ly->h * (size_t)ly->w * ly->cp);
-    for (q = 0; q < hw; q++)
-        for (c = 0; c < (size_t)ly->c; c++) s[choice[q * ly->fp + c]] = delta_out[q * ly->fp + c];
+    bias_sums(delta, (size_t)ly->oh * (size_t)ly->ow, ly->fp, gb);
 }

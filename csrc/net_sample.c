@@ -162,36 +162,46 @@ static void error_back(const net_plan *p, const double *P, net_batch *b, net_sam
         full_error_back(p, b, s, l, slot, drop);
         return;
     }
-    if (nxt->kind == PN_CONV)
-        net_conv_backward(wide, nxt, P + (nxt->gform == NET_OVER_C ? nxt->wm : nxt->wx),
-                          s->d_p[l], s->d_v[l], s->d_s[l], s->delta[l - 1]);
-    else
-        net_pool_backward(nxt, s->delta[l], s->choice[l], s->delta[l - 1]);
-    if (cur->kind == PN_CONV)                   /* a pool layer's slope is 1 */
+    if (nxt->kind == PN_POOL) {                 /* a pool layer's own slope is 1 */
+        net_pool_backward(nxt, s->delta[l], s->choice[l], s->act[l],
+                          cur->kind == PN_CONV ? s->act[l - 1] : NULL, p->activation,
+                          s->delta[l - 1]);
+        return;
+    }
+    net_conv_backward(wide, nxt, P + (nxt->gform == NET_OVER_C ? nxt->wm : nxt->wx),
+                      s->d_p[l], s->d_v[l], s->d_s[l], s->delta[l - 1]);
+    if (cur->kind == PN_CONV)
         times_prime(p->activation, s->delta[l - 1], s->act[l - 1],
                     (int)((size_t)cur->oh * (size_t)cur->ow * cur->fp));
 }
 
-/* Conv layer l's gradients of this sample: the weights' into G, the biases' into slot
- * `slot` of b->gb[l]; and its non-zero errors, for the error moved back. */
+/* Conv layer l's gradients of this sample: the weights' into G (or, with sums, added to
+ * the batch's sums: G is then scratch, 0.0 before and after), the biases' into slot
+ * `slot` of b->gb[l]; and its non-zero errors, for the gradient across its input maps and
+ * the error moved back (l >= 2). */
 static void conv_gradients(const net_plan *p, net_batch *b, net_sample *s, int l, int slot,
-                           double *G, int wide)
+                           double *G, double *sums, int wide)
 {
     const net_layer *cur = &p->ly[l];
-    net_errors_nonzero(cur, s->delta[l], s->d_p[l], s->d_v[l], s->d_s[l]);
+    if (cur->gform == NET_OVER_C || l >= 2)
+        net_errors_nonzero(cur, s->delta[l], s->d_p[l], s->d_v[l], s->d_s[l]);
     net_conv_gradient(wide, cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l], s->delta[l],
-                      s->d_p[l], s->d_v[l], s->d_s[l], G);
+                      s->d_p[l], s->d_v[l], s->d_s[l], G,
+                      cur->gform == NET_OVER_C ? sums : NULL);
+    if (sums && cur->gform == NET_OVER_F) net_fold(wide, sums, G, cur->rows * cur->ld);
     net_conv_bias_gradient(cur, s->delta[l], slot_row(b->gb[l], slot, cur->fp));
 }
 
 void net_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int slot,
-                  const pn_data *d, size_t i, const net_drop *drop, double *const *gdst, int wide)
+                  const pn_data *d, size_t i, const net_drop *drop, double *const *gdst,
+                  double *const *sums, int wide)
 {
     int l;
     output_error(p, b, s, slot, d, i);
     for (l = p->L; l >= 1; l--) {
         if (p->ly[l].kind == PN_CONV)
-            conv_gradients(p, b, s, l, slot, gdst ? gdst[l] : s->g[l], wide);
+            conv_gradients(p, b, s, l, slot, gdst ? gdst[l] : s->g[l], sums ? sums[l] : NULL,
+                           wide);
         if (l >= 2) error_back(p, P, b, s, l, slot, drop, wide);
     }
 }

@@ -45,7 +45,8 @@ typedef struct {
     const pn_dropout *drop;
     net_batch b;
     net_sample s[PN_MAX_THREADS];
-    double **gd[PN_MAX_THREADS];   /* per thread: where each conv layer's sample gradient goes */
+    double **gd;           /* thread 1: where each conv layer's gradient of a sample goes */
+    double **sums;         /* thread 0: the batch's sums of each conv layer's gradient */
     int threads, wide;
     net_meeting mt;
 } net_job;
@@ -252,14 +253,10 @@ static void run_thread(net_job *j, int t)
             }
             for (l = 1; t == 1 && l <= p->L; l++)       /* thread 1: each sample apart */
                 if (p->ly[l].kind == PN_CONV)
-                    j->gd[1][l] = j->b.gs[l] + (size_t)(slot - h) * p->ly[l].rows * p->ly[l].ld;
+                    j->gd[l] = j->b.gs[l] + (size_t)(slot - h) * p->ly[l].rows * p->ly[l].ld;
             net_forward(p, j->P, &j->b, s, slot, j->d, i, drop, j->wide);
-            net_backward(p, j->P, &j->b, s, slot, j->d, i, drop, t == 1 ? j->gd[1] : NULL,
-                         j->wide);
-            for (l = 1; t == 0 && l <= p->L; l++)       /* thread 0: into the sums now */
-                if (p->ly[l].kind == PN_CONV)
-                    net_fold(j->wide, j->b.nabla + p->ly[l].wm, s->g[l],
-                             p->ly[l].rows * p->ly[l].ld);
+            net_backward(p, j->P, &j->b, s, slot, j->d, i, drop, t == 1 ? j->gd : NULL,
+                         t == 0 ? j->sums : NULL, j->wide);    /* thread 0: into the sums now */
         }
         net_meet(&j->mt, j->threads);
         step_share(j, t, m, m - h);
@@ -338,20 +335,20 @@ static int job_alloc(net_job *j, int m_max)
     if (j->step->momentum > 0.0 && !(j->V = (double *)net_zalloc(j->p->n_scr * sizeof(double))))
         return PN_ERR_NOMEM;
     rc = net_batch_alloc(&j->b, j->p, m_max, j->threads == 2 ? m_max / 2 : 0, j->threads, 1);
-    for (t = 0; rc == PN_OK && t < j->threads; t++) {
-        rc = net_sample_alloc(&j->s[t], j->p);
-        if (rc == PN_OK && !(j->gd[t] = (double **)calloc(n, sizeof(double *)))) rc = PN_ERR_NOMEM;
-    }
+    for (t = 0; rc == PN_OK && t < j->threads; t++) rc = net_sample_alloc(&j->s[t], j->p);
+    j->gd = (double **)calloc(n, sizeof(double *));
+    j->sums = (double **)calloc(n, sizeof(double *));
+    if (rc == PN_OK && (!j->gd || !j->sums)) rc = PN_ERR_NOMEM;
+    for (t = 1; rc == PN_OK && t <= j->p->L; t++) j->sums[t] = j->b.nabla + j->p->ly[t].wm;
     return rc;
 }
 
 static void job_free(net_job *j)
 {
     int t;
-    for (t = 0; t < PN_MAX_THREADS; t++) {
-        net_sample_free(&j->s[t]);
-        free(j->gd[t]);
-    }
+    for (t = 0; t < PN_MAX_THREADS; t++) net_sample_free(&j->s[t]);
+    free(j->gd);
+    free(j->sums);
     net_batch_free(&j->b);
     free(j->P);
     free(j->V);

@@ -1,0 +1,113 @@
+/*
+ * net_pool.c -- max-pooling in a layered network (net.h): the forward pass with its
+ * choices, and the error sent back to the chosen units (with the slope of the conv layer
+ * below when there is one).  Across the channels of a position, NET_LANES at a time.
+ *
+ * The window is read row-major, and a value replaces the best so far only when it is
+ * larger, or a NaN where the best is not: the first maximum wins a tie, the first NaN
+ * wins over all (convolution.max_pool).
+ */
+#include "net.h"
+
+#include <string.h>
+
+#if PN_VEC
+typedef long long net_l8 __attribute__((vector_size(8 * NET_LANES)));
+
+/* One window of P x P positions (row length w positions), channels q..q+NET_LANES-1, from
+ * the position at `first` of maps a (stride cp): the maximum into m, its index into at. */
+PN_ALWAYS_INLINE void pool_lanes(const double *a, size_t first, size_t P, size_t w, size_t cp,
+                                 double *m, int64_t *at)
+{
+    const net_l8 lanes = {0, 1, 2, 3, 4, 5, 6, 7};
+    net_v8 best;
+    net_l8 idx = lanes + (long long)first, from;
+    size_t u, v;
+    memcpy(&best, a + first, sizeof best);
+    from = idx;
+    for (u = 0; u < P; u++)
+        for (v = u == 0; v < P; v++) {
+            size_t o = first + (u * w + v) * cp;
+            net_v8 x;
+            net_l8 take;
+            memcpy(&x, a + o, sizeof x);
+            take = (x > best) | ((x != x) & (best == best));
+            best = (net_v8)(((net_l8)x & take) | ((net_l8)best & ~take));
+            from = ((lanes + (long long)o) & take) | (from & ~take);
+        }
+    memcpy(m, &best, sizeof best);
+    memcpy(at, &from, sizeof from);
+}
+#endif
+
+PN_CLONES static void pool_forward_mv(const net_layer *ly, const double *a, double *m,
+                                      int64_t *choice)
+{
+    size_t P = (size_t)ly->k, w = (size_t)ly->w, cp = ly->cp, Y, X, q;
+    for (Y = 0; Y < (size_t)ly->oh; Y++)
+        for (X = 0; X < (size_t)ly->ow; X++) {
+            size_t o = (Y * (size_t)ly->ow + X) * cp, first = (P * Y * w + P * X) * cp;
+            for (q = 0; q < cp; q += NET_LANES) {
+#if PN_VEC
+                pool_lanes(a, first + q, P, w, cp, m + o + q, choice + o + q);
+#else
+                size_t c, u, v;
+                for (c = q; c < q + NET_LANES; c++) {
+                    double best = a[first + c];
+                    int64_t at = (int64_t)(first + c);
+                    for (u = 0; u < P; u++)
+                        for (v = u == 0; v < P; v++) {
+                            size_t i = first + (u * w + v) * cp + c;
+                            double x = a[i];
+                            if (x > best || (x != x && best == best)) { best = x; at = (int64_t)i; }
+                        }
+                    m[o + c] = best;
+                    choice[o + c] = at;
+                }
+#endif
+            }
+        }
+}
+
+void net_pool_forward(const net_layer *ly, const double *a, double *m, int64_t *choice)
+{
+    pool_forward_mv(ly, a, m, choice);
+}
+
+/* 1 when some m[q], q < n, is NaN. */
+PN_CLONES static int any_nan_mv(const double *m, size_t n)
+{
+    size_t q;
+    int nan = 0;
+    for (q = 0; q < n; q++) nan |= m[q] != m[q];
+    return nan;
+}
+
+/* act'(z) from a = act(z) (net_sample.c has the same). */
+static double prime_from(int activation, double a)
+{
+    if (activation == PN_TANH) return 1.0 - a * a;
+    if (activation == PN_RELU) return a > 0.0 ? 1.0 : 0.0;
+    return a * (1.0 - a);
+}
+
+void net_pool_backward(const net_layer *ly, const double *delta_out, const int64_t *choice,
+                       const double *m, const double *a, int activation, double *s)
+{
+    size_t q, c, hw = (size_t)ly->oh * (size_t)ly->ow, n = (size_t)ly->h * (size_t)ly->w * ly->cp;
+    memset(s, 0, sizeof(double) * n);
+    if (a && activation != PN_RELU && any_nan_mv(m, hw * ly->fp)) {
+        /* a NaN unit: its 0.0 * act'(NaN) is NaN, so every unit takes its slope */
+        for (q = 0; q < hw; q++)
+            for (c = 0; c < (size_t)ly->c; c++) s[choice[q * ly->fp + c]] = delta_out[q * ly->fp + c];
+        times_prime(activation, s, a, (int)n);
+        return;
+    }
+    /* else an unchosen unit's 0.0 * act'(a) is +0.0 (act' finite and >= 0): the chosen only */
+    for (q = 0; q < hw; q++)
+        for (c = 0; c < (size_t)ly->c; c++) {
+            size_t at = (size_t)choice[q * ly->fp + c];
+            double d = delta_out[q * ly->fp + c];
+            s[at] = a ? d * prime_from(activation, a[at]) : d;
+        }
+}

@@ -50,7 +50,9 @@ def main():
     ap.add_argument("--sizes", default="784,conv20x5,pool2,conv40x5,pool2,100,10")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--simd", type=int, default=2, help="the highest SIMD level to use (2, 1)")
     args = ap.parse_args()
+    cengine.lib_and_ffi()[0].pn_limit_simd(args.simd)
     sizes = [int(s) if s.isdigit() else s for s in args.sizes.split(",")]
     train, _ = data.load_mnist(download=False)
     rnd = random.Random(1)

@@ -47,27 +47,42 @@
 #define NET_LANES 8
 static inline size_t net_pad(size_t n) { return (n + NET_LANES - 1) / NET_LANES * NET_LANES; }
 
-/* The kernels' vector: NET_LANES doubles (GCC vector extensions, or a plain array
- * with -DPN_NO_VECTOR).  row_axpy is every product of the kernels. */
+/* The kernels' vectors: NET_LANES doubles (an AVX-512 register) in the copies compiled for
+ * AVX-512, two of 4 (pn_v4, AVX2 registers) in the others (GCC moves wider vectors through
+ * memory there), or plain loops with -DPN_NO_VECTOR.  row_axpy is every product of the
+ * kernels. */
 #if PN_VEC
 typedef double net_v8 __attribute__((vector_size(8 * NET_LANES)));
 #endif
 
-/* y[q] += x[q] * a for q < NET_LANES * nv: one term each of NET_LANES * nv sums. */
-PN_ALWAYS_INLINE void row_axpy(double *y, const double *x, double a, size_t nv)
+/* y[q] += x[q] * a for q < NET_LANES * nv: one term each of NET_LANES * nv sums; z: the
+ * caller is an AVX-512 copy (a constant, so that the other branch goes). */
+PN_ALWAYS_INLINE void row_axpy(double *y, const double *x, double a, size_t nv, int z)
 {
     size_t v;
 #if PN_VEC
-    net_v8 va = {a, a, a, a, a, a, a, a};
-    for (v = 0; v < nv; v++) {
-        net_v8 vy, vx;
-        memcpy(&vy, y + NET_LANES * v, sizeof vy);
-        memcpy(&vx, x + NET_LANES * v, sizeof vx);
-        vy += vx * va;
-        memcpy(y + NET_LANES * v, &vy, sizeof vy);
+    if (z) {
+        net_v8 va = {a, a, a, a, a, a, a, a};
+        for (v = 0; v < nv; v++) {
+            net_v8 vy, vx;
+            memcpy(&vy, y + NET_LANES * v, sizeof vy);
+            memcpy(&vx, x + NET_LANES * v, sizeof vx);
+            vy += vx * va;
+            memcpy(y + NET_LANES * v, &vy, sizeof vy);
+        }
+    } else {
+        pn_v4 va = {a, a, a, a};
+        for (v = 0; v < 2 * nv; v++) {
+            pn_v4 vy, vx;
+            memcpy(&vy, y + 4 * v, sizeof vy);
+            memcpy(&vx, x + 4 * v, sizeof vx);
+            vy += vx * va;
+            memcpy(y + 4 * v, &vy, sizeof vy);
+        }
     }
 #else
     size_t q;
+    (void)z;
     for (v = 0; v < nv; v++)
         for (q = NET_LANES * v; q < NET_LANES * (v + 1); q++) y[q] += x[q] * a;
 #endif

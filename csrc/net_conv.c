@@ -95,7 +95,7 @@ static net_reach reach_of(const net_layer *ly, int yy, int xx)
  * input (yy, xx) feeds, in kernel row i, the outputs (yy - i, xx - j1 .. xx - j0): a run
  * of positions ascending while j descends. */
 PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, const int *pos,
-                                     const double *val, const int *start, double *Z, size_t nv)
+                                     const double *val, const int *start, double *Z, int zw, size_t nv)
 {
     size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow;
     int c, t, i, j, f, m, n;
@@ -114,7 +114,7 @@ PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, cons
                         for (f = 0; f < ly->f; f++) z[(size_t)j * fp + f] += w[f - (ptrdiff_t)j * (ptrdiff_t)fp] * v;
                     continue;
                 }
-                for (m = 0; m < n; m++) row_axpy(z + (size_t)m * fp, w - (size_t)m * fp, v, nv);
+                for (m = 0; m < n; m++) row_axpy(z + (size_t)m * fp, w - (size_t)m * fp, v, nv, zw);
             }
         }
 }
@@ -125,7 +125,7 @@ PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, cons
  * (y, x) reaches, in kernel row i, the inputs (y + i, x .. x + k - 1), a run of k cp
  * doubles, through the run w[f][i][0..k-1][.] of Wc. */
 PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, const int *pos,
-                                     const double *val, const int *start, double *S, size_t nv)
+                                     const double *val, const int *start, double *S, int zw, size_t nv)
 {
     size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w;
     int f, t, i, q, c;
@@ -142,7 +142,7 @@ PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, cons
                         for (c = 0; c < ly->c; c++) s[(size_t)q * cp + c] += wr[(size_t)q * cp + c] * d;
                     continue;
                 }
-                for (q = 0; q < ly->k; q++) row_axpy(s + (size_t)q * cp, wr + (size_t)q * cp, d, nv);
+                for (q = 0; q < ly->k; q++) row_axpy(s + (size_t)q * cp, wr + (size_t)q * cp, d, nv, zw);
             }
         }
 }
@@ -152,7 +152,7 @@ PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, cons
 /* NET_OVER_C: one filter's G[i][j][c] += delta * a[y+i][x+j][c] for its non-zero errors
  * t0..t1-1 (in kernel row i a run of k cp doubles of both). */
 PN_ALWAYS_INLINE void grad_c_filter(const net_layer *ly, const double *A, const int *pos,
-                                    const double *val, int t0, int t1, double *G, size_t nv)
+                                    const double *val, int t0, int t1, double *G, int zw, size_t nv)
 {
     size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w;
     int t, i, q;
@@ -167,7 +167,7 @@ PN_ALWAYS_INLINE void grad_c_filter(const net_layer *ly, const double *A, const 
                     if (q % (int)cp < ly->c && a[q] != 0.0) g[q] += d * a[q];
                 continue;
             }
-            for (q = 0; q < ly->k; q++) row_axpy(g + (size_t)q * cp, a + (size_t)q * cp, d, nv);
+            for (q = 0; q < ly->k; q++) row_axpy(g + (size_t)q * cp, a + (size_t)q * cp, d, nv, zw);
         }
     }
 }
@@ -177,14 +177,14 @@ PN_ALWAYS_INLINE void grad_c_filter(const net_layer *ly, const double *A, const 
  * while still in the cache. */
 PN_ALWAYS_INLINE void grad_c_body(const net_layer *ly, const double *A, const int *pos,
                                   const double *val, const int *start, double *G, double *sums,
-                                  size_t nv)
+                                  int zw, size_t nv)
 {
     size_t per = (size_t)ly->k * (size_t)ly->k * NET_LANES * nv, q;
     int f;
     for (f = 0; f < ly->f; f++) {
         double *g = sums ? G : G + (size_t)f * per, *acc;
         if (start[f] == start[f + 1]) continue;                   /* no error: adds 0.0 */
-        grad_c_filter(ly, A, pos, val, start[f], start[f + 1], g, nv);
+        grad_c_filter(ly, A, pos, val, start[f], start[f + 1], g, zw, nv);
         if (!sums) continue;
         acc = sums + (size_t)f * per;
         for (q = 0; q < per; q++) {
@@ -197,7 +197,7 @@ PN_ALWAYS_INLINE void grad_c_body(const net_layer *ly, const double *A, const in
 /* NET_OVER_F: G[c][i][j][f] += delta[yy-i][xx-j][f] * a for the non-zero inputs a: in
  * kernel row i, G ascending in j, delta descending. */
 PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const int *pos,
-                                  const double *val, const int *start, double *G, size_t nv)
+                                  const double *val, const int *start, double *G, int zw, size_t nv)
 {
     size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow;
     int c, t, i, m, n, f;
@@ -213,7 +213,7 @@ PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const in
                 for (m = 0; m < n; m++) {
                     const double *dm = d - (size_t)m * fp;
                     double *gm = g + (size_t)m * fp;
-                    if (net_finite(v)) row_axpy(gm, dm, v, nv);
+                    if (net_finite(v)) row_axpy(gm, dm, v, nv, zw);
                     else for (f = 0; f < ly->f; f++) if (dm[f] != 0.0) gm[f] += dm[f] * v;
                 }
             }
@@ -227,44 +227,44 @@ PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const in
 NET_ZTARGET static void conv_sums_z(const net_layer *ly, const double *Wf, const int *pos,
                                     const double *val, const int *start, double *Z)
 {
-    NET_WIDTHS(ly->fp / NET_LANES, conv_sums_body, ly, Wf, pos, val, start, Z)
+    NET_WIDTHS(ly->fp / NET_LANES, conv_sums_body, ly, Wf, pos, val, start, Z, 1)
 }
 NET_ZTARGET static void conv_back_z(const net_layer *ly, const double *Wc, const int *pos,
                                     const double *val, const int *start, double *S)
 {
-    NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S)
+    NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S, 1)
 }
 NET_ZTARGET static void grad_c_z(const net_layer *ly, const double *A, const int *pos,
                                  const double *val, const int *start, double *G, double *sums)
 {
-    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums)
+    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums, 1)
 }
 NET_ZTARGET static void grad_f_z(const net_layer *ly, const double *D, const int *pos,
                                  const double *val, const int *start, double *G)
 {
-    NET_WIDTHS(ly->fp / NET_LANES, grad_f_body, ly, D, pos, val, start, G)
+    NET_WIDTHS(ly->fp / NET_LANES, grad_f_body, ly, D, pos, val, start, G, 1)
 }
 #endif
 
 PN_CLONES static void conv_sums_v(const net_layer *ly, const double *Wf, const int *pos,
                                   const double *val, const int *start, double *Z)
 {
-    NET_WIDTHS(ly->fp / NET_LANES, conv_sums_body, ly, Wf, pos, val, start, Z)
+    NET_WIDTHS(ly->fp / NET_LANES, conv_sums_body, ly, Wf, pos, val, start, Z, 0)
 }
 PN_CLONES static void conv_back_v(const net_layer *ly, const double *Wc, const int *pos,
                                   const double *val, const int *start, double *S)
 {
-    NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S)
+    NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S, 0)
 }
 PN_CLONES static void grad_c_v(const net_layer *ly, const double *A, const int *pos,
                                const double *val, const int *start, double *G, double *sums)
 {
-    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums)
+    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums, 0)
 }
 PN_CLONES static void grad_f_v(const net_layer *ly, const double *D, const int *pos,
                                const double *val, const int *start, double *G)
 {
-    NET_WIDTHS(ly->fp / NET_LANES, grad_f_body, ly, D, pos, val, start, G)
+    NET_WIDTHS(ly->fp / NET_LANES, grad_f_body, ly, D, pos, val, start, G, 0)
 }
 
 /* a = relu(z), z = Z + b, over whole rows (the padding: 0.0 + 0.0, and relu(0.0) = 0.0). */

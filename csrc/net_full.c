@@ -14,7 +14,7 @@
 
 /* Z[j] += WT[k][j] * v for the n entries (k, v) of a list, j < ld (nv vectors). */
 PN_ALWAYS_INLINE void sums_body(const double *WT, size_t ld, const int *idx, const double *val,
-                                int n, double *Z, int n_out)
+                                int n, double *Z, int n_out, int zw)
 {
     size_t nv = ld / NET_LANES;
     int t, j;
@@ -22,14 +22,14 @@ PN_ALWAYS_INLINE void sums_body(const double *WT, size_t ld, const int *idx, con
     for (t = 0; t < n; t++) {
         const double *w = WT + (size_t)idx[t] * ld;
         double v = val[t];
-        if (net_finite(v)) row_axpy(Z, w, v, nv);
+        if (net_finite(v)) row_axpy(Z, w, v, nv, zw);
         else for (j = 0; j < n_out; j++) Z[j] += w[j] * v;
     }
 }
 
 /* s[k] = sum over j < n_out of W[j][k] * delta[j], k < ld (nv vectors), n_in real. */
 PN_ALWAYS_INLINE void back_body(const double *W, size_t ld, const double *delta, int n_out,
-                                double *s, int n_in)
+                                double *s, int n_in, int zw)
 {
     size_t nv = ld / NET_LANES;
     int j, k;
@@ -37,7 +37,7 @@ PN_ALWAYS_INLINE void back_body(const double *W, size_t ld, const double *delta,
     for (j = 0; j < n_out; j++) {
         const double *w = W + (size_t)j * ld;
         double d = delta[j];
-        if (net_finite(d)) row_axpy(s, w, d, nv);
+        if (net_finite(d)) row_axpy(s, w, d, nv, zw);
         else for (k = 0; k < n_in; k++) s[k] += w[k] * d;
     }
 }
@@ -45,7 +45,7 @@ PN_ALWAYS_INLINE void back_body(const double *W, size_t ld, const double *delta,
 /* g[j] = sum over the m rows s of D (row length ld) with x_s = X[s * ldx] != 0 of
  * D[s][j] * x_s; returns whether there was one. */
 PN_ALWAYS_INLINE int grad_row_body(const double *D, size_t ld, const double *X, size_t ldx, int m,
-                                   double *g, int n_out)
+                                   double *g, int n_out, int zw)
 {
     size_t nv = ld / NET_LANES;
     int s, j, any = 0;
@@ -55,7 +55,7 @@ PN_ALWAYS_INLINE int grad_row_body(const double *D, size_t ld, const double *X, 
         const double *d = D + (size_t)s * ld;
         if (x == 0.0) continue;
         any = 1;
-        if (net_finite(x)) row_axpy(g, d, x, nv);
+        if (net_finite(x)) row_axpy(g, d, x, nv, zw);
         else for (j = 0; j < n_out; j++) g[j] += d[j] * x;
     }
     return any;
@@ -66,34 +66,34 @@ PN_ALWAYS_INLINE int grad_row_body(const double *D, size_t ld, const double *X, 
 NET_ZTARGET static void sums_z(const double *WT, size_t ld, const int *idx, const double *val,
                                int n, double *Z, int n_out)
 {
-    sums_body(WT, ld, idx, val, n, Z, n_out);
+    sums_body(WT, ld, idx, val, n, Z, n_out, 1);
 }
 NET_ZTARGET static void back_z(const double *W, size_t ld, const double *delta, int n_out,
                                double *s, int n_in)
 {
-    back_body(W, ld, delta, n_out, s, n_in);
+    back_body(W, ld, delta, n_out, s, n_in, 1);
 }
 NET_ZTARGET static int grad_row_z(const double *D, size_t ld, const double *X, size_t ldx, int m,
                                   double *g, int n_out)
 {
-    return grad_row_body(D, ld, X, ldx, m, g, n_out);
+    return grad_row_body(D, ld, X, ldx, m, g, n_out, 1);
 }
 #endif
 
 PN_CLONES static void sums_v(const double *WT, size_t ld, const int *idx, const double *val,
                              int n, double *Z, int n_out)
 {
-    sums_body(WT, ld, idx, val, n, Z, n_out);
+    sums_body(WT, ld, idx, val, n, Z, n_out, 0);
 }
 PN_CLONES static void back_v(const double *W, size_t ld, const double *delta, int n_out,
                              double *s, int n_in)
 {
-    back_body(W, ld, delta, n_out, s, n_in);
+    back_body(W, ld, delta, n_out, s, n_in, 0);
 }
 PN_CLONES static int grad_row_v(const double *D, size_t ld, const double *X, size_t ldx, int m,
                                 double *g, int n_out)
 {
-    return grad_row_body(D, ld, X, ldx, m, g, n_out);
+    return grad_row_body(D, ld, X, ldx, m, g, n_out, 0);
 }
 
 void net_full_sums(int wide, const net_layer *ly, const double *WT, const double *x, double *Z,

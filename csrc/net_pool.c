@@ -12,27 +12,29 @@
 #include <string.h>
 
 #if PN_VEC
-typedef long long net_l8 __attribute__((vector_size(8 * NET_LANES)));
+/* Four lanes (an AVX2 register): GCC compiles the compares of wider vectors lane by lane
+ * for AVX2. */
+#define NET_POOL_LANES 4
+typedef long long net_l4 __attribute__((vector_size(32)));
 
-/* One window of P x P positions (row length w positions), channels q..q+NET_LANES-1, from
- * the position at `first` of maps a (stride cp): the maximum into m, its index into at. */
+/* One window of P x P positions (row length w positions), channels q..q+3, from the
+ * position at `first` of maps a (stride cp): the maximum into m, its index into at. */
 PN_ALWAYS_INLINE void pool_lanes(const double *a, size_t first, size_t P, size_t w, size_t cp,
                                  double *m, int64_t *at)
 {
-    const net_l8 lanes = {0, 1, 2, 3, 4, 5, 6, 7};
-    net_v8 best;
-    net_l8 idx = lanes + (long long)first, from;
+    const net_l4 lanes = {0, 1, 2, 3};
+    pn_v4 best;
+    net_l4 from = lanes + (long long)first;
     size_t u, v;
     memcpy(&best, a + first, sizeof best);
-    from = idx;
     for (u = 0; u < P; u++)
         for (v = u == 0; v < P; v++) {
             size_t o = first + (u * w + v) * cp;
-            net_v8 x;
-            net_l8 take;
+            pn_v4 x;
+            net_l4 take;
             memcpy(&x, a + o, sizeof x);
             take = (x > best) | ((x != x) & (best == best));
-            best = (net_v8)(((net_l8)x & take) | ((net_l8)best & ~take));
+            best = (pn_v4)(((net_l4)x & take) | ((net_l4)best & ~take));
             from = ((lanes + (long long)o) & take) | (from & ~take);
         }
     memcpy(m, &best, sizeof best);
@@ -47,10 +49,11 @@ PN_CLONES static void pool_forward_mv(const net_layer *ly, const double *a, doub
     for (Y = 0; Y < (size_t)ly->oh; Y++)
         for (X = 0; X < (size_t)ly->ow; X++) {
             size_t o = (Y * (size_t)ly->ow + X) * cp, first = (P * Y * w + P * X) * cp;
-            for (q = 0; q < cp; q += NET_LANES) {
 #if PN_VEC
+            for (q = 0; q < cp; q += NET_POOL_LANES)
                 pool_lanes(a, first + q, P, w, cp, m + o + q, choice + o + q);
 #else
+            for (q = 0; q < cp; q += NET_LANES) {
                 size_t c, u, v;
                 for (c = q; c < q + NET_LANES; c++) {
                     double best = a[first + c];
@@ -64,8 +67,8 @@ PN_CLONES static void pool_forward_mv(const net_layer *ly, const double *a, doub
                     m[o + c] = best;
                     choice[o + c] = at;
                 }
-#endif
             }
+#endif
         }
 }
 

@@ -172,35 +172,163 @@ PN_ALWAYS_INLINE void grad_c_filter(const net_layer *ly, const double *A, const 
     }
 }
 
-/* NET_OVER_C, every filter: into G (0.0 before), or with sums != NULL filter by filter
- * into scratch G (one filter's, 0.0 before and after) then added to the filter's sums
- * while still in the cache. */
-PN_ALWAYS_INLINE void grad_c_body(const net_layer *ly, const double *A, const int *pos,
-                                  const double *val, const int *start, double *G, double *sums,
-                                  int zw, size_t nv)
+/* The gradients keep their sums in registers: a chunk of ch vectors (ch <= NET_CHUNK,
+ * a constant) of one kernel row's weights, summed over the whole list of the factors
+ * that feed them (each sum from 0.0, positions ascending), then stored, or added to the
+ * batch's sums (fold).  A chunk of 8 vectors: 8 AVX-512 registers, or 16 AVX2 ones. */
+#define NET_CHUNK 8
+#define NET_CHUNK_V4 4
+
+/* out[r] (fold: out[r] + the sum) = sum over t of src_t[r] * s_t, r < NET_LANES ch, where
+ * entry t of the list is at position (y, x) = pos[t] shifted by (dy, dx), src_t =
+ * base + (y * w + x) * stride, s_t = val[t]; entries whose shifted position is outside
+ * rows h x columns w are skipped when check. */
+PN_ALWAYS_INLINE void chunk_sums(double *out, int fold, const double *base, size_t stride,
+                                 size_t w, size_t h, int dy, int dx, int check, const int *pos,
+                                 const double *val, int t0, int t1, int zw, int ch)
 {
-    size_t per = (size_t)ly->k * (size_t)ly->k * NET_LANES * nv, q;
-    int f;
-    for (f = 0; f < ly->f; f++) {
-        double *g = sums ? G : G + (size_t)f * per, *acc;
-        if (start[f] == start[f + 1]) continue;                   /* no error: adds 0.0 */
-        grad_c_filter(ly, A, pos, val, start[f], start[f + 1], g, zw, nv);
-        if (!sums) continue;
-        acc = sums + (size_t)f * per;
-        for (q = 0; q < per; q++) {
-            acc[q] = acc[q] + g[q];
-            g[q] = 0.0;
+    int t;
+#if PN_VEC
+    int r;
+    if (zw) {
+        net_v8 acc[NET_CHUNK], zero = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (r = 0; r < ch; r++) acc[r] = zero;
+        for (t = t0; t < t1; t++) {
+            int y = net_y(pos[t]) + dy, x = net_x(pos[t]) + dx;
+            const double *src = base + ((size_t)y * w + (size_t)x) * stride;
+            double v = val[t];
+            net_v8 vv = {v, v, v, v, v, v, v, v};
+            if (check && (y < 0 || x < 0 || (size_t)y >= h || (size_t)x >= w)) continue;
+            for (r = 0; r < ch; r++) {
+                net_v8 a;
+                memcpy(&a, src + NET_LANES * r, sizeof a);
+                acc[r] += a * vv;
+            }
+        }
+        for (r = 0; r < ch; r++) {
+            net_v8 o = acc[r];
+            if (fold) {
+                memcpy(&o, out + NET_LANES * r, sizeof o);
+                o = o + acc[r];
+            }
+            memcpy(out + NET_LANES * r, &o, sizeof o);
+        }
+        return;
+    }
+    {
+        pn_v4 acc[2 * NET_CHUNK], zero = {0, 0, 0, 0};   /* (ch <= NET_CHUNK_V4 here) */
+        for (r = 0; r < 2 * ch; r++) acc[r] = zero;
+        for (t = t0; t < t1; t++) {
+            int y = net_y(pos[t]) + dy, x = net_x(pos[t]) + dx;
+            const double *src = base + ((size_t)y * w + (size_t)x) * stride;
+            double v = val[t];
+            pn_v4 vv = {v, v, v, v};
+            if (check && (y < 0 || x < 0 || (size_t)y >= h || (size_t)x >= w)) continue;
+            for (r = 0; r < 2 * ch; r++) {
+                pn_v4 a;
+                memcpy(&a, src + 4 * r, sizeof a);
+                acc[r] += a * vv;
+            }
+        }
+        for (r = 0; r < 2 * ch; r++) {
+            pn_v4 o = acc[r];
+            if (fold) {
+                memcpy(&o, out + 4 * r, sizeof o);
+                o = o + acc[r];
+            }
+            memcpy(out + 4 * r, &o, sizeof o);
+        }
+    }
+#else
+    int q;
+    (void)zw;
+    for (q = 0; q < NET_LANES * ch; q++) {
+        double sum = 0.0;
+        for (t = t0; t < t1; t++) {
+            int y = net_y(pos[t]) + dy, x = net_x(pos[t]) + dx;
+            if (check && (y < 0 || x < 0 || (size_t)y >= h || (size_t)x >= w)) continue;
+            sum += base[((size_t)y * w + (size_t)x) * stride + (size_t)q] * val[t];
+        }
+        out[q] = fold ? out[q] + sum : sum;
+    }
+#endif
+}
+
+/* chunk_sums over a run of n vectors, in chunks of NET_CHUNK (AVX-512) or NET_CHUNK_V4,
+ * each chunk's width a constant. */
+PN_ALWAYS_INLINE void run_sums(double *out, int fold, const double *base, size_t stride,
+                               size_t w, size_t h, int dy, int dx, int check, const int *pos,
+                               const double *val, int t0, int t1, int zw, size_t n)
+{
+    size_t c0, most = zw ? NET_CHUNK : NET_CHUNK_V4;
+    for (c0 = 0; c0 < n; c0 += most) {
+        size_t ch = n - c0 < most ? n - c0 : most;
+        double *o = out + NET_LANES * c0;
+        const double *b = base + NET_LANES * c0;
+        switch (ch) {
+        case 1: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 1); break;
+        case 2: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 2); break;
+        case 3: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 3); break;
+        case 4: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 4); break;
+        case 5: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 5); break;
+        case 6: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 6); break;
+        case 7: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 7); break;
+        default: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 8); break;
         }
     }
 }
 
-/* NET_OVER_F: G[c][i][j][f] += delta[yy-i][xx-j][f] * a for the non-zero inputs a: in
- * kernel row i, G ascending in j, delta descending. */
+/* Whether val[t0..t1-1] are all finite (the register sums then need no test of the
+ * other factor: it may be 0.0). */
+static int all_finite(const double *val, int t0, int t1)
+{
+    int t, ok = 1;
+    for (t = t0; t < t1; t++) ok &= net_finite(val[t]);
+    return ok;
+}
+
+/* NET_OVER_C, every filter: into G (0.0 before), or with sums != NULL added to the
+ * filter's sums.  A kernel row's weights of a filter, G[f][i][0..k-1][0..cp-1], are one run
+ * of k cp doubles, and so are the inputs they multiply, a[y+i][x..x+k-1][.]. */
+PN_ALWAYS_INLINE void grad_c_body(const net_layer *ly, const double *A, const int *pos,
+                                  const double *val, const int *start, double *G, double *sums,
+                                  int zw, size_t nv)
+{
+    size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w, run = k * cp;
+    size_t per = k * run, q;
+    int f, i;
+    for (f = 0; f < ly->f; f++) {
+        double *g = sums ? sums + (size_t)f * per : G + (size_t)f * per;
+        if (start[f] == start[f + 1]) continue;                   /* no error: adds 0.0 */
+        if (!all_finite(val, start[f], start[f + 1])) {           /* the terms one by one */
+            grad_c_filter(ly, A, pos, val, start[f], start[f + 1], sums ? G : g, zw, nv);
+            for (q = 0; sums && q < per; q++) {
+                g[q] = g[q] + G[q];
+                G[q] = 0.0;
+            }
+            continue;
+        }
+        for (i = 0; i < ly->k; i++)
+            run_sums(g + (size_t)i * run, sums != NULL, A + (size_t)i * w * cp, cp, w, 0, 0, 0, 0,
+                     pos, val, start[f], start[f + 1], zw, k * nv);
+    }
+}
+
+/* NET_OVER_F: G[c][i][j][f] += delta[yy-i][xx-j][f] * a for the non-zero inputs a, per
+ * (c, i, j) a run of fp doubles summed over the inputs whose (yy - i, xx - j) is an output. */
 PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const int *pos,
                                   const double *val, const int *start, double *G, int zw, size_t nv)
 {
-    size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow;
-    int c, t, i, m, n, f;
+    size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow, oh = (size_t)ly->oh;
+    int c, t, i, j, m, n, f;
+    if (all_finite(val, start[0], start[ly->c])) {
+        for (c = 0; c < ly->c; c++)
+            for (i = 0; i < ly->k; i++)
+                for (j = 0; j < ly->k; j++)
+                    run_sums(G + (((size_t)c * k + (size_t)i) * k + (size_t)j) * fp, 0, D, fp, ow,
+                             oh, -i, -j, 1, pos, val, start[c], start[c + 1], zw, nv);
+        return;
+    }
     for (c = 0; c < ly->c; c++)
         for (t = start[c]; t < start[c + 1]; t++) {               /* positions ascending */
             int yy = net_y(pos[t]), xx = net_x(pos[t]);

@@ -371,9 +371,19 @@ static void bump_batch(net_bump *b, net_batch *B, const net_plan *p, int threads
             if (train) B->fd[l] = (double *)take(b, times(b, (size_t)B->slots, ly->fp), sizeof(double));
         }
         if (ly->kind == PN_CONV && train) {
-            B->gb[l] = (double *)take(b, times(b, (size_t)B->slots, ly->fp), sizeof(double));
-            B->gs[l] = (double *)take(b, times(b, (size_t)B->gslots, times(b, ly->rows, ly->ld)),
+            size_t slots = (size_t)B->slots;
+            B->gb[l] = (double *)take(b, times(b, slots, ly->fp), sizeof(double));
+            if (ly->gform == NET_OVER_F) {
+                B->gs[l] = (double *)take(b, times(b, (size_t)B->gslots, times(b, ly->rows, ly->ld)),
+                                          sizeof(double));
+                continue;
+            }
+            B->cx[l] = (double *)take(b, times(b, slots, times(b, (size_t)ly->h * (size_t)ly->w, ly->cp)),
                                       sizeof(double));
+            B->dp[l] = (int *)take(b, times(b, slots, ly->n_out), sizeof(int));
+            B->dv[l] = (double *)take(b, times(b, slots, ly->n_out), sizeof(double));
+            B->ds[l] = (int *)take(b, times(b, slots, (size_t)ly->f + 1), sizeof(int));
+            if (2 * ly->rows / ly->groups * ly->ld > widest) widest = 2 * ly->rows / ly->groups * ly->ld;
         }
     }
     B->row_len = widest;
@@ -389,9 +399,11 @@ int net_batch_alloc(net_batch *B, const net_plan *p, int slots, int gslots, int 
     double **d;
     net_bump b = {NULL, 0, 0};
     memset(B, 0, sizeof *B);
-    d = (double **)calloc(n * 4, sizeof(double *));
-    if (!d) return PN_ERR_NOMEM;
-    B->fx = d; B->fd = d + n; B->gb = d + 2 * n; B->gs = d + 3 * n;
+    d = (double **)calloc(n * 6, sizeof(double *));
+    B->dp = (int **)calloc(n * 2, sizeof(int *));
+    if (!d || !B->dp) { free(d); free(B->dp); return PN_ERR_NOMEM; }
+    B->fx = d; B->fd = d + n; B->gb = d + 2 * n; B->gs = d + 3 * n; B->cx = d + 4 * n;
+    B->dv = d + 5 * n; B->ds = B->dp + n;
     B->slots = slots; B->gslots = gslots;
     bump_batch(&b, B, p, threads, train);
     if (!b.overflow) B->mem = net_zalloc(b.used);
@@ -404,6 +416,7 @@ int net_batch_alloc(net_batch *B, const net_plan *p, int slots, int gslots, int 
 void net_batch_free(net_batch *B)
 {
     free(B->fx);
+    free(B->dp);
     free(B->mem);
     memset(B, 0, sizeof *B);
 }

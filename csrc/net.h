@@ -162,9 +162,14 @@ typedef struct {
     double **fx;           /* full layer l: slot s's inputs (after dropout), pad(n_in) each */
     double **fd;           /* full layer l: slot s's errors, pad(n_out) each */
     double **gb;           /* conv layer l: slot s's bias gradient, fp each */
-    double **gs;           /* conv layer l: weight gradients of the samples of thread 1 */
+    double **cx;           /* conv layer l across maps (NET_OVER_C, training): slot s's input
+                              maps, h w cp each; its weight gradient is summed in the step */
+    int **dp, **ds;        /* ... and slot s's non-zero errors: positions (n_out each) and */
+    double **dv;           /* values, the start of each filter's (f + 1 each) */
+    double **gs;           /* conv layer l across filters: weight gradients of the samples
+                              of thread 1 */
     int gslots;
-    double *nabla;         /* conv layers' weight gradient sums, at ly[l].wm */
+    double *nabla;         /* conv layers' weight gradient sums (across filters), at ly[l].wm */
     double *row;           /* per thread: a row of row_len doubles (the step's gradient rows) */
     size_t row_len;
     void *mem;
@@ -198,9 +203,10 @@ typedef struct { const uint8_t *keep; double scale; } net_drop;
 /* Sample i of d forward through every layer into slot `slot` (P: scratch params). */
 PN_HIDDEN void net_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
                            int slot, const pn_data *d, size_t i, const net_drop *drop, int wide);
-/* Its errors backward, and each conv layer's weight gradient into gdst[l] (0.0 before),
- * or with gdst NULL added to sums[l] (the batch's sums, in the master layout), and its bias
- * gradient into b->gb[l]. */
+/* Its errors backward, and for each conv layer: its bias gradient into b->gb[l], and its
+ * weight gradient: across filters into gdst[l] (0.0 before), or with gdst NULL added to
+ * sums[l] (the batch's sums, in the master layout); across maps it is summed in the step,
+ * from the input maps and the non-zero errors the sample leaves in b. */
 PN_HIDDEN void net_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
                             int slot, const pn_data *d, size_t i, const net_drop *drop,
                             double *const *gdst, double *const *sums, int wide);
@@ -223,13 +229,15 @@ PN_HIDDEN void net_conv_forward(int wide, const net_layer *ly, const double *Wf,
 /* The error moved back through conv layer ly into s (its input maps). */
 PN_HIDDEN void net_conv_backward(int wide, const net_layer *ly, const double *Wc, const int *pos,
                                  const double *val, const int *start, double *s);
-/* This sample's weight gradient of conv layer ly into G (0.0 before), in the layout
- * of ly->gform; a: the input maps; delta: the error maps.  With sums (NET_OVER_C only):
- * added to sums filter by filter instead, G the scratch of one filter (0.0 after). */
-PN_HIDDEN void net_conv_gradient(int wide, const net_layer *ly, const double *a,
-                                 const int *in_pos, const double *in_val, const int *in_start,
-                                 const double *delta, const int *d_pos, const double *d_val,
-                                 const int *d_start, double *G, double *sums);
+/* This sample's weight gradient of conv layer ly (NET_OVER_F) into G (0.0 before): from
+ * its input's non-zero units (pos, val, start) and its error maps delta. */
+PN_HIDDEN void net_conv_gradient(int wide, const net_layer *ly, const int *pos, const double *val,
+                                 const int *start, const double *delta, double *G);
+/* Filter f's weight gradient of conv layer l (NET_OVER_C), summed over the samples 0..m-1
+ * of batch b (their input maps b->cx[l], errors b->dp, dv, ds), sample by sample, into row
+ * (k k cp doubles, 0.0 before); scratch: as many doubles, 0.0 before and after. */
+PN_HIDDEN void net_conv_filter_sums(int wide, const net_layer *ly, int l, const net_batch *b,
+                                    int m, int f, double *row, double *scratch);
 /* gb[f] = sum over positions of delta[p][f] (ascending, from 0.0). */
 PN_HIDDEN void net_conv_bias_gradient(const net_layer *ly, const double *delta, double *gb);
 /* --- net_pool.c ----------------------------------------------------------------- */

@@ -287,33 +287,6 @@ static int all_finite(const double *val, int t0, int t1)
     return ok;
 }
 
-/* NET_OVER_C, every filter: into G (0.0 before), or with sums != NULL added to the
- * filter's sums.  A kernel row's weights of a filter, G[f][i][0..k-1][0..cp-1], are one run
- * of k cp doubles, and so are the inputs they multiply, a[y+i][x..x+k-1][.]. */
-PN_ALWAYS_INLINE void grad_c_body(const net_layer *ly, const double *A, const int *pos,
-                                  const double *val, const int *start, double *G, double *sums,
-                                  int zw, size_t nv)
-{
-    size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w, run = k * cp;
-    size_t per = k * run, q;
-    int f, i;
-    for (f = 0; f < ly->f; f++) {
-        double *g = sums ? sums + (size_t)f * per : G + (size_t)f * per;
-        if (start[f] == start[f + 1]) continue;                   /* no error: adds 0.0 */
-        if (!all_finite(val, start[f], start[f + 1])) {           /* the terms one by one */
-            grad_c_filter(ly, A, pos, val, start[f], start[f + 1], sums ? G : g, zw, nv);
-            for (q = 0; sums && q < per; q++) {
-                g[q] = g[q] + G[q];
-                G[q] = 0.0;
-            }
-            continue;
-        }
-        for (i = 0; i < ly->k; i++)
-            run_sums(g + (size_t)i * run, sums != NULL, A + (size_t)i * w * cp, cp, w, 0, 0, 0, 0,
-                     pos, val, start[f], start[f + 1], zw, k * nv);
-    }
-}
-
 /* NET_OVER_F: G[c][i][j][f] += delta[yy-i][xx-j][f] * a for the non-zero inputs a, per
  * (c, i, j) a run of fp doubles summed over the inputs whose (yy - i, xx - j) is an output. */
 PN_ALWAYS_INLINE void grad_f_body(const net_layer *ly, const double *D, const int *pos,
@@ -362,11 +335,6 @@ NET_ZTARGET static void conv_back_z(const net_layer *ly, const double *Wc, const
 {
     NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S, 1)
 }
-NET_ZTARGET static void grad_c_z(const net_layer *ly, const double *A, const int *pos,
-                                 const double *val, const int *start, double *G, double *sums)
-{
-    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums, 1)
-}
 NET_ZTARGET static void grad_f_z(const net_layer *ly, const double *D, const int *pos,
                                  const double *val, const int *start, double *G)
 {
@@ -383,11 +351,6 @@ PN_CLONES static void conv_back_v(const net_layer *ly, const double *Wc, const i
                                   const double *val, const int *start, double *S)
 {
     NET_WIDTHS(ly->cp / NET_LANES, conv_back_body, ly, Wc, pos, val, start, S, 0)
-}
-PN_CLONES static void grad_c_v(const net_layer *ly, const double *A, const int *pos,
-                               const double *val, const int *start, double *G, double *sums)
-{
-    NET_WIDTHS(ly->cp / NET_LANES, grad_c_body, ly, A, pos, val, start, G, sums, 0)
 }
 PN_CLONES static void grad_f_v(const net_layer *ly, const double *D, const int *pos,
                                const double *val, const int *start, double *G)
@@ -438,21 +401,65 @@ void net_conv_backward(int wide, const net_layer *ly, const double *Wc, const in
     conv_back_v(ly, Wc, pos, val, start, s);
 }
 
-void net_conv_gradient(int wide, const net_layer *ly, const double *a, const int *in_pos,
-                       const double *in_val, const int *in_start, const double *delta,
-                       const int *d_pos, const double *d_val, const int *d_start, double *G,
-                       double *sums)
+void net_conv_gradient(int wide, const net_layer *ly, const int *pos, const double *val,
+                       const int *start, const double *delta, double *G)
 {
     (void)wide;
 #if PN_HAVE_WIDE
-    if (wide) {
-        if (ly->gform == NET_OVER_C) grad_c_z(ly, a, d_pos, d_val, d_start, G, sums);
-        else grad_f_z(ly, delta, in_pos, in_val, in_start, G);
-        return;
-    }
+    if (wide) { grad_f_z(ly, delta, pos, val, start, G); return; }
 #endif
-    if (ly->gform == NET_OVER_C) grad_c_v(ly, a, d_pos, d_val, d_start, G, sums);
-    else grad_f_v(ly, delta, in_pos, in_val, in_start, G);
+    grad_f_v(ly, delta, pos, val, start, G);
+}
+
+/* net_conv_filter_sums: each sample's gradient of the filter, one kernel row's run at a
+ * time in registers, added to the row of sums. */
+PN_ALWAYS_INLINE void filter_sums_body(const net_layer *ly, int l, const net_batch *b, int m,
+                                       int f, double *row, double *scratch, int zw, size_t nv)
+{
+    size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w, run = k * cp, q;
+    size_t maps = (size_t)ly->h * w * cp;
+    int s, i;
+    for (s = 0; s < m; s++) {
+        const int *pos = b->dp[l] + (size_t)s * ly->n_out;
+        const double *val = b->dv[l] + (size_t)s * ly->n_out, *A = b->cx[l] + (size_t)s * maps;
+        const int *start = b->ds[l] + (size_t)s * ((size_t)ly->f + 1);
+        int t0 = start[f], t1 = start[f + 1];
+        if (t0 == t1) continue;                                   /* no error: adds 0.0 */
+        if (!all_finite(val, t0, t1)) {                           /* the terms one by one */
+            grad_c_filter(ly, A, pos, val, t0, t1, scratch, zw, nv);
+            for (q = 0; q < k * run; q++) {
+                row[q] = row[q] + scratch[q];
+                scratch[q] = 0.0;
+            }
+            continue;
+        }
+        for (i = 0; i < ly->k; i++)
+            run_sums(row + (size_t)i * run, 1, A + (size_t)i * w * cp, cp, w, 0, 0, 0, 0, pos, val,
+                     t0, t1, zw, k * nv);
+    }
+}
+
+#if PN_HAVE_WIDE
+NET_ZTARGET static void filter_sums_z(const net_layer *ly, int l, const net_batch *b, int m,
+                                      int f, double *row, double *scratch)
+{
+    filter_sums_body(ly, l, b, m, f, row, scratch, 1, ly->cp / NET_LANES);
+}
+#endif
+PN_CLONES static void filter_sums_v(const net_layer *ly, int l, const net_batch *b, int m,
+                                    int f, double *row, double *scratch)
+{
+    filter_sums_body(ly, l, b, m, f, row, scratch, 0, ly->cp / NET_LANES);
+}
+
+void net_conv_filter_sums(int wide, const net_layer *ly, int l, const net_batch *b, int m, int f,
+                          double *row, double *scratch)
+{
+    (void)wide;
+#if PN_HAVE_WIDE
+    if (wide) { filter_sums_z(ly, l, b, m, f, row, scratch); return; }
+#endif
+    filter_sums_v(ly, l, b, m, f, row, scratch);
 }
 
 PN_CLONES static void bias_sums(const double *delta, size_t hw, size_t fp, double *gb)

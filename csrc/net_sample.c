@@ -74,11 +74,27 @@ static void full_forward(const net_plan *p, const double *P, net_batch *b, net_s
     }
 }
 
+/* Training: a conv layer across maps keeps each sample's input maps and errors in the
+ * batch (its gradient is summed in the step): the sample's buffers are the slot's. */
+static void use_slot(const net_plan *p, net_batch *b, net_sample *s, int slot)
+{
+    int l;
+    for (l = 1; l <= p->L; l++) {
+        const net_layer *ly = &p->ly[l];
+        if (!b->cx || !b->cx[l]) continue;
+        s->act[l - 1] = b->cx[l] + (size_t)slot * (size_t)ly->h * (size_t)ly->w * ly->cp;
+        s->d_p[l] = b->dp[l] + (size_t)slot * ly->n_out;
+        s->d_v[l] = b->dv[l] + (size_t)slot * ly->n_out;
+        s->d_s[l] = b->ds[l] + (size_t)slot * ((size_t)ly->f + 1);
+    }
+}
+
 void net_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int slot,
                  const pn_data *d, size_t i, const net_drop *drop, int wide)
 {
     const net_layer *ly = p->ly;
     int l;
+    use_slot(p, b, s, slot);
     if (ly[0].maps) load_input(d, i, ly[0].n_out, s->act[0], ly[0].fp);
     else load_input(d, i, ly[0].n_out, slot_row(b->fx[1], slot, net_pad(ly[1].n_in)), 1);
     for (l = 1; l <= p->L; l++) {
@@ -175,20 +191,20 @@ static void error_back(const net_plan *p, const double *P, net_batch *b, net_sam
                     (int)((size_t)cur->oh * (size_t)cur->ow * cur->fp));
 }
 
-/* Conv layer l's gradients of this sample: the weights' into G (or, with sums, added to
- * the batch's sums: G is then scratch, 0.0 before and after), the biases' into slot
- * `slot` of b->gb[l]; and its non-zero errors, for the gradient across its input maps and
- * the error moved back (l >= 2). */
+/* Conv layer l's gradients of this sample: the biases' into slot `slot` of b->gb[l]; the
+ * weights' (across filters) into G, or with sums added to the batch's sums (G is then
+ * scratch, 0.0 before and after); and its non-zero errors (across maps: for the step's
+ * gradient; l >= 2: for the error moved back). */
 static void conv_gradients(const net_plan *p, net_batch *b, net_sample *s, int l, int slot,
                            double *G, double *sums, int wide)
 {
     const net_layer *cur = &p->ly[l];
     if (cur->gform == NET_OVER_C || l >= 2)
         net_errors_nonzero(cur, s->delta[l], s->d_p[l], s->d_v[l], s->d_s[l]);
-    net_conv_gradient(wide, cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l], s->delta[l],
-                      s->d_p[l], s->d_v[l], s->d_s[l], G,
-                      cur->gform == NET_OVER_C ? sums : NULL);
-    if (sums && cur->gform == NET_OVER_F) net_fold(wide, sums, G, cur->rows * cur->ld);
+    if (cur->gform == NET_OVER_F) {
+        net_conv_gradient(wide, cur, s->in_p[l], s->in_v[l], s->in_s[l], s->delta[l], G);
+        if (sums) net_fold(wide, sums, G, cur->rows * cur->ld);
+    }
     net_conv_bias_gradient(cur, s->delta[l], slot_row(b->gb[l], slot, cur->fp));
 }
 

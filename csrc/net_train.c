@@ -216,6 +216,23 @@ static void conv_rows_step(net_job *j, int l, int n1, const step_plan *sp, size_
     net_copy_weights(j->p, l, j->P, g0, g1);
 }
 
+/* Filters g0..g1-1 of conv layer l across maps: each filter's gradient summed over the m
+ * samples (net_conv_filter_sums), its step, its copy. */
+static void filters_step(net_job *j, int t, int l, int m, const step_plan *sp, size_t g0,
+                         size_t g1)
+{
+    const net_layer *ly = &j->p->ly[l];
+    size_t per = ly->rows / ly->groups * ly->ld, f;
+    double *row = j->b.row + (size_t)t * j->b.row_len, *scratch = row + per;
+    for (f = g0; f < g1; f++) {
+        size_t at = ly->wm + f * per;
+        memset(row, 0, sizeof(double) * per);
+        net_conv_filter_sums(j->wide, ly, l, &j->b, m, (int)f, row, scratch);
+        net_step_row(sp, j->P + at, j->V ? j->V + at : NULL, row, per);
+    }
+    net_copy_weights(j->p, l, j->P, g0, g1);
+}
+
 /* Thread t's share of the step of a batch of m samples, n1 of them thread 1's. */
 static void step_share(net_job *j, int t, int m, int n1)
 {
@@ -227,6 +244,7 @@ static void step_share(net_job *j, int t, int m, int n1)
         size_t g0 = ly->groups * (size_t)t / (size_t)j->threads;
         size_t g1 = ly->groups * (size_t)(t + 1) / (size_t)j->threads;
         if (ly->kind == PN_FULL) full_rows_step(j, t, l, m, &sp, g0, g1);
+        else if (ly->kind == PN_CONV && ly->gform == NET_OVER_C) filters_step(j, t, l, m, &sp, g0, g1);
         else if (ly->kind == PN_CONV) conv_rows_step(j, l, n1, &sp, g0, g1);
     }
     if (t == 0) biases_step(j, m, &sp);
@@ -252,7 +270,7 @@ static void run_thread(net_job *j, int t)
                 drop = &dr;
             }
             for (l = 1; t == 1 && l <= p->L; l++)       /* thread 1: each sample apart */
-                if (p->ly[l].kind == PN_CONV)
+                if (p->ly[l].kind == PN_CONV && p->ly[l].gform == NET_OVER_F)
                     j->gd[l] = j->b.gs[l] + (size_t)(slot - h) * p->ly[l].rows * p->ly[l].ld;
             net_forward(p, j->P, &j->b, s, slot, j->d, i, drop, j->wide);
             net_backward(p, j->P, &j->b, s, slot, j->d, i, drop, t == 1 ? j->gd : NULL,

@@ -93,7 +93,6 @@ static int plan_params(net_layer *ly, int l, size_t *text, size_t *scr)
         if (!mul_size(ly->n_out, ly->n_in, &ly->nw)) return 0;
         ly->rows = ly->groups = ly->n_in;
         ly->ld = ly->fp;
-        if (l >= 2 && !mul_size(ly->n_out, net_pad(ly->n_in), &copy)) return 0;
     } else {
         ly->gform = ly->c >= NET_OVER_C_MIN ? NET_OVER_C : NET_OVER_F;
         if (!mul3((size_t)ly->f, (size_t)ly->c, kk, &ly->nw)) return 0;
@@ -145,6 +144,9 @@ int net_make_plan(net_plan *p, const pn_layer *layers, int n_layers)
     }
     if (rc != PN_OK) { net_free_plan(p); return rc; }
     p->n_text = text; p->n_scr = scr; p->units = (int)units;
+    for (p->first = 1; p->ly[p->first].kind != PN_FULL; p->first++)
+        p->ly[p->first].keep = !(p->ly[p->first].kind == PN_CONV &&
+                                 p->ly[p->first + 1].kind == PN_POOL);
     return PN_OK;
 }
 
@@ -183,7 +185,7 @@ static void weight_at(const net_layer *ly, size_t t, size_t *master, size_t *cop
     if (ly->kind == PN_FULL) {
         size_t j = t / ly->n_in, k = t % ly->n_in;
         *master = k * ly->ld + j;
-        *copy = j * net_pad(ly->n_in) + k;
+        *copy = NET_NONE;
     } else {
         size_t kk = (size_t)ly->k * (size_t)ly->k, fc = t / kk, ij = t % kk;
         size_t f = fc / (size_t)ly->c, c = fc % (size_t)ly->c, i = ij / (size_t)ly->k,
@@ -232,12 +234,6 @@ void net_copy_weights(const net_plan *p, int l, double *scr, size_t g0, size_t g
     double *X = scr + ly->wx;
     size_t g, a, i, j, k = (size_t)ly->k;
     if (ly->wx == NET_NONE) return;
-    if (ly->kind == PN_FULL) {                      /* W[j][k] = WT[k][j], rows k of the groups */
-        size_t ldx = net_pad(ly->n_in);
-        for (g = g0; g < g1; g++)
-            for (a = 0; a < ly->n_out; a++) X[a * ldx + g] = M[g * ly->ld + a];
-        return;
-    }
     for (g = g0; g < g1; g++)                       /* a group: filter f (Wc) or map c (Wf) */
         for (a = 0; a < (ly->gform == NET_OVER_C ? (size_t)ly->c : (size_t)ly->f); a++)
             for (i = 0; i < k; i++)
@@ -290,22 +286,23 @@ static size_t times(net_bump *b, size_t a, size_t c)
 }
 
 /* The pointer arrays of a net_sample (L + 1 each), one calloc. */
-enum { NS_ACT, NS_DELTA, NS_PRE, NS_INV, NS_DV, NS_G, NS_DOUBLES };
+enum { NS_ACT, NS_DELTA, NS_INV, NS_DV, NS_G, NS_DOUBLES };
 enum { NS_INP, NS_INS, NS_DP, NS_DS, NS_INTS };
 
 static void bump_sample(net_bump *b, net_sample *s, const net_plan *p)
 {
     int l;
-    size_t widest = 0, flat = 0;
+    size_t widest = 0, lanes = 0;
     for (l = 0; l <= p->L; l++) {
         const net_layer *ly = &p->ly[l];
         size_t maps = times(b, (size_t)ly->oh * (size_t)ly->ow, ly->fp);
         if (ly->fp > widest) widest = ly->fp;
         if (ly->maps) s->act[l] = (double *)take(b, maps, sizeof(double));
         if (l == 0) continue;
-        if (ly->kind == PN_FULL && net_pad(ly->n_in) > flat) flat = net_pad(ly->n_in);
+        if (ly->kind == PN_FULL && (net_pad(ly->n_in) + ly->fp) * NET_LANES > lanes)
+            lanes = (net_pad(ly->n_in) + ly->fp) * NET_LANES;
+        if (ly->kind == PN_FULL && net_pad(ly->n_in) > widest) widest = net_pad(ly->n_in);
         if (ly->maps) s->delta[l] = (double *)take(b, maps, sizeof(double));
-        if (ly->hidden) s->pre[l] = (double *)take(b, ly->fp, sizeof(double));
         if (ly->kind == PN_POOL) s->choice[l] = (int64_t *)take(b, maps, sizeof(int64_t));
         if (ly->kind == PN_CONV) {
             s->in_p[l] = (int *)take(b, ly->n_in, sizeof(int));
@@ -317,14 +314,12 @@ static void bump_sample(net_bump *b, net_sample *s, const net_plan *p)
             s->g[l] = (double *)take(b, times(b, ly->rows, ly->ld), sizeof(double));
         }
     }
-    s->s = (double *)take(b, flat, sizeof(double));
-    s->zL = (double *)take(b, p->ly[p->L].fp, sizeof(double));
-    s->aL = (double *)take(b, p->ly[p->L].fp, sizeof(double));
     s->onehot = (double *)take(b, p->ly[p->L].fp, sizeof(double));
     s->zrow = (double *)take(b, widest, sizeof(double));
     s->erow = (double *)take(b, widest, sizeof(double));
-    s->nzi = (int *)take(b, flat, sizeof(int));
-    s->nzv = (double *)take(b, flat, sizeof(double));
+    s->nzi = (int *)take(b, widest, sizeof(int));
+    s->nzv = (double *)take(b, widest, sizeof(double));
+    s->lanes = (double *)take(b, lanes, sizeof(double));
 }
 
 int net_sample_alloc(net_sample *s, const net_plan *p)
@@ -338,7 +333,7 @@ int net_sample_alloc(net_sample *s, const net_plan *p)
     iv = (int **)calloc(n * NS_INTS, sizeof(int *));
     s->choice = (int64_t **)calloc(n, sizeof(int64_t *));
     if (!d || !iv || !s->choice) { free(d); free(iv); free(s->choice); return PN_ERR_NOMEM; }
-    s->act = d + NS_ACT * n; s->delta = d + NS_DELTA * n; s->pre = d + NS_PRE * n;
+    s->act = d + NS_ACT * n; s->delta = d + NS_DELTA * n;
     s->in_v = d + NS_INV * n; s->d_v = d + NS_DV * n; s->g = d + NS_G * n;
     s->in_p = iv + NS_INP * n; s->in_s = iv + NS_INS * n;
     s->d_p = iv + NS_DP * n; s->d_s = iv + NS_DS * n;
@@ -362,30 +357,36 @@ void net_sample_free(net_sample *s)
 static void bump_batch(net_bump *b, net_batch *B, const net_plan *p, int threads, int train)
 {
     int l;
-    size_t widest = 0;
+    size_t widest = 0, slots = (size_t)B->slots, maps;
     for (l = 1; l <= p->L; l++) {
         const net_layer *ly = &p->ly[l];
+        maps = times(b, (size_t)ly->oh * (size_t)ly->ow, ly->fp);
         if (ly->fp > widest) widest = ly->fp;
         if (ly->kind == PN_FULL) {
-            B->fx[l] = (double *)take(b, times(b, (size_t)B->slots, net_pad(ly->n_in)), sizeof(double));
-            if (train) B->fd[l] = (double *)take(b, times(b, (size_t)B->slots, ly->fp), sizeof(double));
+            B->fx[l] = (double *)take(b, times(b, slots, net_pad(ly->n_in)), sizeof(double));
+            if (ly->hidden) B->pre[l] = (double *)take(b, times(b, slots, ly->fp), sizeof(double));
+            if (train) B->fd[l] = (double *)take(b, times(b, slots, ly->fp), sizeof(double));
+            if (train && l == p->first && l >= 2)
+                B->sF = (double *)take(b, times(b, slots, net_pad(ly->n_in)), sizeof(double));
+            continue;
         }
-        if (ly->kind == PN_CONV && train) {
-            size_t slots = (size_t)B->slots;
-            B->gb[l] = (double *)take(b, times(b, slots, ly->fp), sizeof(double));
-            if (ly->gform == NET_OVER_F) {
-                B->gs[l] = (double *)take(b, times(b, (size_t)B->gslots, times(b, ly->rows, ly->ld)),
-                                          sizeof(double));
-                continue;
-            }
-            B->cx[l] = (double *)take(b, times(b, slots, times(b, (size_t)ly->h * (size_t)ly->w, ly->cp)),
+        if (!train) continue;
+        if (ly->keep) B->ma[l] = (double *)take(b, times(b, slots, maps), sizeof(double));
+        if (ly->kind == PN_POOL) B->ch[l] = (int64_t *)take(b, times(b, slots, maps), sizeof(int64_t));
+        if (ly->kind != PN_CONV) continue;
+        B->gb[l] = (double *)take(b, times(b, slots, ly->fp), sizeof(double));
+        if (ly->gform == NET_OVER_F) {
+            B->gs[l] = (double *)take(b, times(b, (size_t)B->gslots, times(b, ly->rows, ly->ld)),
                                       sizeof(double));
-            B->dp[l] = (int *)take(b, times(b, slots, ly->n_out), sizeof(int));
-            B->dv[l] = (double *)take(b, times(b, slots, ly->n_out), sizeof(double));
-            B->ds[l] = (int *)take(b, times(b, slots, (size_t)ly->f + 1), sizeof(int));
-            if (2 * ly->rows / ly->groups * ly->ld > widest) widest = 2 * ly->rows / ly->groups * ly->ld;
+            continue;
         }
+        B->dp[l] = (int *)take(b, times(b, slots, ly->n_out), sizeof(int));
+        B->dv[l] = (double *)take(b, times(b, slots, ly->n_out), sizeof(double));
+        B->ds[l] = (int *)take(b, times(b, slots, (size_t)ly->f + 1), sizeof(int));
+        if (2 * ly->rows / ly->groups * ly->ld > widest) widest = 2 * ly->rows / ly->groups * ly->ld;
     }
+    B->aL = (double *)take(b, times(b, slots, p->ly[p->L].fp), sizeof(double));
+    B->zL = (double *)take(b, times(b, slots, p->ly[p->L].fp), sizeof(double));
     B->row_len = widest;
     if (train) {
         B->nabla = (double *)take(b, p->n_scr, sizeof(double));
@@ -399,11 +400,12 @@ int net_batch_alloc(net_batch *B, const net_plan *p, int slots, int gslots, int 
     double **d;
     net_bump b = {NULL, 0, 0};
     memset(B, 0, sizeof *B);
-    d = (double **)calloc(n * 6, sizeof(double *));
+    d = (double **)calloc(n * 7, sizeof(double *));
     B->dp = (int **)calloc(n * 2, sizeof(int *));
-    if (!d || !B->dp) { free(d); free(B->dp); return PN_ERR_NOMEM; }
-    B->fx = d; B->fd = d + n; B->gb = d + 2 * n; B->gs = d + 3 * n; B->cx = d + 4 * n;
-    B->dv = d + 5 * n; B->ds = B->dp + n;
+    B->ch = (int64_t **)calloc(n, sizeof(int64_t *));
+    if (!d || !B->dp || !B->ch) { free(d); free(B->dp); free(B->ch); return PN_ERR_NOMEM; }
+    B->fx = d; B->fd = d + n; B->gb = d + 2 * n; B->gs = d + 3 * n; B->ma = d + 4 * n;
+    B->dv = d + 5 * n; B->pre = d + 6 * n; B->ds = B->dp + n;
     B->slots = slots; B->gslots = gslots;
     bump_batch(&b, B, p, threads, train);
     if (!b.overflow) B->mem = net_zalloc(b.used);
@@ -417,6 +419,7 @@ void net_batch_free(net_batch *B)
 {
     free(B->fx);
     free(B->dp);
+    free(B->ch);
     free(B->mem);
     memset(B, 0, sizeof *B);
 }
@@ -436,19 +439,28 @@ typedef struct {
     int wide, rc;
 } net_out_job;
 
+/* Samples fed forward together (through the full layers, one layer for all of them). */
+#define NET_OUT_SLOTS 16
+
 static void outputs_run(net_out_job *o)
 {
     net_batch b;
     net_sample s;
-    size_t i, nL = o->p->ly[o->p->L].n_out;
-    o->rc = net_batch_alloc(&b, o->p, 1, 0, 1, 0);
+    size_t i, nL = o->p->ly[o->p->L].n_out, fp = o->p->ly[o->p->L].fp;
+    int t, m;
+    o->rc = net_batch_alloc(&b, o->p, NET_OUT_SLOTS, 0, 1, 0);
     if (o->rc != PN_OK) return;
     o->rc = net_sample_alloc(&s, o->p);
     if (o->rc != PN_OK) { net_batch_free(&b); return; }
-    for (i = o->start; i < o->stop; i++) {
-        net_forward(o->p, o->P, &b, &s, 0, o->d, i, NULL, o->wide);
-        if (o->out) memcpy(o->out + (i - o->start) * nL, s.aL, sizeof(double) * nL);
-        if (o->costs) o->costs[i - o->start] = net_sample_cost(o->p, &s, o->d, i);
+    for (i = o->start; i < o->stop; i += (size_t)m) {
+        m = o->stop - i < NET_OUT_SLOTS ? (int)(o->stop - i) : NET_OUT_SLOTS;
+        for (t = 0; t < m; t++) net_maps_forward(o->p, o->P, &b, &s, t, o->d, i + (size_t)t, o->wide);
+        net_full_forward(o->p, o->P, &b, &s, 0, m, NULL, o->wide);
+        for (t = 0; t < m; t++) {
+            size_t at = i - o->start + (size_t)t;
+            if (o->out) memcpy(o->out + at * nL, b.aL + (size_t)t * fp, sizeof(double) * nL);
+            if (o->costs) o->costs[at] = net_slot_cost(o->p, &b, &s, t, o->d, i + (size_t)t);
+        }
     }
     net_sample_free(&s);
     net_batch_free(&b);

@@ -7,10 +7,17 @@
  *                pn_net_outputs and pn_net_cost;
  *   net_train.c  pn_net_train_batches: the batches, on one thread or two, and the
  *                step of each batch (the gradient sums in sample order, the update);
- *   net_sample.c one sample forward and backward, layer by layer (the driver of the
- *                kernels below), its inputs and its output error;
- *   net_conv.c   the conv and pool kernels of one sample;
- *   net_full.c   the fully connected kernels of one sample, and the update of a row.
+ *   net_sample.c the conv and pool layers of one sample, forward and backward (the
+ *                driver of the kernels of net_conv.c and net_pool.c), and its inputs;
+ *   net_conv.c   the conv kernels of one sample, and a conv layer's gradient sums;
+ *   net_pool.c   the pool kernels of one sample;
+ *   net_full.c   the fully connected layers of a range of samples, layer by layer (their
+ *                kernels, dropout, the output error), and the update of a row.
+ * A thread's samples of a batch (its slots s0..s1-1) go: each through the conv and pool
+ * layers (net_maps_forward), all of them through the fully connected layers, forward
+ * and back (net_full_forward, net_full_backward: a layer's weights once for all of
+ * them), each back through the conv and pool layers (net_maps_backward).  What a sample
+ * leaves for a later stage is kept per slot in net_batch.
  *
  * Every number is the one purenet/deep.py computes (the semantics are in
  * docs/maths.md and purenet/convolution.py): each sum from 0.0 in the textbook's
@@ -26,10 +33,10 @@
  *            a layer with many input maps, run across c); the one the layer's
  *            gradient is summed in (net_layer.gform) is the master, the other a copy
  *            made after each step;
- *   full     WT[k][j] (rows of pad(n_out): forward, gradient) is the master, and
- *            W[j][k] (rows of pad(n_in)) the copy the error moves back through.
- * A copy is kept only when it is read (an error moved back into layer l >= 1, or
- * the forward pass of a conv layer whose master is Wc).
+ *   full     WT[k][j] (rows of pad(n_out)), and no copy: the error moves back through it
+ *            with the samples as the vector lanes (net_full.c).
+ * A conv layer's copy is kept only when it is read (an error moved back into layer
+ * l >= 1, or the forward pass of a conv layer whose master is Wc).
  *
  * Padding lanes are 0.0 everywhere and stay so: a vector loop runs whole vectors
  * only when its scalar factor is finite (0.0 times a finite number is 0.0, which
@@ -88,6 +95,15 @@ PN_ALWAYS_INLINE void row_axpy(double *y, const double *x, double a, size_t nv, 
 #endif
 }
 
+/* act'(z) from a = act(z), bit for bit as reference.py's sigmoid_prime (s(1 - s)),
+ * tanh_prime (1 - t^2) and relu_prime (1 where z > 0, exactly where a > 0). */
+static inline double net_prime(int activation, double a)
+{
+    if (activation == PN_TANH) return 1.0 - a * a;
+    if (activation == PN_RELU) return a > 0.0 ? 1.0 : 0.0;
+    return a * (1.0 - a);
+}
+
 /* isfinite without <math.h>'s macros: x - x is 0 for finite x, NaN otherwise. */
 static inline int net_finite(double x) { return x - x == 0.0; }
 
@@ -119,6 +135,9 @@ typedef struct {
     size_t wm, bm, wx;     /* scratch: the master weights, the biases, the copy (or NET_NONE) */
     size_t rows, ld;       /* the master: rows of ld doubles */
     size_t groups;         /* ... in groups of rows a step splits between threads */
+    int keep;              /* a conv or pool layer whose output a training batch keeps per
+                              sample (all but a conv layer's followed by a pool layer: its
+                              slope at the chosen units is the pool's output's) */
 } net_layer;
 
 #define NET_NONE ((size_t)-1)
@@ -130,14 +149,15 @@ typedef struct {
     size_t n_text;         /* doubles in the textbook layout */
     size_t n_scr;          /* doubles in the scratch layout */
     int units;             /* U: units of the fully connected hidden layers */
+    int first;             /* F: the first fully connected layer (1..L) */
     int activation, cost;
 } net_plan;
 
-/* The scratch of one thread for one sample at a time. */
+/* The scratch of one thread for one sample at a time (a conv or pool layer's buffers
+ * may be a slot's of the batch: net_sample.c's use_slot). */
 typedef struct {
-    double **act;          /* act[l]: maps (or the flat input); NULL for vectors (net_batch) */
-    double **delta;        /* delta[l]: maps layers' errors */
-    double **pre;          /* pre[l]: a hidden full layer's a before dropout */
+    double **act;          /* act[l]: a maps layer's output (l = 0: the input as an image) */
+    double **delta;        /* delta[l]: a maps layer's errors */
     int64_t **choice;      /* choice[l]: a pool layer's chosen input of each output unit */
     int **in_p, **in_s;    /* conv layer l: its input's non-zero units (packed position,
                               start of each input map: in_s[l][c], in_s[l][C] = count) */
@@ -145,27 +165,32 @@ typedef struct {
     int **d_p, **d_s;      /* conv layer l: its non-zero errors (packed position, start of
                               each filter's) */
     double **d_v;
-    double *s;             /* the error moved back (a vector layer's, flat) */
-    double *zL, *aL;       /* the output layer */
     double *onehot;
     double *zrow, *erow;   /* scratch rows for activate() */
     int *nzi;              /* a full layer's non-zero inputs (net_full_sums) */
     double *nzv;
+    double *lanes;         /* a full layer's errors and their sums moved back, slots as
+                              lanes (net_full_backward) */
     double **g;            /* conv layer l: this sample's weight gradient (master layout),
                               0.0 between samples */
     void *mem;
 } net_sample;
 
-/* What the samples of a batch leave for its step, and the gradient sums. */
+/* What a batch's samples keep between stages and for its step, per slot, and the
+ * gradient sums. */
 typedef struct {
     int slots;             /* samples a batch holds */
     double **fx;           /* full layer l: slot s's inputs (after dropout), pad(n_in) each */
-    double **fd;           /* full layer l: slot s's errors, pad(n_out) each */
+    double **pre;          /* full hidden layer l: slot s's a before dropout, fp each */
+    double **fd;           /* full layer l: slot s's errors, fp each (training) */
+    double *aL, *zL;       /* the output layer's a and z, fp(L) a slot */
+    double *sF;            /* training: the error moved back through the first full layer,
+                              pad(n_in) a slot */
+    double **ma;           /* training: a kept maps layer's output (net_layer.keep) */
+    int64_t **ch;          /* training: a pool layer's choices */
     double **gb;           /* conv layer l: slot s's bias gradient, fp each */
-    double **cx;           /* conv layer l across maps (NET_OVER_C, training): slot s's input
-                              maps, h w cp each; its weight gradient is summed in the step */
-    int **dp, **ds;        /* ... and slot s's non-zero errors: positions (n_out each) and */
-    double **dv;           /* values, the start of each filter's (f + 1 each) */
+    int **dp, **ds;        /* conv layer l across maps: slot s's non-zero errors, positions */
+    double **dv;           /* (n_out each) and values, the start of each filter's (f + 1) */
     double **gs;           /* conv layer l across filters: weight gradients of the samples
                               of thread 1 */
     int gslots;
@@ -197,21 +222,37 @@ PN_HIDDEN void *net_zalloc(size_t bytes);
 
 /* --- net_sample.c --------------------------------------------------------------- */
 
-/* One sample's drop-out: keep bytes (U of them) and scale, or keep == NULL. */
+/* Sample i of d forward through the conv and pool layers into slot `slot`, its last
+ * maps flattened into the first full layer's inputs (or its inputs there directly). */
+PN_HIDDEN void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
+                                int slot, const pn_data *d, size_t i, int wide);
+/* Its error (b->sF) back through the conv and pool layers, and for each conv layer: its
+ * bias gradient into b->gb[l], and its weight gradient: across filters into gdst[l] (0.0
+ * before), or with gdst NULL added to sums[l] (the batch's sums, master layout); across
+ * maps it is summed in the step, from the input maps and non-zero errors kept in b. */
+PN_HIDDEN void net_maps_backward(const net_plan *p, const double *P, net_batch *b,
+                                 net_sample *s, int slot, const pn_data *d, size_t i,
+                                 double *const *gdst, double *const *sums, int wide);
+/* The target of sample i: its row of ys, or the one-hot vector of its label. */
+PN_HIDDEN const double *net_target(const net_plan *p, net_sample *s, const pn_data *d, size_t i);
+
+/* --- net_full.c ----------------------------------------------------------------- */
+
+/* A training call's dropout: the keep bytes of the batch's first sample (U a sample,
+ * slots in order) and the scale, or keep == NULL. */
 typedef struct { const uint8_t *keep; double scale; } net_drop;
 
-/* Sample i of d forward through every layer into slot `slot` (P: scratch params). */
-PN_HIDDEN void net_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
-                           int slot, const pn_data *d, size_t i, const net_drop *drop, int wide);
-/* Its errors backward, and for each conv layer: its bias gradient into b->gb[l], and its
- * weight gradient: across filters into gdst[l] (0.0 before), or with gdst NULL added to
- * sums[l] (the batch's sums, in the master layout); across maps it is summed in the step,
- * from the input maps and the non-zero errors the sample leaves in b. */
-PN_HIDDEN void net_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
-                            int slot, const pn_data *d, size_t i, const net_drop *drop,
-                            double *const *gdst, double *const *sums, int wide);
-/* The cost of sample i after net_forward (reference.py: cost.fn). */
-PN_HIDDEN double net_sample_cost(const net_plan *p, net_sample *s, const pn_data *d, size_t i);
+/* Slots s0..s1-1 (their first full layer's inputs ready) through the full layers. */
+PN_HIDDEN void net_full_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
+                                int s0, int s1, const net_drop *drop, int wide);
+/* Their output errors (slot t is sample idx[t] of d) and their errors back through the full
+ * layers, into b->fd and (F >= 2) b->sF. */
+PN_HIDDEN void net_full_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
+                                 int s0, int s1, const pn_data *d, const int64_t *idx,
+                                 const net_drop *drop, int wide);
+/* The cost of slot t (sample i of d) after net_full_forward (reference.py: cost.fn). */
+PN_HIDDEN double net_slot_cost(const net_plan *p, const net_batch *b, net_sample *s, int t,
+                               const pn_data *d, size_t i);
 
 /* --- net_conv.c ----------------------------------------------------------------- */
 
@@ -234,7 +275,7 @@ PN_HIDDEN void net_conv_backward(int wide, const net_layer *ly, const double *Wc
 PN_HIDDEN void net_conv_gradient(int wide, const net_layer *ly, const int *pos, const double *val,
                                  const int *start, const double *delta, double *G);
 /* Filter f's weight gradient of conv layer l (NET_OVER_C), summed over the samples 0..m-1
- * of batch b (their input maps b->cx[l], errors b->dp, dv, ds), sample by sample, into row
+ * of batch b (their input maps b->ma[l - 1], errors b->dp, dv, ds), sample by sample, into row
  * (k k cp doubles, 0.0 before); scratch: as many doubles, 0.0 before and after. */
 PN_HIDDEN void net_conv_filter_sums(int wide, const net_layer *ly, int l, const net_batch *b,
                                     int m, int f, double *row, double *scratch);
@@ -244,22 +285,17 @@ PN_HIDDEN void net_conv_bias_gradient(const net_layer *ly, const double *delta, 
 
 /* Max-pooling of maps a into m with the choices (an index into a for every lane). */
 PN_HIDDEN void net_pool_forward(const net_layer *ly, const double *a, double *m, int64_t *choice);
-/* The error of a pool layer (delta_out; m its output) sent to the chosen units of s (its
- * input maps), times act'(a) when a (the input, a conv layer's) is given: a unit that is not
- * chosen gets 0.0 * act'(a). */
+/* The error of a pool layer (delta_out) sent to the chosen units of s (its input maps),
+ * 0.0 to the others; with m (the pool's output) times act'(m), the slope of the chosen
+ * unit of a conv layer below (act'(a) from a = act(z): net_prime). */
 PN_HIDDEN void net_pool_backward(const net_layer *ly, const double *delta_out,
-                                 const int64_t *choice, const double *m, const double *a,
-                                 int activation, double *s);
+                                 const int64_t *choice, const double *m, int activation,
+                                 double *s);
+/* 1 when some m[q], q < n, is NaN. */
+PN_HIDDEN int net_any_nan(const double *m, size_t n);
 
-/* --- net_full.c ----------------------------------------------------------------- */
+/* The step's rows (net_full.c) ------------------------------------------------------ */
 
-/* Z[j] = sum over the non-zero x[k], k ascending, of WT[k][j] * x[k], j < n_out
- * (nzi, nzv: scratch for n_in entries). */
-PN_HIDDEN void net_full_sums(int wide, const net_layer *ly, const double *WT, const double *x,
-                             double *Z, int *nzi, double *nzv);
-/* s[k] = sum over j ascending of W[j][k] * delta[j], k < n_in. */
-PN_HIDDEN void net_full_backward(int wide, const net_layer *ly, const double *W,
-                                 const double *delta, double *s);
 /* The step of n weights w (and velocities v) with gradient sums g (NULL: 0.0). */
 PN_HIDDEN void net_step_row(const step_plan *sp, double *w, double *v, const double *g,
                             size_t n);

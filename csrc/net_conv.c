@@ -421,7 +421,7 @@ PN_ALWAYS_INLINE void filter_sums_body(const net_layer *ly, int l, const net_bat
     int s, i;
     for (s = 0; s < m; s++) {
         const int *pos = b->dp[l] + (size_t)s * ly->n_out;
-        const double *val = b->dv[l] + (size_t)s * ly->n_out, *A = b->cx[l] + (size_t)s * maps;
+        const double *val = b->dv[l] + (size_t)s * ly->n_out, *A = b->ma[l - 1] + (size_t)s * maps;
         const int *start = b->ds[l] + (size_t)s * ((size_t)ly->f + 1);
         int t0 = start[f], t1 = start[f + 1];
         if (t0 == t1) continue;                                   /* no error: adds 0.0 */

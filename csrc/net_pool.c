@@ -86,31 +86,19 @@ PN_CLONES static int any_nan_mv(const double *m, size_t n)
     return nan;
 }
 
-/* act'(z) from a = act(z) (net_sample.c has the same). */
-static double prime_from(int activation, double a)
+int net_any_nan(const double *m, size_t n)
 {
-    if (activation == PN_TANH) return 1.0 - a * a;
-    if (activation == PN_RELU) return a > 0.0 ? 1.0 : 0.0;
-    return a * (1.0 - a);
+    return any_nan_mv(m, n);
 }
 
 void net_pool_backward(const net_layer *ly, const double *delta_out, const int64_t *choice,
-                       const double *m, const double *a, int activation, double *s)
+                       const double *m, int activation, double *s)
 {
-    size_t q, c, hw = (size_t)ly->oh * (size_t)ly->ow, n = (size_t)ly->h * (size_t)ly->w * ly->cp;
-    memset(s, 0, sizeof(double) * n);
-    if (a && activation != PN_RELU && any_nan_mv(m, hw * ly->fp)) {
-        /* a NaN unit: its 0.0 * act'(NaN) is NaN, so every unit takes its slope */
-        for (q = 0; q < hw; q++)
-            for (c = 0; c < (size_t)ly->c; c++) s[choice[q * ly->fp + c]] = delta_out[q * ly->fp + c];
-        times_prime(activation, s, a, (int)n);
-        return;
-    }
-    /* else an unchosen unit's 0.0 * act'(a) is +0.0 (act' finite and >= 0): the chosen only */
+    size_t q, c, hw = (size_t)ly->oh * (size_t)ly->ow;
+    memset(s, 0, sizeof(double) * (size_t)ly->h * (size_t)ly->w * ly->cp);
     for (q = 0; q < hw; q++)
         for (c = 0; c < (size_t)ly->c; c++) {
-            size_t at = (size_t)choice[q * ly->fp + c];
-            double d = delta_out[q * ly->fp + c];
-            s[at] = a ? d * prime_from(activation, a[at]) : d;
+            size_t o = q * ly->fp + c;
+            s[choice[o]] = m ? delta_out[o] * net_prime(activation, m[o]) : delta_out[o];
         }
 }

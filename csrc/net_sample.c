@@ -1,21 +1,19 @@
 /*
- * net_sample.c -- one sample of a layered network (net.h), forward and backward,
- * layer by layer as purenet/deep.py does it: its inputs, the kernels of each layer
- * (net_conv.c, net_full.c), dropout, the output error, the errors moved back, and
- * each conv layer's gradients of the sample.
+ * net_sample.c -- one sample through the conv and pool layers of a layered network
+ * (net.h), forward and backward, as purenet/deep.py does it: its inputs, the kernels of
+ * each layer (net_conv.c, net_pool.c), the errors moved back, and each conv layer's
+ * gradients of the sample.  The fully connected layers are net_full.c's.
+ *
+ * In a training batch a sample's buffers that a later stage reads are its slot's in
+ * net_batch (use_slot): a kept layer's output (net_layer.keep), a pool layer's choices, a
+ * conv layer's non-zero errors when its gradient is summed in the step.  A conv layer
+ * followed by a pool layer is not kept: the slope of its chosen units is taken from the
+ * pool's output (the chosen unit's value), and in the one case where that is not enough
+ * (a NaN among them, and a neuron whose slope at NaN is NaN) its output is computed again.
  */
 #include "net.h"
 
 #include <string.h>
-
-/* act'(z) from a = act(z), bit for bit as reference.py's sigmoid_prime (s(1 - s)),
- * tanh_prime (1 - t^2) and relu_prime (1 where z > 0, exactly where a > 0). */
-static double prime_of(int activation, double a)
-{
-    if (activation == PN_TANH) return 1.0 - a * a;
-    if (activation == PN_RELU) return a > 0.0 ? 1.0 : 0.0;
-    return a * (1.0 - a);
-}
 
 /* Sample i's inputs into x[k * stride], k < n (pixels through the table, or doubles). */
 static void load_input(const pn_data *d, size_t i, size_t n, double *x, size_t stride)
@@ -38,186 +36,150 @@ static void flatten(const net_layer *ly, const double *a, double *x)
         for (q = 0; q < hw; q++) x[c * hw + q] = a[q * ly->fp + c];
 }
 
-/* Slot `slot`'s row of a full layer's inputs or errors (rows of ld doubles). */
-static double *slot_row(double *base, int slot, size_t ld)
-{
-    return base + (size_t)slot * ld;
-}
-
-/* Forward through full layer l: z = the sums + b; a hidden layer's a = act(z) (with
- * dropout: a kept unit a * scale, a dropped one 0.0) into the next layer's inputs; the
- * output layer's a = the cost's output function of z. */
-static void full_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int l,
-                         int slot, const net_drop *drop, int wide)
-{
-    const net_layer *cur = &p->ly[l];
-    double *x = slot_row(b->fx[l], slot, net_pad(cur->n_in));
-    int n = (int)cur->n_out, j;
-    if (p->ly[l - 1].maps && l > 1) flatten(&p->ly[l - 1], s->act[l - 1], x);
-    if (l == p->L) {
-        int kind = p->cost == PN_LOG_LIKELIHOOD ? PN_Z_ONLY : PN_SIGMOID;
-        net_full_sums(wide, cur, P + cur->wm, x, s->aL, s->nzi, s->nzv);
-        activate(kind, s->aL, P + cur->bm, n, s->aL, s->zL, s->erow);
-        if (kind == PN_Z_ONLY) softmax(n, s->zL, s->aL);
-        return;
-    }
-    {
-        double *y = slot_row(b->fx[l + 1], slot, net_pad(cur->n_out));
-        net_full_sums(wide, cur, P + cur->wm, x, s->zrow, s->nzi, s->nzv);
-        if (!drop) {
-            activate(p->activation, s->zrow, P + cur->bm, n, y, s->zrow, s->erow);
-            return;
-        }
-        activate(p->activation, s->zrow, P + cur->bm, n, s->pre[l], s->zrow, s->erow);
-        for (j = 0; j < n; j++)
-            y[j] = drop->keep[cur->drop_at + j] ? s->pre[l][j] * drop->scale : 0.0;
-    }
-}
-
-/* Training: a conv layer across maps keeps each sample's input maps and errors in the
- * batch (its gradient is summed in the step): the sample's buffers are the slot's. */
+/* Training: the sample's buffers that outlive its stage are slot `slot`'s. */
 static void use_slot(const net_plan *p, net_batch *b, net_sample *s, int slot)
 {
     int l;
-    for (l = 1; l <= p->L; l++) {
+    for (l = 1; l < p->first; l++) {
         const net_layer *ly = &p->ly[l];
-        if (!b->cx || !b->cx[l]) continue;
-        s->act[l - 1] = b->cx[l] + (size_t)slot * (size_t)ly->h * (size_t)ly->w * ly->cp;
+        size_t maps = (size_t)ly->oh * (size_t)ly->ow * ly->fp;
+        if (b->ma[l]) s->act[l] = b->ma[l] + (size_t)slot * maps;
+        if (b->ch[l]) s->choice[l] = b->ch[l] + (size_t)slot * maps;
+        if (!b->dp[l]) continue;
         s->d_p[l] = b->dp[l] + (size_t)slot * ly->n_out;
         s->d_v[l] = b->dv[l] + (size_t)slot * ly->n_out;
         s->d_s[l] = b->ds[l] + (size_t)slot * ((size_t)ly->f + 1);
     }
 }
 
-void net_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int slot,
-                 const pn_data *d, size_t i, const net_drop *drop, int wide)
+/* The input of conv or pool layer 1 (sample i) as maps in act[0]. */
+static void input_maps(const net_plan *p, net_sample *s, const pn_data *d, size_t i)
 {
-    const net_layer *ly = p->ly;
-    int l;
+    load_input(d, i, p->ly[0].n_out, s->act[0], p->ly[0].fp);
+}
+
+/* Conv layer l forward: its input's non-zero units, then act[l] = act(z). */
+static void conv_forward(const net_plan *p, const double *P, net_sample *s, int l, int wide)
+{
+    const net_layer *cur = &p->ly[l];
+    const double *Wf = P + (cur->gform == NET_OVER_F ? cur->wm : cur->wx);
+    net_maps_nonzero(cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l]);
+    net_conv_forward(wide, cur, Wf, P + cur->bm, s->in_p[l], s->in_v[l], s->in_s[l],
+                     p->activation, s->act[l], s->zrow, s->erow);
+}
+
+void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int slot,
+                      const pn_data *d, size_t i, int wide)
+{
+    int l, F = p->first;
     use_slot(p, b, s, slot);
-    if (ly[0].maps) load_input(d, i, ly[0].n_out, s->act[0], ly[0].fp);
-    else load_input(d, i, ly[0].n_out, slot_row(b->fx[1], slot, net_pad(ly[1].n_in)), 1);
-    for (l = 1; l <= p->L; l++) {
-        const net_layer *cur = &ly[l];
-        if (cur->kind == PN_CONV) {
-            const double *Wf = P + (cur->gform == NET_OVER_F ? cur->wm : cur->wx);
-            net_maps_nonzero(cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l]);
-            net_conv_forward(wide, cur, Wf, P + cur->bm, s->in_p[l], s->in_v[l], s->in_s[l],
-                             p->activation, s->act[l], s->zrow, s->erow);
-        } else if (cur->kind == PN_POOL) {
-            net_pool_forward(cur, s->act[l - 1], s->act[l], s->choice[l]);
-        } else {
-            full_forward(p, P, b, s, l, slot, drop, wide);
-        }
-    }
-}
-
-/* The target of sample i: its row of ys, or the one-hot vector of its label. */
-static const double *target_of(const net_plan *p, net_sample *s, const pn_data *d, size_t i)
-{
-    size_t nL = p->ly[p->L].n_out, j;
-    if (!d->labels) return d->ys + i * nL;
-    for (j = 0; j < nL; j++) s->onehot[j] = j == d->labels[i] ? 1.0 : 0.0;
-    return s->onehot;
-}
-
-double net_sample_cost(const net_plan *p, net_sample *s, const pn_data *d, size_t i)
-{
-    return cost_fn(p->cost, (int)p->ly[p->L].n_out, s->aL, target_of(p, s, d, i), s->zL);
-}
-
-/* The output error: (a - y) * a(1 - a) for the quadratic cost (a(1 - a) is
- * sigma'(z) bit for bit), else a - y. */
-static void output_error(const net_plan *p, net_batch *b, net_sample *s, int slot,
-                         const pn_data *d, size_t i)
-{
-    const net_layer *ly = &p->ly[p->L];
-    const double *y = target_of(p, s, d, i), *a = s->aL;
-    double *dl = slot_row(b->fd[p->L], slot, ly->fp);
-    size_t j;
-    for (j = 0; j < ly->n_out; j++)
-        dl[j] = p->cost == PN_QUADRATIC ? (a[j] - y[j]) * (a[j] * (1.0 - a[j])) : a[j] - y[j];
-}
-
-/* The error s moved back through full layer l, as the error of layer l - 1 (cur): a
- * hidden full layer's s[k] * act'(z[k]) (with dropout: times scale when kept, 0.0
- * when dropped), a conv layer's the same as maps, a pool layer's s as maps. */
-static void full_error_back(const net_plan *p, net_batch *b, net_sample *s, int l, int slot,
-                            const net_drop *drop)
-{
-    const net_layer *cur = &p->ly[l - 1];
-    const double *sv = s->s;
-    int act = p->activation;
-    size_t k, c, q, hw = (size_t)cur->oh * (size_t)cur->ow;
-    if (!cur->maps) {
-        double *dl = slot_row(b->fd[l - 1], slot, cur->fp);
-        const double *a = drop ? s->pre[l - 1] : slot_row(b->fx[l], slot, net_pad(cur->n_out));
-        for (k = 0; k < cur->n_out; k++) {
-            double v = sv[k] * prime_of(act, a[k]);
-            if (drop) v = drop->keep[cur->drop_at + (int)k] ? v * drop->scale : 0.0;
-            dl[k] = v;
-        }
+    if (F == 1) {                               /* the input is the first full layer's */
+        load_input(d, i, p->ly[0].n_out, b->fx[1] + (size_t)slot * net_pad(p->ly[1].n_in), 1);
         return;
     }
+    input_maps(p, s, d, i);
+    for (l = 1; l < F; l++) {
+        if (p->ly[l].kind == PN_CONV) conv_forward(p, P, s, l, wide);
+        else net_pool_forward(&p->ly[l], s->act[l - 1], s->act[l], s->choice[l]);
+    }
+    flatten(&p->ly[F - 1], s->act[F - 1], b->fx[F] + (size_t)slot * net_pad(p->ly[F].n_in));
+}
+
+/* The error of layer F - 1 from the error moved back through the first full layer (sv, in
+ * [map][row][column] order): s * act'(a) for a conv layer, s for a pool layer. */
+static void unflatten_error(const net_plan *p, net_sample *s, const double *sv)
+{
+    int l = p->first - 1;
+    const net_layer *cur = &p->ly[l];
+    size_t hw = (size_t)cur->oh * (size_t)cur->ow, c, q;
     for (c = 0; c < (size_t)cur->f; c++)
         for (q = 0; q < hw; q++) {
             size_t at = q * cur->fp + c;
-            s->delta[l - 1][at] = cur->kind == PN_CONV
-                                ? sv[c * hw + q] * prime_of(act, s->act[l - 1][at])
-                                : sv[c * hw + q];
+            s->delta[l][at] = cur->kind == PN_CONV
+                            ? sv[c * hw + q] * net_prime(p->activation, s->act[l][at])
+                            : sv[c * hw + q];
         }
 }
 
-/* The error of layer l - 1 (l >= 2) from the error of layer l. */
-static void error_back(const net_plan *p, const double *P, net_batch *b, net_sample *s, int l,
-                       int slot, const net_drop *drop, int wide)
+/* The error of conv layer l (followed by pool layer l + 1) from the pool's: at each
+ * chosen unit the pool's error times act'(its value, the pool's output), elsewhere
+ * 0.0 * act'(a), which is +0.0 unless a is NaN (then the pool's output is NaN too, and
+ * the conv layer's output is computed again for the slope of every unit). */
+static void pool_error_back(const net_plan *p, const double *P, net_sample *s, int l,
+                            const pn_data *d, size_t i, int wide)
+{
+    const net_layer *pool = &p->ly[l + 1], *cur = &p->ly[l];
+    size_t n = (size_t)pool->oh * (size_t)pool->ow * pool->fp;
+    if (p->activation == PN_RELU || !net_any_nan(s->act[l + 1], n)) {
+        net_pool_backward(pool, s->delta[l + 1], s->choice[l + 1], s->act[l + 1], p->activation,
+                          s->delta[l]);
+        return;
+    }
+    if (l == 1) input_maps(p, s, d, i);
+    conv_forward(p, P, s, l, wide);
+    net_pool_backward(pool, s->delta[l + 1], s->choice[l + 1], NULL, p->activation, s->delta[l]);
+    times_prime(p->activation, s->delta[l], s->act[l],
+                (int)((size_t)cur->oh * (size_t)cur->ow * cur->fp));
+}
+
+/* The error of layer l - 1 (l >= 2) from the error of conv or pool layer l. */
+static void error_back(const net_plan *p, const double *P, net_sample *s, int l,
+                       const pn_data *d, size_t i, int wide)
 {
     const net_layer *nxt = &p->ly[l], *cur = &p->ly[l - 1];
-    if (nxt->kind == PN_FULL) {
-        net_full_backward(wide, nxt, P + nxt->wx, slot_row(b->fd[l], slot, nxt->fp), s->s);
-        full_error_back(p, b, s, l, slot, drop);
-        return;
+    if (nxt->kind == PN_POOL && cur->kind == PN_CONV) {
+        pool_error_back(p, P, s, l - 1, d, i, wide);
+    } else if (nxt->kind == PN_POOL) {          /* a pool layer's own slope is 1 */
+        net_pool_backward(nxt, s->delta[l], s->choice[l], NULL, p->activation, s->delta[l - 1]);
+    } else {
+        net_conv_backward(wide, nxt, P + (nxt->gform == NET_OVER_C ? nxt->wm : nxt->wx),
+                          s->d_p[l], s->d_v[l], s->d_s[l], s->delta[l - 1]);
+        if (cur->kind == PN_CONV)
+            times_prime(p->activation, s->delta[l - 1], s->act[l - 1],
+                        (int)((size_t)cur->oh * (size_t)cur->ow * cur->fp));
     }
-    if (nxt->kind == PN_POOL) {                 /* a pool layer's own slope is 1 */
-        net_pool_backward(nxt, s->delta[l], s->choice[l], s->act[l],
-                          cur->kind == PN_CONV ? s->act[l - 1] : NULL, p->activation,
-                          s->delta[l - 1]);
-        return;
-    }
-    net_conv_backward(wide, nxt, P + (nxt->gform == NET_OVER_C ? nxt->wm : nxt->wx),
-                      s->d_p[l], s->d_v[l], s->d_s[l], s->delta[l - 1]);
-    if (cur->kind == PN_CONV)
-        times_prime(p->activation, s->delta[l - 1], s->act[l - 1],
-                    (int)((size_t)cur->oh * (size_t)cur->ow * cur->fp));
 }
 
 /* Conv layer l's gradients of this sample: the biases' into slot `slot` of b->gb[l]; the
  * weights' (across filters) into G, or with sums added to the batch's sums (G is then
- * scratch, 0.0 before and after); and its non-zero errors (across maps: for the step's
- * gradient; l >= 2: for the error moved back). */
+ * scratch, 0.0 before and after), from its input's non-zero units (found again: the
+ * input is kept, or is the sample's); and its non-zero errors (across maps: for the
+ * step's gradient; l >= 2: for the error moved back). */
 static void conv_gradients(const net_plan *p, net_batch *b, net_sample *s, int l, int slot,
-                           double *G, double *sums, int wide)
+                           const pn_data *d, size_t i, double *G, double *sums, int wide)
 {
     const net_layer *cur = &p->ly[l];
     if (cur->gform == NET_OVER_C || l >= 2)
         net_errors_nonzero(cur, s->delta[l], s->d_p[l], s->d_v[l], s->d_s[l]);
     if (cur->gform == NET_OVER_F) {
+        if (l == 1) input_maps(p, s, d, i);
+        net_maps_nonzero(cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l]);
         net_conv_gradient(wide, cur, s->in_p[l], s->in_v[l], s->in_s[l], s->delta[l], G);
         if (sums) net_fold(wide, sums, G, cur->rows * cur->ld);
     }
-    net_conv_bias_gradient(cur, s->delta[l], slot_row(b->gb[l], slot, cur->fp));
+    net_conv_bias_gradient(cur, s->delta[l], b->gb[l] + (size_t)slot * cur->fp);
 }
 
-void net_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int slot,
-                  const pn_data *d, size_t i, const net_drop *drop, double *const *gdst,
-                  double *const *sums, int wide)
+void net_maps_backward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
+                       int slot, const pn_data *d, size_t i, double *const *gdst,
+                       double *const *sums, int wide)
 {
-    int l;
-    output_error(p, b, s, slot, d, i);
-    for (l = p->L; l >= 1; l--) {
+    int l, F = p->first;
+    if (F == 1) return;
+    use_slot(p, b, s, slot);
+    unflatten_error(p, s, b->sF + (size_t)slot * net_pad(p->ly[F].n_in));
+    for (l = F - 1; l >= 1; l--) {
         if (p->ly[l].kind == PN_CONV)
-            conv_gradients(p, b, s, l, slot, gdst ? gdst[l] : s->g[l], sums ? sums[l] : NULL,
-                           wide);
-        if (l >= 2) error_back(p, P, b, s, l, slot, drop, wide);
+            conv_gradients(p, b, s, l, slot, d, i, gdst ? gdst[l] : s->g[l],
+                           sums ? sums[l] : NULL, wide);
+        if (l >= 2) error_back(p, P, s, l, d, i, wide);
     }
+}
+
+const double *net_target(const net_plan *p, net_sample *s, const pn_data *d, size_t i)
+{
+    size_t nL = p->ly[p->L].n_out, j;
+    if (!d->labels) return d->ys + i * nL;
+    for (j = 0; j < nL; j++) s->onehot[j] = j == d->labels[i] ? 1.0 : 0.0;
+    return s->onehot;
 }

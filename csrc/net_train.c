@@ -252,7 +252,8 @@ static void step_share(net_job *j, int t, int m, int n1)
 
 /* --- the batches ------------------------------------------------------------------------- */
 
-/* Thread t's part of every batch. */
+/* Thread t's part of every batch: its samples through the layers (net.h), then its
+ * share of the step. */
 static void run_thread(net_job *j, int t)
 {
     const net_plan *p = j->p;
@@ -261,20 +262,24 @@ static void run_thread(net_job *j, int t)
     int l;
     for (bi = 0; bi < j->n_batches; bi++) {
         int m = (int)j->batch_sizes[bi], h = j->threads == 2 ? (m + 1) / 2 : m, slot;
-        for (slot = t == 0 ? 0 : h; slot < (t == 0 ? h : m); slot++) {
-            size_t at = pos + (size_t)slot, i = (size_t)j->indices[at];
-            net_drop dr, *drop = NULL;
-            if (j->drop) {
-                dr.keep = j->drop->keep + at * (size_t)p->units;
-                dr.scale = j->drop->scale;
-                drop = &dr;
-            }
+        int s0 = t == 0 ? 0 : h, s1 = t == 0 ? h : m;
+        const int64_t *idx = j->indices + pos;
+        net_drop dr, *drop = NULL;
+        if (j->drop) {
+            dr.keep = j->drop->keep + pos * (size_t)p->units;
+            dr.scale = j->drop->scale;
+            drop = &dr;
+        }
+        for (slot = s0; slot < s1; slot++)
+            net_maps_forward(p, j->P, &j->b, s, slot, j->d, (size_t)idx[slot], j->wide);
+        net_full_forward(p, j->P, &j->b, s, s0, s1, drop, j->wide);
+        net_full_backward(p, j->P, &j->b, s, s0, s1, j->d, idx, drop, j->wide);
+        for (slot = s0; slot < s1; slot++) {
             for (l = 1; t == 1 && l <= p->L; l++)       /* thread 1: each sample apart */
                 if (p->ly[l].kind == PN_CONV && p->ly[l].gform == NET_OVER_F)
                     j->gd[l] = j->b.gs[l] + (size_t)(slot - h) * p->ly[l].rows * p->ly[l].ld;
-            net_forward(p, j->P, &j->b, s, slot, j->d, i, drop, j->wide);
-            net_backward(p, j->P, &j->b, s, slot, j->d, i, drop, t == 1 ? j->gd : NULL,
-                         t == 0 ? j->sums : NULL, j->wide);    /* thread 0: into the sums now */
+            net_maps_backward(p, j->P, &j->b, s, slot, j->d, (size_t)idx[slot],
+                              t == 1 ? j->gd : NULL, t == 0 ? j->sums : NULL, j->wide);
         }
         net_meet(&j->mt, j->threads);
         step_share(j, t, m, m - h);

@@ -386,6 +386,7 @@ static void bump_batch(net_bump *b, net_batch *B, const net_plan *p, int threads
         if (2 * ly->rows / ly->groups * ly->ld > widest) widest = 2 * ly->rows / ly->groups * ly->ld;
     }
     B->aL = (double *)take(b, times(b, slots, p->ly[p->L].fp), sizeof(double));
+    B->idx = (int64_t *)take(b, slots, sizeof(int64_t));
     B->zL = (double *)take(b, times(b, slots, p->ly[p->L].fp), sizeof(double));
     B->row_len = widest;
     if (train) {
@@ -454,7 +455,10 @@ static void outputs_run(net_out_job *o)
     if (o->rc != PN_OK) { net_batch_free(&b); return; }
     for (i = o->start; i < o->stop; i += (size_t)m) {
         m = o->stop - i < NET_OUT_SLOTS ? (int)(o->stop - i) : NET_OUT_SLOTS;
-        for (t = 0; t < m; t++) net_maps_forward(o->p, o->P, &b, &s, t, o->d, i + (size_t)t, o->wide);
+        for (t = 0; t < m; t++) {               /* (no maps kept per slot: one at a time) */
+            b.idx[t] = (int64_t)(i + (size_t)t);
+            net_maps_forward(o->p, o->P, &b, &s, t, t + 1, o->d, b.idx, o->wide);
+        }
         net_full_forward(o->p, o->P, &b, &s, 0, m, NULL, o->wide);
         for (t = 0; t < m; t++) {
             size_t at = i - o->start + (size_t)t;

@@ -184,6 +184,7 @@ typedef struct {
     double **pre;          /* full hidden layer l: slot s's a before dropout, fp each */
     double **fd;           /* full layer l: slot s's errors, fp each (training) */
     double *aL, *zL;       /* the output layer's a and z, fp(L) a slot */
+    int64_t *idx;          /* outputs: the sample of each slot */
     double *sF;            /* training: the error moved back through the first full layer,
                               pad(n_in) a slot */
     double **ma;           /* training: a kept maps layer's output (net_layer.keep) */
@@ -222,10 +223,12 @@ PN_HIDDEN void *net_zalloc(size_t bytes);
 
 /* --- net_sample.c --------------------------------------------------------------- */
 
-/* Sample i of d forward through the conv and pool layers into slot `slot`, its last
- * maps flattened into the first full layer's inputs (or its inputs there directly). */
+/* Slots s0..s1-1 (slot t: sample idx[t] of d) forward through the conv and pool layers,
+ * layer by layer, their last maps flattened into the first full layer's inputs (or their
+ * inputs there directly).  A layer's output that is not kept per slot (net_layer.keep) is
+ * used at once: a conv layer's by its pool. */
 PN_HIDDEN void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s,
-                                int slot, const pn_data *d, size_t i, int wide);
+                                int s0, int s1, const pn_data *d, const int64_t *idx, int wide);
 /* Its error (b->sF) back through the conv and pool layers, and for each conv layer: its
  * bias gradient into b->gb[l], and its weight gradient: across filters into gdst[l] (0.0
  * before), or with gdst NULL added to sums[l] (the batch's sums, master layout); across

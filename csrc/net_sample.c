@@ -68,21 +68,26 @@ static void conv_forward(const net_plan *p, const double *P, net_sample *s, int 
                      p->activation, s->act[l], s->zrow, s->erow);
 }
 
-void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int slot,
-                      const pn_data *d, size_t i, int wide)
+void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_sample *s, int s0,
+                      int s1, const pn_data *d, const int64_t *idx, int wide)
 {
-    int l, F = p->first;
-    use_slot(p, b, s, slot);
-    if (F == 1) {                               /* the input is the first full layer's */
-        load_input(d, i, p->ly[0].n_out, b->fx[1] + (size_t)slot * net_pad(p->ly[1].n_in), 1);
-        return;
+    int l, t, F = p->first;
+    for (t = s0; t < s1 && F == 1; t++)         /* the input is the first full layer's */
+        load_input(d, (size_t)idx[t], p->ly[0].n_out,
+                   b->fx[1] + (size_t)t * net_pad(p->ly[1].n_in), 1);
+    for (l = 1; l < F; l++) {                   /* layer by layer, a conv and its pool at once */
+        int pair = p->ly[l].kind == PN_CONV && p->ly[l + 1].kind == PN_POOL;
+        for (t = s0; t < s1; t++) {
+            use_slot(p, b, s, t);
+            if (l == 1) input_maps(p, s, d, (size_t)idx[t]);
+            if (p->ly[l].kind == PN_CONV) conv_forward(p, P, s, l, wide);
+            else net_pool_forward(&p->ly[l], s->act[l - 1], s->act[l], s->choice[l]);
+            if (pair) net_pool_forward(&p->ly[l + 1], s->act[l], s->act[l + 1], s->choice[l + 1]);
+            if (l + pair == F - 1)
+                flatten(&p->ly[F - 1], s->act[F - 1], b->fx[F] + (size_t)t * net_pad(p->ly[F].n_in));
+        }
+        l += pair;
     }
-    input_maps(p, s, d, i);
-    for (l = 1; l < F; l++) {
-        if (p->ly[l].kind == PN_CONV) conv_forward(p, P, s, l, wide);
-        else net_pool_forward(&p->ly[l], s->act[l - 1], s->act[l], s->choice[l]);
-    }
-    flatten(&p->ly[F - 1], s->act[F - 1], b->fx[F] + (size_t)slot * net_pad(p->ly[F].n_in));
 }
 
 /* The error of layer F - 1 from the error moved back through the first full layer (sv, in

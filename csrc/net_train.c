@@ -270,8 +270,7 @@ static void run_thread(net_job *j, int t)
             dr.scale = j->drop->scale;
             drop = &dr;
         }
-        for (slot = s0; slot < s1; slot++)
-            net_maps_forward(p, j->P, &j->b, s, slot, j->d, (size_t)idx[slot], j->wide);
+        net_maps_forward(p, j->P, &j->b, s, s0, s1, j->d, idx, j->wide);
         net_full_forward(p, j->P, &j->b, s, s0, s1, drop, j->wide);
         net_full_backward(p, j->P, &j->b, s, s0, s1, j->d, idx, drop, j->wide);
         for (slot = s0; slot < s1; slot++) {

@@ -24,6 +24,7 @@ const char *pn_strerror(int code)
     case PN_ERR_MODEL: return "unknown cost or activation (or no model given)";
     case PN_ERR_STEP: return "invalid step: need a finite lr > 0, n >= 1, l2 >= 0 and l1 >= 0, 0 <= momentum < 1, and velocities when momentum > 0";
     case PN_ERR_NONFINITE: return "a value is NaN or infinite";
+    case PN_ERR_DROPOUT: return "invalid dropout: need a finite scale > 0 and one keep byte per sample and fully connected hidden unit";
     default: return "unknown purenet error code";
     }
 }

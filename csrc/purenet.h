@@ -257,6 +257,38 @@ int pn_outputs(const int *sizes, int n_layers, const pn_model *model, const doub
 /* *cost = pn_total_cost over every sample of data (needs targets; fast layout; threads 1 or 2, same bits). */
 int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double *params, size_t n_params, const pn_data *data, double l2, double l1, double *cost, int threads);
 
+/* --- layer 3: chapter 6 ----------------------------------------------------------- */
+/* Layered networks: conv, pool and fully connected layers, with dropout, as purenet/deep.py
+ * (the semantics: docs/maths.md).  One pn_layer per entry of sizes, the input first.
+ * Parameters in the textbook layout: for each layer l = 1..L in order its weights, nested
+ * row-major ([F][C][K][K] for conv, [n_out][n_in] for fully connected, none for pool),
+ * then its biases ([F] or [n_out], none for pool); velocities likewise.  The calls keep
+ * them in a scratch layout of their own for their duration and write them back at the end
+ * (csrc/net.h).  PN_ERR_SIZES: layers that do not fit (a conv or pool after a fully
+ * connected layer, an input that is not a square image before one, a filter larger than
+ * its input, a pool that does not divide it, a layer over PN_MAX_SIZE units, the last
+ * layer not fully connected). */
+enum { PN_FULL = 0, PN_CONV = 1, PN_POOL = 2 };
+/* One entry of sizes: PN_FULL: n neurons (the input layer is PN_FULL with n = inputs);
+   PN_CONV: n filters of k x k; PN_POOL: k x k windows (n unused, 0). */
+typedef struct { int kind; int n; int k; } pn_layer;
+/* Dropout of one training call (NULL: none): scale = 1/(1 - p) (finite, > 0); keep:
+   n_indices * U bytes, U = the units of the fully connected hidden layers; sample-major (in
+   the order of indices), then hidden layer ascending, then unit ascending; 1 = kept. */
+typedef struct { double scale; const uint8_t *keep; size_t keep_len; } pn_dropout;
+enum { PN_ERR_DROPOUT = 14 };  /* dropout invalid (scale not finite > 0, or keep_len != n_indices * U) */
+
+/* Doubles of the parameters in the textbook layout; 0 when the layers are invalid. */
+size_t pn_net_param_count(const pn_layer *layers, int n_layers);
+/* pn_train_batches for a layered network, with dropout on the fully connected hidden layers
+ * (threads 1 or 2, every SIMD level: the same bits). */
+int pn_net_train_batches(const pn_layer *layers, int n_layers, const pn_model *model, double *params, double *velocities, size_t n_params, const pn_data *data, const int64_t *indices, size_t n_indices, const int64_t *batch_sizes, size_t n_batches, const pn_step *step, const pn_dropout *dropout, int threads);
+/* out[(i-start)*n_out + j] = output j of sample i, start <= i < stop (no dropout). */
+int pn_net_outputs(const pn_layer *layers, int n_layers, const pn_model *model, const double *params, size_t n_params, const pn_data *data, size_t start, size_t stop, double *out, size_t out_len, int threads);
+/* *cost = the mean cost over every sample of data + 0.5*(l2/n)*sum w^2 + (l1/n)*sum |w| (all
+ * weights in textbook order, no bias), as reference.total_cost (finite l2, l1 >= 0). */
+int pn_net_cost(const pn_layer *layers, int n_layers, const pn_model *model, const double *params, size_t n_params, const pn_data *data, double l2, double l1, double *cost, int threads);
+
 /* PN_CDEF_END */
 
 #ifdef __cplusplus

@@ -16,7 +16,7 @@ import math
 import random
 from array import array
 
-from .checks import check_sizes
+from .checks import check_sizes, has_shape, layers_of, param_shapes, rows_of
 from .dataset import Dataset
 from .errors import (CEngineError, CEngineMemoryError, CEngineUnavailable, InvalidArgument,
                      InvalidType)
@@ -307,6 +307,14 @@ class CEngine:
         in one C call: as ReferenceEngine.train_batches."""
         d, keep = self._cdata(data, True, "train_batches")     # checks data first
         step = self._step("train_batches", data, lr, n, l2, l1, momentum)
+        arrays = self._batch_arrays(data, batches)
+        if arrays is not None:
+            self._train(d, *arrays, step, "train_batches")
+        del keep
+
+    def _batch_arrays(self, data, batches):
+        """(indices, counts) of a list of batches as two int64 arrays, checked; None when
+        there is no batch."""
         indices = array("q")
         counts = array("q")
         for b, batch in enumerate(batches):
@@ -321,15 +329,14 @@ class CEngine:
                 raise InvalidArgument("train_batches: batch %d is empty" % b)
             counts.append(len(indices) - before)
         if not counts:
-            return
+            return None
         lo, hi = min(indices), max(indices)
         if lo < 0 or hi >= data.n:
             bad = lo if lo < 0 else hi
             raise InvalidArgument("train_batches: sample index %d is out of range for %s "
                                   "(%d samples)"
                                   % (bad, data.name, data.n))
-        self._train(d, indices, counts, step, "train_batches")
-        del keep
+        return indices, counts
 
     def shuffled_order(self, rng, n):
         """The samples 0..n-1 in the order rng.shuffle puts them, as an array('q'), with
@@ -348,6 +355,12 @@ class CEngine:
         other sequence of whole numbers is copied."""
         d, keep = self._cdata(data, True, "train_order")       # checks data first
         step = self._step("train_order", data, lr, n, l2, l1, momentum)
+        self._train(d, *self._order_arrays(data, order, batch_size), step, "train_order")
+        del keep
+
+    def _order_arrays(self, data, order, batch_size):
+        """(indices, counts): order as an int64 buffer (not copied when it is one already),
+        cut into batches of batch_size, checked."""
         if not _is_int(batch_size) or batch_size < 1:
             raise InvalidArgument("train_order: batch_size must be a whole number >= 1, got %r"
                                   % (batch_size,))
@@ -363,8 +376,7 @@ class CEngine:
         counts = array("q", [batch_size]) * full
         if rest:
             counts.append(rest)
-        self._train(d, indices, counts, step, "train_order")
-        del keep
+        return indices, counts
 
     def _step(self, what, data, lr, n, l2, l1, momentum):
         """The pn_step of a training call, checked: lr > 0, n >= 1 (default data.n), finite
@@ -424,6 +436,206 @@ class CEngine:
         cost = self.ffi.new("double *")
         code = self.lib.pn_cost(self._csizes, len(self.sizes), self._model, self._pbuf,
                                 self.n_params, d, l2, l1, cost, self.threads)
+        del keep
+        _check(code, "total_cost")
+        return cost[0]
+
+
+# --- layered networks (chapter 6): conv, pool and fully connected layers, dropout ---------
+
+LAYER_KINDS = {"full": "PN_FULL", "conv": "PN_CONV", "pool": "PN_POOL"}
+
+
+def _nested(flat, shape):
+    """flat (a list) as nested lists of the given shape (row-major)."""
+    if len(shape) == 1:
+        return flat[:shape[0]]
+    step = len(flat) // shape[0] if shape[0] else 0
+    return [_nested(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+class CNetEngine(CEngine):
+    """A layered network's arithmetic in C (the pn_net_* calls): sizes may hold conv and
+    pool layers ("conv20x5", "pool2"), and training takes dropout on the fully connected
+    hidden layers.  Same interface as :class:`purenet.deep.DeepEngine`, bit for bit.
+
+    The parameters live in one flat ``array('d')`` in the textbook layout (each layer's
+    weights nested row-major, [F][C][K][K] for a conv layer, then its biases); the C code
+    keeps them in a layout of its own during a call."""
+
+    def __init__(self, sizes, weights, biases, threads=1, cost="quadratic", activation="sigmoid"):
+        self.lib, self.ffi = _load()
+        if cost not in COSTS or activation not in ACTIVATIONS:
+            raise InvalidArgument("the C engine has no cost %r / activation %r: use one of %s / %s"
+                                  % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
+        self._model = self.ffi.new("pn_model *", {
+            "cost": getattr(self.lib, COSTS[cost]),
+            "activation": getattr(self.lib, ACTIVATIONS[activation])})
+        self.sizes = check_sizes(sizes)          # shapes that fit, within the C engine's limits
+        if not _is_int(threads) or not 1 <= threads <= self.lib.PN_MAX_THREADS:
+            raise InvalidArgument("threads must be a whole number from 1 to %d, got %r"
+                                  % (self.lib.PN_MAX_THREADS, threads))
+        self.threads = threads
+        self.layers = layers_of(self.sizes)
+        self.shapes = param_shapes(self.sizes)
+        self.units = sum(layer.n for layer in self.layers[1:-1] if layer.kind == "full")
+        self._clayers = self.ffi.new("pn_layer[]", [
+            {"kind": getattr(self.lib, LAYER_KINDS[layer.kind]), "n": layer.n, "k": layer.k}
+            for layer in self.layers])
+        self.n_params = self.lib.pn_net_param_count(self._clayers, len(self.layers))
+        if self.n_params == 0:
+            raise InvalidArgument("sizes %r are too large for the C engine" % (self.sizes,))
+        self._pbuf = array("d", bytes(8 * self.n_params))
+        self._vbuf = None                            # made by the first momentum step
+        self.set_params(weights, biases)
+
+    # --- parameters ------------------------------------------------------------
+
+    def set_params(self, weights, biases):
+        """Copy nested lists weights[l], biases[l] (see checks.param_shapes) into the buffer."""
+        self._pbuf[:] = self._flatten(weights, biases)
+
+    def get_params(self):
+        return self._unflatten(self._pbuf)
+
+    def get_velocities(self):
+        return None if self._vbuf is None else self._unflatten(self._vbuf)
+
+    def set_velocities(self, vw, vb):
+        self._vbuf = self._flatten(vw, vb)
+
+    def all_finite(self):
+        code = self.lib.pn_all_finite(self.ffi.from_buffer("double[]", self._pbuf), self.n_params)
+        if code == self.lib.PN_ERR_NONFINITE:
+            return False
+        _check(code, "all_finite")
+        return True
+
+    def _flatten(self, weights, biases):
+        layers = len(self.shapes)
+        if len(weights) != layers or len(biases) != layers:
+            raise InvalidArgument("expected %d weight lists and %d bias lists for sizes %s, "
+                                  "got %d and %d"
+                                  % (layers, layers, self.sizes, len(weights), len(biases)))
+        flat = array("d")
+        for l, (w_shape, b_shape) in enumerate(self.shapes):
+            w, b = weights[l], biases[l]
+            if not has_shape(w, w_shape) or len(b) != b_shape[0]:
+                raise InvalidArgument("weights[%d] must be nested lists of shape %s and "
+                                      "biases[%d] %d values (layer %s)"
+                                      % (l, "x".join(map(str, w_shape)), l, b_shape[0],
+                                         self.sizes[l + 1]))
+            if w_shape[0]:
+                for row in rows_of(w, len(w_shape)):
+                    flat.extend(map(float, row))
+            flat.extend(map(float, b))
+        return flat
+
+    def _unflatten(self, buf):
+        flat, weights, biases, pos = buf.tolist(), [], [], 0
+        for w_shape, b_shape in self.shapes:
+            count = math.prod(w_shape) if w_shape[0] else 0
+            weights.append(_nested(flat[pos:pos + count], w_shape) if count else [])
+            pos += count
+            biases.append(flat[pos:pos + b_shape[0]])
+            pos += b_shape[0]
+        return weights, biases
+
+    # --- training ------------------------------------------------------------------
+
+    def train_batches(self, data, batches, lr, n=None, l2=0.0, l1=0.0, momentum=0.0,
+                      dropout=None):
+        """As DeepEngine.train_batches: one update per batch, in one C call; dropout None or
+        (scale, keep), keep one byte per sample and fully connected hidden unit."""
+        d, keep = self._cdata(data, True, "train_batches")
+        step = self._step("train_batches", data, lr, n, l2, l1, momentum)
+        arrays = self._batch_arrays(data, batches)
+        if arrays is not None:
+            self._train_net(d, *arrays, step, dropout, "train_batches")
+        del keep
+
+    def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0,
+                    dropout=None):
+        """train_batches of order cut into batches of batch_size (the last may be smaller)."""
+        d, keep = self._cdata(data, True, "train_order")
+        step = self._step("train_order", data, lr, n, l2, l1, momentum)
+        indices, counts = self._order_arrays(data, order, batch_size)
+        self._train_net(d, indices, counts, step, dropout, "train_order")
+        del keep
+
+    def _dropout(self, dropout, count, what):
+        """The pn_dropout of (scale, keep) for count samples (and the buffers it holds), or
+        NULL for None."""
+        if dropout is None:
+            return self.ffi.NULL, ()
+        try:
+            scale, keep = dropout
+            scale = float(scale)
+            view = memoryview(keep).cast("B")
+        except (TypeError, ValueError):
+            raise InvalidArgument("%s: dropout must be None or (scale, keep bytes), got %s"
+                                  % (what, type(dropout).__name__)) from None
+        if not (math.isfinite(scale) and scale > 0):
+            raise InvalidArgument("%s: the dropout scale must be a finite number > 0, got %r"
+                                  % (what, scale))
+        if len(view) != count * self.units:
+            raise InvalidArgument("%s: dropout needs %d keep bytes (%d samples x %d hidden "
+                                  "units), got %d"
+                                  % (what, count * self.units, count, self.units, len(view)))
+        buf = self.ffi.from_buffer("uint8_t[]", view) if len(view) else self.ffi.NULL
+        drop = self.ffi.new("pn_dropout *", {"scale": scale, "keep": buf, "keep_len": len(view)})
+        return drop, (view, buf)
+
+    def _train_net(self, d, indices, counts, step, dropout, what):
+        ffi = self.ffi
+        drop, held = self._dropout(dropout, len(indices), what)
+        if step.momentum > 0 and self._vbuf is None:
+            self._vbuf = array("d", bytes(8 * self.n_params))     # velocities start at 0
+        vel = ffi.from_buffer("double[]", self._vbuf) if step.momentum > 0 else ffi.NULL
+        code = self.lib.pn_net_train_batches(
+            self._clayers, len(self.layers), self._model,
+            ffi.from_buffer("double[]", self._pbuf), vel, self.n_params, d,
+            ffi.from_buffer("int64_t[]", indices), len(indices),
+            ffi.from_buffer("int64_t[]", counts), len(counts), step, drop, self.threads)
+        del held
+        _check(code, what)
+
+    # --- forward ---------------------------------------------------------------------
+
+    def outputs(self, data, start=0, stop=None):
+        """Output activations of samples start..stop-1 of data, one list each."""
+        d, keep = self._cdata(data, False, "outputs")
+        stop = data.n if stop is None else stop
+        if not (_is_int(start) and _is_int(stop)) or not 0 <= start <= stop <= data.n:
+            raise InvalidArgument("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
+                                  % (data.n, start, stop))
+        n_out = self.sizes[-1]
+        if stop == start:
+            return []
+        out = array("d", bytes(8 * n_out * (stop - start)))
+        code = self.lib.pn_net_outputs(self._clayers, len(self.layers), self._model,
+                                       self.ffi.from_buffer("double[]", self._pbuf),
+                                       self.n_params, d, start, stop,
+                                       self.ffi.from_buffer("double[]", out), len(out),
+                                       self.threads)
+        del keep
+        _check(code, "outputs")
+        flat = out.tolist()
+        return [flat[i:i + n_out] for i in range(0, len(flat), n_out)]
+
+    def total_cost(self, data, l2=0.0, l1=0.0):
+        """deep.total_cost over every sample of data, computed in C."""
+        l2, l1 = float(l2), float(l1)
+        if not (l2 >= 0 and l1 >= 0 and math.isfinite(l2) and math.isfinite(l1)):
+            raise InvalidArgument("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r"
+                                  % (l2, l1))
+        d, keep = self._cdata(data, True, "total_cost")
+        if data.n == 0:
+            raise InvalidArgument("total_cost: %s has no samples" % data.name)
+        cost = self.ffi.new("double *")
+        code = self.lib.pn_net_cost(self._clayers, len(self.layers), self._model,
+                                    self.ffi.from_buffer("double[]", self._pbuf), self.n_params,
+                                    d, l2, l1, cost, self.threads)
         del keep
         _check(code, "total_cost")
         return cost[0]

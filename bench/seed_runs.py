@@ -81,7 +81,8 @@ def describe(args, n_train, n_validation):
             "(--preset %s)"
             % ("-".join(map(str, args.sizes)), args.cost, args.activation, args.init,
                args.batch_size, args.lr, args.l2, args.l1, args.momentum, args.dropout, n_train,
-               ", validation %d" % n_validation if n_validation else "",
+               (", validation %d" % n_validation if n_validation else "")
+               + (" (training data expanded 5x)" if args.expand else ""),
                ", lr schedule %d" % args.lr_schedule if args.lr_schedule else "",
                ", early stop %d" % args.early_stop if args.early_stop else "",
                args.epochs, args.backend, args.preset))

@@ -280,6 +280,8 @@ class DeepEngine:
     def __init__(self, sizes, weights, biases, cost="quadratic", activation="sigmoid"):
         self.sizes, self.layers = list(sizes), layers_of(sizes)
         self.cost, self.act = COSTS[cost], ACTIVATIONS[activation]
+        # U: the units of the fully connected hidden layers, each one keep byte a sample
+        self.units = sum(layer.n for layer in self.layers[1:-1] if layer.kind == "full")
         self.velocities = None
         self.set_params(weights, biases)
 
@@ -304,10 +306,6 @@ class DeepEngine:
         return feedforward(self.layers, self.weights, self.biases, list(map(float, x)),
                            self.act, self.cost)
 
-    def hidden_units(self):
-        """U: the units of the fully connected hidden layers, each one keep byte a sample."""
-        return sum(layer.n for layer in self.layers[1:-1] if layer.kind == "full")
-
     def train_batches(self, data, batches, lr, n=None, l2=0.0, l1=0.0, momentum=0.0,
                       dropout=None):
         """One update for each batch (a list of sample indices into data), in order."""
@@ -315,7 +313,7 @@ class DeepEngine:
         if momentum and self.velocities is None:
             self.set_velocities(zeros_like(self.weights), zeros_like(self.biases))
         scale, keep = dropout if dropout is not None else (1.0, None)
-        units, used = self.hidden_units(), 0
+        units, used = self.units, 0
         for batch in batches:
             pairs = [(data.x(i), data.y(i)) for i in batch]
             keeps = None

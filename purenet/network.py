@@ -274,7 +274,7 @@ class Network:
         if checkpoint is not None:
             probe_target(checkpoint, "run.ckpt")
         trained_on = self._fingerprint(train, checkpoint is not None)
-        if settings["dropout"] and not hasattr(self.engine, "hidden_units"):
+        if settings["dropout"] and not hasattr(self.engine, "units"):
             self._layered_engine()
         self.schedule, self.fit_settings, records = schedule, settings, []
         self.meta.pop("best_epoch", None)         # set again below, by this fit's schedule
@@ -358,7 +358,7 @@ class Network:
             part = order[c:c + chunk]
             extra = {}
             if p:
-                keep = keep_masks(self.rng, len(part) * self.engine.hidden_units(), p)
+                keep = keep_masks(self.rng, len(part) * self.engine.units, p)
                 extra["dropout"] = (1.0 / (1.0 - p), keep)
             self.engine.train_order(train, part, batch_size, lr, n=n, l2=settings["l2"],
                                     l1=settings["l1"], momentum=settings["momentum"], **extra)

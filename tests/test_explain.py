@@ -270,14 +270,16 @@ def conv_samples(sizes, m, seed):
 @pytest.mark.parametrize("sizes", CONV_NETS, ids=str)
 @pytest.mark.parametrize("rule", [dict(), dict(l2=0.7, l1=0.3), dict(l2=0.7, momentum=0.9)],
                          ids=["plain", "l2-l1", "momentum"])
-def test_a_conv_step_is_fits_bit_for_bit(sizes, rule):
-    """The layered step (deep.py's DeepEngine) is what fit computes, on a batch of 3."""
+@pytest.mark.parametrize("backend", ["python", pytest.param("c", marks=needs_c)])
+def test_a_conv_step_is_fits_bit_for_bit(sizes, rule, backend):
+    """The layered step (deep.py's DeepEngine) is what fit computes, on a batch of 3, in
+    either engine."""
     samples = conv_samples(sizes, 3, str(sizes))
     kind = dict(cost="log-likelihood", activation="relu") if len(sizes) % 2 else dict(
         cost="cross-entropy", activation="tanh")
     net = Network(sizes, seed=3, **kind)
     doc = explain.step(net, samples, 0.5, **rule)
-    same_as_fit(doc, fitted(sizes, 3, samples, 0.5, **rule, **kind))
+    same_as_fit(doc, fitted(sizes, 3, samples, 0.5, backend, **rule, **kind))
 
 
 def test_the_conv_trace_holds_deeps_numbers():

@@ -154,3 +154,22 @@ def test_a_checkpoint_resumes_under_the_other_interpreter_to_the_same_bits(runs)
 def test_a_model_file_predicts_identically_under_either_interpreter(pypy, runs):
     for name in ("cpython-python", "pypy-python"):         # written by CPython, by PyPy
         assert predictions(sys.executable, runs[name]) == predictions(pypy, runs[name]), name
+
+
+# Chapter 6: a conv net with every piece (pooling, ReLU, softmax, L2, momentum, dropout and
+# expanded data), small enough for the reference under CPython.
+CONV_RUN = ["--sizes", "784,conv4x5,pool4,12,10", "--cost", "log-likelihood",
+            "--activation", "relu", "--init", "scaled", "--lr", "0.1", "--l2", "0.1",
+            "--momentum", "0.5", "--dropout", "0.3", "--expand", "--limit", "40",
+            "--test-limit", "20", "--epochs", "2", "--quiet"]
+
+
+def test_a_conv_run_four_ways_gives_equal_parameters(pypy, tmp_path):
+    folder = str(tmp_path)
+    files = {"%s-%s" % (name, backend): train(exe, folder, "%s-%s" % (name, backend),
+                                              "--backend", backend, *CONV_RUN)
+             for name, exe in (("cpython", sys.executable), ("pypy", pypy))
+             for backend in ("python", "c")}
+    want = parameters(files["cpython-python"])
+    for name in ("cpython-c", "pypy-python", "pypy-c"):
+        assert parameters(files[name]) == want, name + " differs from the reference under CPython"

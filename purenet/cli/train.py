@@ -6,6 +6,7 @@ initial weights, mini-batches of 10, learning rate 3.0, 30 epochs on MNIST.
 switch on the book's chapter 3, one at a time or together.
 """
 
+import argparse
 import os
 import platform
 import sys
@@ -130,10 +131,11 @@ def build_parser():
     p.add_argument("--validation", type=count, default=None, metavar="N",
                    help="hold out the last N training samples as validation data (never "
                         "trained on; Nielsen's split is 10000)")
-    p.add_argument("--expand", action="store_true",
+    p.add_argument("--expand", action=argparse.BooleanOptionalAction, default=False,
                    help="add every training image again shifted by one pixel up, down, left "
                         "and right: 5x the training samples (the book's expand_mnist.py; "
-                        "the validation and test data are not expanded)")
+                        "the validation and test data are not expanded); --no-expand: not "
+                        "(to turn off network3's)")
     p.add_argument("--monitor", action="store_true",
                    help="also print, per epoch, the training cost and accuracy and the "
                         "validation/test cost")

@@ -12,7 +12,8 @@
  *   net_conv.c   the conv kernels of one sample, and a conv layer's gradient sums;
  *   net_pool.c   the pool kernels of one sample;
  *   net_full.c   the fully connected layers of a range of samples, layer by layer (their
- *                kernels, dropout, the output error), and the update of a row.
+ *                kernels, dropout, the output error), and the update of a row;
+ *   net_team.c   the two threads: their meetings, and whether they work together.
  * A thread's samples of a batch (its slots s0..s1-1) go: each through the conv and pool
  * layers (net_maps_forward), all of them through the fully connected layers, forward
  * and back (net_full_forward, net_full_backward: a layer's weights once for all of
@@ -296,6 +297,42 @@ PN_HIDDEN void net_pool_backward(const net_layer *ly, const double *delta_out,
                                  double *s);
 /* 1 when some m[q], q < n, is NaN. */
 PN_HIDDEN int net_any_nan(const double *m, size_t n);
+
+/* --- net_team.c ----------------------------------------------------------------- */
+
+/* How the main thread splits a batch: with the worker, alone (the worker asleep), or the
+ * worker leaves. */
+enum { NET_DUO = 0, NET_SOLO = 1, NET_STOP = 2 };
+
+#if PN_THREADS
+/* The two threads' meeting point and the main thread's posts (a split from a batch on),
+ * and what the main thread measures to choose the split. */
+typedef struct {
+    long gen;              /* meetings so far */
+    int arrived, sleepers;
+    long posted, batch;    /* posts so far; the last one: split from batch on */
+    int split;
+    long long since, judged_at, alone;   /* main: the period's start; the last judgement;
+                                            ns a sample of the last solo period (or 0) */
+    long since_n, since_b, judged_n, judged_b;   /* ... and the samples, batches then */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} net_team;
+
+PN_HIDDEN long long net_now_ns(void);
+/* 1 on success (0: no mutex or condition variable). */
+PN_HIDDEN int net_team_init(net_team *t);
+PN_HIDDEN void net_team_free(net_team *t);
+/* Both threads are here; returns the nanoseconds this thread waited. */
+PN_HIDDEN long long net_team_meet(net_team *t);
+/* Main: the split from batch `batch` on.  Worker: the next post after *seen. */
+PN_HIDDEN void net_team_post(net_team *t, int split, long batch);
+PN_HIDDEN int net_team_next(net_team *t, long *seen, long *batch);
+/* Main: the first split of a call, and the split after `batches` batches (`samples`
+ * samples) done, having waited `late` ns at the last batch's meetings. */
+PN_HIDDEN int net_team_first(net_team *t);
+PN_HIDDEN int net_team_choose(net_team *t, int split, long long late, long batches, long samples);
+#endif
 
 /* The step's rows (net_full.c) ------------------------------------------------------ */
 

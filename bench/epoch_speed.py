@@ -1,8 +1,12 @@
 """Seconds per MNIST epoch: the C engine and the reference under PyPy against NumPy and
 PyTorch, in one run.
 
-    python bench/epoch_speed.py [--config {seed,network2,both}] [--repeat 3]
+    python bench/epoch_speed.py [--config {seed,network2,both,network3}] [--repeat 3]
                                 [--data-dir DIR] [--threads 1,2] [--skip c,numpy,torch,pypy]
+
+``--config network3`` is the book's chapter-6 convolutional network against PyTorch,
+with options of its own (``--samples``, ``--reference-samples``): see
+bench/epoch_speed_network3.py.  What follows is the fully connected configurations.
 
 Two configurations of 784-100-10 sigmoid neurons, mini-batches of 10, float64:
 
@@ -430,14 +434,24 @@ def ratio_line(label, num, den, target=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", choices=("seed", "network2", "both"), default="seed",
+    ap.add_argument("--config", choices=("seed", "network2", "both", "network3"),
+                    default="seed",
                     help="seed: the seed's network (default); network2: Nielsen's network2.py "
-                         "settings; both: the two, and the ratios between them")
+                         "settings; both: the two, and the ratios between them; network3: the "
+                         "book's chapter-6 conv net against PyTorch (epoch_speed_network3.py)")
     ap.add_argument("--data-dir")
-    ap.add_argument("--repeat", type=int, default=3, help="epochs timed per engine (default 3)")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="epochs timed per engine (default 3; 1 for network3)")
     ap.add_argument("--threads", default=None,
                     help="C engine thread counts, e.g. 1,2 (default: 1 and, if supported, 2)")
-    ap.add_argument("--skip", default="", help="comma-separated: c,numpy,torch,pypy")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated: c,numpy,torch,pypy (network3: c,torch,reference)")
+    ap.add_argument("--samples", type=int, default=None, metavar="N",
+                    help="network3: time epochs of the first N training samples, scaled to "
+                         "60,000 (default: all)")
+    ap.add_argument("--reference-samples", type=int, default=0, metavar="N",
+                    help="network3: also time the reference (backend python) under this "
+                         "interpreter on the first N samples, scaled (default 0: not)")
     ap.add_argument("--pypy-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.pypy_child:
@@ -445,6 +459,10 @@ def main(argv=None):
 
     from purenet.data import load_mnist_files
     train, test = load_mnist_files(find_data(args.data_dir))
+    if args.config == "network3":
+        import epoch_speed_network3             # bench/, on sys.path as this script's folder
+        return epoch_speed_network3.run(args, train, test)
+    args.repeat = args.repeat or 3
     epochs = orders(train.n, args.repeat)
     skip = set(filter(None, args.skip.split(",")))
     names = ("seed", "network2") if args.config == "both" else (args.config,)

@@ -4,6 +4,7 @@
 
     python bench/seed_runs.py                                # the seed's run (--preset seed)
     python bench/seed_runs.py --preset network2              # chapter 3
+    python bench/seed_runs.py --preset network3 --seeds 0-4 --threads 2   # chapter 6
     python bench/seed_runs.py --cost cross-entropy --out bench/results/ablation-ce.json
 
 The options after ours are purenet-train's (default ``--backend c``), resolved exactly as
@@ -55,7 +56,7 @@ def run_seed(argv, seed):
     records = net.fit(train, args.epochs, batch_size=args.batch_size, lr=args.lr, test=test,
                       validation=validation, l2=args.l2, l1=args.l1, momentum=args.momentum,
                       early_stop=args.early_stop, lr_schedule=args.lr_schedule,
-                      callback=after_epoch)
+                      dropout=args.dropout, callback=after_epoch)
     seconds = time.perf_counter() - t0
     outputs = net.outputs(test)                      # the network kept: the best epoch's
     preds = [argmax(o) for o in outputs]
@@ -76,9 +77,10 @@ def run_seed(argv, seed):
 
 def describe(args, n_train, n_validation):
     return ("%s, %s cost, %s hidden neurons, %s init, batch %d, lr %g, l2 %g, l1 %g, "
-            "momentum %g, %d training samples%s%s%s, up to %d epochs, backend %s (--preset %s)"
+            "momentum %g, dropout %g, %d training samples%s%s%s, up to %d epochs, backend %s "
+            "(--preset %s)"
             % ("-".join(map(str, args.sizes)), args.cost, args.activation, args.init,
-               args.batch_size, args.lr, args.l2, args.l1, args.momentum, n_train,
+               args.batch_size, args.lr, args.l2, args.l1, args.momentum, args.dropout, n_train,
                ", validation %d" % n_validation if n_validation else "",
                ", lr schedule %d" % args.lr_schedule if args.lr_schedule else "",
                ", early stop %d" % args.early_stop if args.early_stop else "",

@@ -12,10 +12,10 @@ const char *pn_strerror(int code)
     switch (code) {
     case PN_OK: return "ok";
     case PN_ERR_NULL: return "a required buffer is NULL";
-    case PN_ERR_SIZES: return "invalid layer sizes (need at least 2 layers, each of 1 to 16777216 neurons, at most 1024 layers)";
+    case PN_ERR_SIZES: return "invalid layer sizes (need at least 2 layers, each of 1 to 16777216 neurons, at most 1024 layers), or map shapes that do not fit (a filter larger than its input, a pool that does not divide it)";
     case PN_ERR_PARAMS: return "parameter buffer length does not match the layer sizes";
     case PN_ERR_DATA: return "dataset is inconsistent with itself or with the network (lengths, input/target widths, missing inputs or targets)";
-    case PN_ERR_INDEX: return "a sample index is out of range";
+    case PN_ERR_INDEX: return "a sample index is out of range (or a pooling choice is not in its window)";
     case PN_ERR_BATCH: return "invalid batch sizes (each must be >= 1 and together they must cover the index list exactly)";
     case PN_ERR_LABEL: return "a label is not smaller than the number of output neurons";
     case PN_ERR_RANGE: return "invalid sample range or output buffer length";

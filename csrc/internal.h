@@ -4,6 +4,8 @@
  * The engine (purenet.h is its public API) is these files:
  *   textbook.c  layer 1: the routines of purenet/reference.py, one by one, in
  *               the same order and under the same names (pn_ prefix);
+ *   convolution.c  layer 1, chapter 6: the routines of purenet/convolution.py
+ *               (conv sums, max-pooling, their errors and gradients), the same way;
  *   common.c    error messages, the argument checks of both layers, pn_all_finite
  *               (fit's divergence check) and pn_shuffle;
  *   layout.c    the two parameter layouts: their sizes, where each layer starts,
@@ -143,7 +145,12 @@ PN_HIDDEN int check_step(double lr, double n, double l2, double l1, double mu,
                          const double *velocities);
 
 /* ------------------------------------------------------------------------- */
-/* textbook.c: what the fast path takes from the textbook                    */
+/* textbook.c: what the fast path and convolution.c take from the textbook   */
+
+/* The hidden neuron act(z) and its slope act'(z) for activation PN_SIGMOID, PN_TANH
+ * or PN_RELU (reference.py: act.fn, act.prime); anything else is taken as PN_SIGMOID. */
+PN_HIDDEN double act_fn(int activation, double z);
+PN_HIDDEN double act_prime(int activation, double z);
 
 /* reference.softmax: a[j] = e^(z[j] - max z) / sum_k e^(z[k] - max z). */
 PN_HIDDEN void softmax(int n, const double *z, double *a);

@@ -44,10 +44,10 @@ extern "C" {
 enum {
     PN_OK = 0,
     PN_ERR_NULL = 1,       /* a required pointer is NULL */
-    PN_ERR_SIZES = 2,      /* layer sizes invalid (n_layers < 2, a size < 1 or too large) */
+    PN_ERR_SIZES = 2,      /* layer sizes invalid (n_layers < 2, a size < 1 or too large), or map shapes (chapter 6) */
     PN_ERR_PARAMS = 3,     /* parameter buffer length != pn_param_count(sizes) */
     PN_ERR_DATA = 4,       /* dataset inconsistent (lengths, inputs/targets, widths) */
-    PN_ERR_INDEX = 5,      /* a sample index out of range */
+    PN_ERR_INDEX = 5,      /* a sample index out of range (or a pooling choice outside its window) */
     PN_ERR_BATCH = 6,      /* batch sizes invalid (< 1, or not summing to the index count) */
     PN_ERR_LABEL = 7,      /* a label >= number of outputs */
     PN_ERR_RANGE = 8,      /* start/stop or output length invalid */
@@ -200,6 +200,41 @@ double pn_tanh_prime(double z);
 /* relu(z) = z > 0 ? z : 0.0; relu_prime(z) = z > 0 ? 1.0 : 0.0. */
 double pn_relu(double z);
 double pn_relu_prime(double z);
+
+/* --- chapter 6: convolution and max-pooling (csrc/convolution.c) --- */
+/* Maps are flat row-major doubles: a[c][y][x] at a[(c*h + y)*wd + x] for ch maps of h rows by wd columns.
+ * A conv layer: fs filters w[f][c][i][j] at w[((f*ch + c)*k + i)*k + j] (k x k over ch maps), biases b[fs];
+ * stride 1, no padding: fs output maps of oh = h-k+1 by ow = wd-k+1.  A pool layer: p x p windows, stride p
+ * (p divides h and wd), ch output maps of h/p by wd/p.  Each sum from 0.0 in the order given, indices
+ * ascending; skipped terms as in purenet/convolution.py.  PN_ERR_SIZES: a shape < 1 or too large (a map
+ * over PN_MAX_SIZE units), a filter larger than its input, a pool that does not divide it. */
+
+/* conv_sums: z[f][y][x] = (sum_c sum_i sum_j w[f][c][i][j]*a[c][y+i][x+j], terms with a != 0) + b[f]; a: maps (ch, h, wd). */
+int pn_conv_sums(int fs, int ch, int h, int wd, int k, const double *w, const double *b, const double *a, double *z);
+
+/* map_activations: a[u] = act(z[u]) for every unit u of ch maps h x wd (activation: PN_SIGMOID, PN_TANH, PN_RELU). */
+int pn_map_activations(int ch, int h, int wd, const double *z, int activation, double *a);
+
+/* max_pool: m[c][Y][X] = max of the window a[c][pY+u][pX+v] (u, then v ascending; the first maximum wins a tie,
+ * the first nan wins over all), choices[c][Y][X] = its y*wd + x in map c. */
+int pn_max_pool(int ch, int h, int wd, int p, const double *a, double *m, int *choices);
+
+/* pool_backward: delta (maps ch, h, wd) = 0.0 but delta[c][choice] = delta_pooled[c][Y][X], choice = choices[c][Y][X]
+ * (PN_ERR_INDEX when a choice is not a unit of its own window). */
+int pn_pool_backward(int ch, int h, int wd, int p, const double *delta_pooled, const int *choices, double *delta);
+
+/* conv_backward_error: s[c][y][x] = sum_f sum_i sum_j w[f][c][i][j]*delta[f][y-i][x-j] (0 <= y-i < oh, 0 <= x-j < ow,
+ * terms with delta != 0); s: maps (ch, h, wd), delta: maps (fs, oh, ow). */
+int pn_conv_backward_error(int fs, int ch, int h, int wd, int k, const double *w, const double *delta, double *s);
+
+/* map_error: delta[u] = s[u] * act'(z[u]) for every unit u of ch maps h x wd. */
+int pn_map_error(int ch, int h, int wd, const double *s, const double *z, int activation, double *delta);
+
+/* conv_weight_gradient: nabla_w[f][c][i][j] = sum_y sum_x delta[f][y][x]*a[c][y+i][x+j] (terms with delta != 0 and a != 0). */
+int pn_conv_weight_gradient(int fs, int ch, int h, int wd, int k, const double *delta, const double *a, double *nabla_w);
+
+/* conv_bias_gradient: nabla_b[f] = sum_y sum_x delta[f][y][x], for delta: maps (fs, oh, ow). */
+int pn_conv_bias_gradient(int fs, int oh, int ow, const double *delta, double *nabla_b);
 
 /* --- layouts ------------------------------------------------------------------- */
 

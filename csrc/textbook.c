@@ -69,12 +69,12 @@ double pn_sigmoid_prime(double z)
 }
 
 /* The hidden layers' neuron (reference.py: act.fn, act.prime). */
-static double act_fn(int activation, double z)
+double act_fn(int activation, double z)
 {
     return activation == PN_TANH ? pn_tanh(z) : activation == PN_RELU ? pn_relu(z) : pn_sigmoid(z);
 }
 
-static double act_prime(int activation, double z)
+double act_prime(int activation, double z)
 {
     return activation == PN_TANH ? pn_tanh_prime(z)
          : activation == PN_RELU ? pn_relu_prime(z) : pn_sigmoid_prime(z);

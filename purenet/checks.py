@@ -77,7 +77,8 @@ def gigabytes(n):
     return "%.1f GB" % (n / 1e9) if n < 1e10 else "{:,.0f} GB".format(n / 1e9)
 
 
-def check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop=None, lr_schedule=None):
+def check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop=None, lr_schedule=None,
+                       dropout=0.0):
     """fit's settings, checked, as a dict (the numbers a checkpoint records)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidArgument("batch size must be a whole number >= 1, got %r" % (batch_size,))
@@ -90,7 +91,8 @@ def check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop=None, lr_sch
     return {"batch_size": batch_size, "lr": float(lr), "l2": check_penalty("l2", l2),
             "l1": check_penalty("l1", l1),
             "momentum": check_penalty("momentum", momentum, below_one=True),
-            "early_stop": early_stop, "lr_schedule": lr_schedule}
+            "early_stop": early_stop, "lr_schedule": lr_schedule,
+            "dropout": check_penalty("dropout", dropout, below_one=True)}
 
 
 # --- sizes: neurons, and the layers of chapter 6 -----------------------------------------

@@ -28,8 +28,10 @@ import time
 
 from . import cengine
 from .checks import (BACKENDS, INITS, check_choice, check_finite, check_fit_settings,
-                     check_params, check_penalty, check_sizes, is_whole, short)
+                     check_params, check_penalty, check_sizes, is_layered, is_whole,
+                     param_shapes, short)
 from .dataset import argmax, as_dataset
+from .deep import DeepEngine, keep_masks
 from .errors import DataError, InvalidArgument, TrainingDiverged
 from .formats import checkpoint as checkpoint_file, model as model_file
 from .formats.atomic import check_target, probe_target, write_atomically
@@ -38,13 +40,17 @@ from .schedule import Schedule
 
 
 def make_engine(backend, sizes, weights, biases, threads=1, cost="quadratic",
-                activation="sigmoid"):
-    """The engine for a backend name ("python" or "c")."""
+                activation="sigmoid", layered=False):
+    """The engine for a backend name ("python" or "c"): for a network of fully connected
+    layers, the chapter 1-3 engine, unless layered (dropout needs the layered engine); for
+    one with a conv or pool layer, the layered engine."""
+    layered = layered or is_layered(sizes)
     if backend == "python":
-        return ReferenceEngine(sizes, weights, biases, cost=cost, activation=activation)
+        engine = DeepEngine if layered else ReferenceEngine
+        return engine(sizes, weights, biases, cost=cost, activation=activation)
     if backend == "c":
-        return cengine.CEngine(sizes, weights, biases, threads=threads, cost=cost,
-                       activation=activation)
+        engine = cengine.CNetEngine if layered else cengine.CEngine
+        return engine(sizes, weights, biases, threads=threads, cost=cost, activation=activation)
     raise InvalidArgument("unknown backend %r: use one of %s" % (backend, ", ".join(BACKENDS)))
 
 
@@ -78,9 +84,14 @@ class Network:
     of fit, or None.  ``random.Random(seed)`` draws the initial
     parameters, in this order: every bias, layer by layer (biases[0][0],
     biases[0][1], ...), then every weight, layer by layer and row by row
-    (weights[0][0][0], weights[0][0][1], ...), each ``rng.gauss(0.0, 1.0)`` (a
-    "scaled" weight is that draw divided by ``math.sqrt(n_in)``).  The same
-    generator then draws every shuffle of :meth:`fit`.
+    (weights[0][0][0], weights[0][0][1], ...; a conv layer's w[f][c][i][j] with j
+    fastest), each ``rng.gauss(0.0, 1.0)`` (a "scaled" weight is that draw divided by
+    ``math.sqrt(n_in)``, n_in = the inputs of one neuron: C·K·K for a conv filter).  The
+    same generator then draws every shuffle of :meth:`fit`, and its dropout masks.
+
+    Chapter 6: an entry of sizes may be a conv layer "conv{F}x{K}" or a pool layer
+    "pool{P}" (see :mod:`purenet.deep`); ``weights[l]`` of a conv layer is nested
+    [F][C][K][K], ``biases[l]`` [F], and a pool layer has empty lists.
     """
 
     def __init__(self, sizes, seed=None, backend="python", threads=1, cost="quadratic",
@@ -98,13 +109,14 @@ class Network:
         seed = int(seed)
         self.seed = seed
         self.rng = random.Random(seed)
-        gauss = self.rng.gauss
-        biases = [[gauss(0.0, 1.0) for _ in range(n)] for n in self.sizes[1:]]
-        weights = [[[gauss(0.0, 1.0) for _ in range(n_in)] for _ in range(n_out)]
-                   for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])]
+        shapes = param_shapes(self.sizes)
+        biases = [drawn(self.rng, b_shape) for _, b_shape in shapes]
+        weights = [drawn(self.rng, w_shape) for w_shape, _ in shapes]
         if init == "scaled":
-            weights = [[[v / math.sqrt(len(row)) for v in row] for row in w] for w in weights]
+            weights = [divided(w, math.sqrt(math.prod(w_shape[1:])))
+                       for w, (w_shape, _) in zip(weights, shapes)]
         self.backend, self.cost_name, self.activation, self.init = backend, cost, activation, init
+        self.threads = threads
         self.engine = make_engine(backend, self.sizes, weights, biases, threads=threads,
                                   cost=cost, activation=activation)
         self.history = []            # one dict per trained epoch
@@ -212,7 +224,7 @@ class Network:
 
     def fit(self, training_data, epochs, batch_size=10, lr=3.0, test=None,
             callback=None, progress=None, l2=0.0, l1=0.0, momentum=0.0, checkpoint=None,
-            validation=None, monitor=False, early_stop=None, lr_schedule=None):
+            validation=None, monitor=False, early_stop=None, lr_schedule=None, dropout=0.0):
         """Stochastic gradient descent: for each epoch, shuffle, slice into
         mini-batches of ``batch_size`` and take one gradient step per batch.
 
@@ -228,6 +240,9 @@ class Network:
         early_stop, lr_schedule: K epochs without a better validation (else test)
         accuracy stop training / halve η (see :mod:`purenet.schedule`).  With
         early_stop the network ends as it was after its best epoch.
+        dropout: p in [0, 1), the probability that a unit of a fully connected hidden layer
+        is dropped at each training step (:mod:`purenet.deep`); the masks are drawn from
+        the network's generator after each epoch's shuffle.
         checkpoint: a path where the whole training state is written, atomically,
         after every epoch (see :mod:`purenet.formats.checkpoint`); :func:`purenet.resume`
         reads it back, and the resumed network's next fit continues its schedule and
@@ -244,7 +259,8 @@ class Network:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise InvalidArgument("epochs must be a whole number >= 0, got %r" % (epochs,))
-        settings = check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop, lr_schedule)
+        settings = check_fit_settings(batch_size, lr, l2, l1, momentum, early_stop, lr_schedule,
+                                      dropout)
         train = self._data(training_data, "training data")
         if train.n == 0:
             raise DataError("training data has no samples")
@@ -258,6 +274,8 @@ class Network:
         if checkpoint is not None:
             probe_target(checkpoint, "run.ckpt")
         trained_on = self._fingerprint(train, checkpoint is not None)
+        if settings["dropout"] and not hasattr(self.engine, "hidden_units"):
+            self._layered_engine()
         self.schedule, self.fit_settings, records = schedule, settings, []
         self.meta.pop("best_epoch", None)         # set again below, by this fit's schedule
         for _ in range(epochs):
@@ -287,6 +305,16 @@ class Network:
             self.meta["best_epoch"] = schedule.best_epoch
         self.schedule = None
         return records
+
+    def _layered_engine(self):
+        """Move the parameters (and velocities) to the layered engine of this backend, the
+        one that has dropout: the same numbers, the same bits from here on."""
+        weights, biases = self.engine.get_params()
+        velocities = self.engine.get_velocities()
+        self.engine = make_engine(self.backend, self.sizes, weights, biases, self.threads,
+                                  self.cost_name, self.activation, layered=True)
+        if velocities is not None:
+            self.engine.set_velocities(*velocities)
 
     def _fingerprint(self, train, needed):
         """The fingerprint of train, when needed or when this network was resumed (else
@@ -325,10 +353,15 @@ class Network:
         order = memoryview(self.engine.shuffled_order(self.rng, n))   # rng.shuffle's order
         start = time.perf_counter()
         chunk = n if progress is None else (3000 // batch_size or 1) * batch_size
+        p = settings["dropout"]
         for c in range(0, n, chunk):
-            self.engine.train_order(train, order[c:c + chunk], batch_size, lr, n=n,
-                                    l2=settings["l2"], l1=settings["l1"],
-                                    momentum=settings["momentum"])
+            part = order[c:c + chunk]
+            extra = {}
+            if p:
+                keep = keep_masks(self.rng, len(part) * self.engine.hidden_units(), p)
+                extra["dropout"] = (1.0 / (1.0 - p), keep)
+            self.engine.train_order(train, part, batch_size, lr, n=n, l2=settings["l2"],
+                                    l1=settings["l1"], momentum=settings["momentum"], **extra)
             if progress is not None:
                 progress(min(c + chunk, n), n)
         epoch = len(self.history) + 1
@@ -351,7 +384,7 @@ class Network:
             record.update(hits=hits, n_test=test.n, accuracy=hits / test.n)
         if monitor:
             l2, l1 = settings["l2"], settings["l1"]
-            hits = _hits(self.engine.outputs(train, 0, train.n), train)
+            hits = _chunked_hits(self.engine, train)
             record.update(training_cost=self.engine.total_cost(train, l2, l1),
                           training_accuracy=hits / train.n)
             for what, data in (("validation", validation), ("test", test)):
@@ -382,11 +415,39 @@ class Network:
                                    dict(self.meta, **(meta or {})), self.history)
 
 
+def drawn(rng, shape):
+    """A nested list of the given shape (lengths per level) of rng.gauss(0.0, 1.0) draws,
+    in row-major order."""
+    if len(shape) == 1:
+        return [rng.gauss(0.0, 1.0) for _ in range(shape[0])]
+    return [drawn(rng, shape[1:]) for _ in range(shape[0])]
+
+
+def divided(nested, divisor):
+    """Every number of a nested list divided by divisor."""
+    if isinstance(nested, list):
+        return [divided(v, divisor) for v in nested]
+    return nested / divisor
+
+
 def _hits(outputs, data):
     """How many samples' largest output is their label (a NaN output picks no class)."""
     labels = data.labels if data.labels is not None else map(data.label, range(data.n))
     return sum(1 for o, y in zip(outputs, labels)
                if argmax(o) == y and not any(map(math.isnan, o)))
+
+
+# Samples whose outputs monitor holds at once while it counts the training hits: the
+# outputs are lists of floats, about 400 bytes a sample with 10 outputs, so all 300,000
+# of expanded MNIST at once would be 113 MB beside its 235 MB of pixels.
+MONITOR_CHUNK = 10000
+
+
+def _chunked_hits(engine, data):
+    """_hits over every sample of data, MONITOR_CHUNK samples' outputs at a time."""
+    return sum(_hits(engine.outputs(data, start, min(start + MONITOR_CHUNK, data.n)),
+                     data.part(start, min(start + MONITOR_CHUNK, data.n)))
+               for start in range(0, data.n, MONITOR_CHUNK))
 
 
 def load(path, backend="python", threads=1):

@@ -7,11 +7,16 @@ sent, written as a PGM), its bars those outputs, its 28x28 preview what mnist_in
 makes of the drawing, and its hidden grid the activations.  With the real MNIST files
 (PURENET_DATA) and the C engine, the model is trained on MNIST and must also read the
 "1", the "7" and the "0" as what they are; otherwise it is trained on the tiny fake MNIST.
+A small conv model (on the reference, on the tiny fake MNIST) must show its conv and pool
+layers as maps, each pixel the colour of its activation, and its first layer's filters.
 
 Needs selenium, Chromium and chromedriver (Debian: ``apt-get install chromium
 chromium-driver``); where one is missing the tests skip, saying which, unless
 PURENET_REQUIRE_BROWSER=1, which makes that a failure (CI sets it).
-PURENET_SCREENSHOT=docs/img/serve.png writes the README's screenshot.
+PURENET_SCREENSHOT=docs/img/serve.png writes the README's screenshot;
+PURENET_SCREENSHOT_CONV=FILE.png the conv model's page, and PURENET_CONV_MODEL=FILE.json
+serves that model instead of the small one (docs/img/serve-conv.png: the network3 model of
+docs/cli.md's purenet-serve section, saved as network3.json).
 """
 
 import base64
@@ -26,7 +31,9 @@ import time
 
 import pytest
 
+from purenet.checks import layers_of
 from purenet.cli import predict, serve
+from purenet.deep import forward_pass as deep_forward_pass
 from purenet.formats.digits import mnist_input
 from purenet.formats.images import Image
 from purenet.reference import ACTIVATIONS, COSTS, forward_pass
@@ -46,9 +53,11 @@ except ImportError as e:
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
+WINDOW = (1200, 700)
+CONV_WINDOW = (1200, 1000)       # a conv model's maps take a row of their own
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1200,700"]
+         "--window-size=%d,%d" % WINDOW]
 MISSING = ("selenium is not installed (pip install selenium)" if SELENIUM else
            "Chromium is not installed (apt-get install chromium)" if not CHROMIUM else
            "chromedriver is not installed (apt-get install chromium-driver)" if not DRIVER
@@ -170,13 +179,13 @@ def canvas_red(driver, name):
         "return btoa(s);", name))
 
 
-def predicted_by_cli(model_path, drawing, folder, capsys):
+def predicted_by_cli(model_path, drawing, folder, capsys, options=()):
     """purenet-predict --json on the drawing, written as a SIDE x SIDE PGM file."""
     path = str(folder / "drawing.pgm")
     with open(path, "wb") as f:
         f.write(b"P5 %d %d 255\n" % (SIDE, SIDE) + drawing)
     capsys.readouterr()
-    assert predict.main(["--json", model_path, path]) == 0
+    assert predict.main(["--json", *options, model_path, path]) == 0
     return json.loads(capsys.readouterr().out)
 
 
@@ -284,3 +293,108 @@ def test_a_screenshot_of_the_page(page, tmp_path):
     assert page.save_screenshot(path)
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# --- a conv model ----------------------------------------------------------------------------
+
+CONV_SIZES = [784, "conv3x5", "pool2", "conv4x3", "pool2", 12, 10]
+
+
+@pytest.fixture(scope="module")
+def conv_model_path(tmp_path_factory):
+    """A small conv model (ReLU, log-likelihood, as --preset network3) trained on the
+    reference on 300 samples of the tiny fake MNIST; or $PURENET_CONV_MODEL."""
+    if os.environ.get("PURENET_CONV_MODEL"):
+        return os.environ["PURENET_CONV_MODEL"]
+    folder = tmp_path_factory.mktemp("browser-conv")
+    path = str(folder / "model.json")
+    subprocess.run([sys.executable, "-m", "purenet.train", "--quiet", "--save", path,
+                    "--backend", "python", "--sizes", ",".join(map(str, CONV_SIZES)),
+                    "--activation", "relu", "--cost", "log-likelihood", "--init", "scaled",
+                    "--lr", "0.05", "--epochs", "1", "--data-dir",
+                    make_tiny_mnist(str(folder / "mnist"), n_train=300)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def conv_url(conv_model_path):
+    net, side = predict.load_model(conv_model_path, "python")    # no C conv engine needed
+    server = serve.make_server(serve.Model(net, side, conv_model_path), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d/" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def map_reds(driver):
+    """The red channel of every map's canvas, layer after layer, map after map."""
+    return [base64.b64decode(b) for b in driver.execute_script(
+        "return Array.from(document.querySelectorAll('canvas.map')).map(c => {"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let s = ''; for (let i = 0; i < d.length; i += 4) s += String.fromCharCode(d[i]);"
+        "return btoa(s); })")]
+
+
+def relu_greys(values):
+    """The red channel the page gives ReLU activations: grey, white the layer's largest."""
+    big = max(values) or 1
+    return [math.floor(255 * abs(v / big) + 0.5) for v in values]
+
+
+def test_a_conv_models_maps_and_filters_are_drawn(browser, conv_url, conv_model_path,
+                                                  tmp_path, capsys):
+    browser.get(conv_url)
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return document.body.dataset.ready === 'yes'"))
+    net = predict.load_model(conv_model_path, "python")[0]
+    layers = layers_of(net.sizes)
+    maps = [layer for layer in layers[1:-1] if layer.kind != "full"]
+    assert len(map_reds(browser)) == sum(layer.shape[0] for layer in maps)
+    assert not any(b"".join(map_reds(browser)))                 # blank until a digit is drawn
+    draw(browser, SEVEN, "pen")
+    drawing = base64.b64decode(browser.execute_script("return purenet.shown.drawing.pixels"))
+    assert drawing == canvas_red(browser, "draw")
+    want = predicted_by_cli(conv_model_path, drawing, tmp_path, capsys, ["--backend", "python"])
+    assert browser.find_element("id", "prediction").text == str(want["class"])
+    assert [text for text, _, _ in bars(browser)] == ["%.4f" % v for v in want["outputs"]]
+    pixels, _ = mnist_input(Image(SIDE, SIDE, drawing), 28, invert=False)
+    activations = deep_forward_pass(layers, net.weights, net.biases,
+                                    [p / 255.0 for p in pixels], ACTIVATIONS[net.activation],
+                                    COSTS[net.cost_name])[1]
+    reds, at = map_reds(browser), 0
+    for layer, a in zip(layers[1:-1], activations[1:-1]):
+        if layer.kind == "full":
+            greys = relu_greys(a)
+            assert unit_colours(browser) == ["rgb(%d, %d, %d)" % (c, c, c) for c in greys]
+            continue
+        greys = relu_greys([v for m in a for row in m for v in row])
+        rows, cols = layer.shape[1:]
+        for m in range(layer.shape[0]):
+            assert len(reds[at]) == rows * cols
+            assert list(reds[at]) == greys[m * rows * cols:(m + 1) * rows * cols]
+            at += 1
+    assert any(b"".join(reds))
+    first = layers[1]
+    filters = browser.find_elements("css selector", "button.filter")
+    assert len(filters) == first.n
+    f = max(range(first.n), key=lambda m: max(map(max, activations[1][m])))   # a live map
+    filters[f].click()
+    WebDriverWait(browser, 20).until(lambda d: d.find_element("id", "unit").is_displayed())
+    w = [v for row in net.weights[0][f][0] for v in row]
+    big = max(map(abs, w))
+    assert canvas_red(browser, "weights") == bytes(
+        255 if v >= 0 else math.floor(255 * (1 - abs(v / big)) + 0.5) for v in w)
+    caption = browser.find_element("id", "unit-caption").text
+    assert caption.startswith("Filter %d, the %d×%d weights that make map %d: "
+                              % (f, first.k, first.k, f))
+    path = os.environ.get("PURENET_SCREENSHOT_CONV") or str(tmp_path / "serve-conv.png")
+    browser.set_window_size(*CONV_WINDOW)
+    try:
+        browser.execute_script("window.scrollTo(0, 0)")
+        assert browser.save_screenshot(path)
+    finally:
+        browser.set_window_size(*WINDOW)
+    browser.find_element("id", "clear").click()
+    assert not any(b"".join(map_reds(browser)))                 # Clear blanks the maps too
+    assert set(unit_colours(browser)) == {"rgb(238, 238, 238)"}

@@ -127,7 +127,7 @@ def _broken(doc, path):
 
 
 CORRUPTIONS = [
-    (["version"], 2), (["version"], True), (["format"], "purenet"), (["model"], None),
+    (["version"], 3), (["version"], True), (["format"], "purenet"), (["model"], None),
     (["model", "sizes"], [5, 3]), (["rng"], None), (["rng", 0], 2), (["rng", 1], [1, 2]),
     (["rng", 1, 0], -1), (["rng", 1, 0], 2 ** 32), (["rng", 1, 624], 625), (["rng", 1, 3], 1.5),
     (["rng", 2], "x"), (["rng"], KeyError), (["fit"], None), (["fit", "lr"], 0),

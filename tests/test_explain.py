@@ -3,6 +3,7 @@ the reference's numbers (Matt Mazur's worked example among them); bad options ge
 line and exit code 2."""
 
 import json
+import random
 import re
 import subprocess
 import sys
@@ -10,8 +11,10 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from purenet import Network
+from purenet import Network, deep
+from purenet.checks import layers_of
 from purenet.cli import explain
+from purenet.convolution import conv_backward_error, conv_bias_gradient, conv_weight_gradient
 from purenet import reference as ref
 from conftest import ROOT, needs_c
 from helpers import STANDARD_LIBRARY
@@ -249,6 +252,206 @@ def test_digits(capsys):
     assert "(-0.07212002278507135)·0.05 + 0.17919648727485687·0.1" in out
 
 
+# --- conv and pool layers ----------------------------------------------------------------
+
+CONV_NETS = [[16, "conv2x3", "pool2", 3], [49, "conv3x2", "pool2", "conv2x2", 4, 3],
+             [64, "pool2", "conv3x3", "conv2x2", 3], [25, "conv4x5", 3, 2],
+             [36, "pool2", "pool3", 2]]
+
+
+def conv_samples(sizes, m, seed):
+    """m samples with about a third of the inputs 0 (the sums skip them)."""
+    rnd = random.Random(seed)
+    return [([0.0 if rnd.random() < 0.3 else round(rnd.uniform(-1, 1), 3)
+              for _ in range(sizes[0])], [float(rnd.random() < 0.5) for _ in range(sizes[-1])])
+            for _ in range(m)]
+
+
+@pytest.mark.parametrize("sizes", CONV_NETS, ids=str)
+@pytest.mark.parametrize("rule", [dict(), dict(l2=0.7, l1=0.3), dict(l2=0.7, momentum=0.9)],
+                         ids=["plain", "l2-l1", "momentum"])
+def test_a_conv_step_is_fits_bit_for_bit(sizes, rule):
+    """The layered step (deep.py's DeepEngine) is what fit computes, on a batch of 3."""
+    samples = conv_samples(sizes, 3, str(sizes))
+    kind = dict(cost="log-likelihood", activation="relu") if len(sizes) % 2 else dict(
+        cost="cross-entropy", activation="tanh")
+    net = Network(sizes, seed=3, **kind)
+    doc = explain.step(net, samples, 0.5, **rule)
+    same_as_fit(doc, fitted(sizes, 3, samples, 0.5, **rule, **kind))
+
+
+def test_the_conv_trace_holds_deeps_numbers():
+    """Per sample: z, a and the pool choices of deep.forward_pass, δ of deep.backward_pass,
+    the gradients of deep.gradient_sums on the sample; the sums are over fit's order."""
+    sizes = [49, "conv3x2", "pool2", "conv2x2", 4, 3]
+    samples = conv_samples(sizes, 2, 1)
+    net = Network(sizes, seed=2, activation="tanh")
+    doc = explain.step(net, samples, 1.0)
+    layers, w, b = layers_of(sizes), net.weights, net.biases
+    for s in doc["samples"]:
+        x, y = samples[s["index"]]
+        zs, activations, choices = deep.forward_pass(layers, w, b, x, ref.TANH)
+        assert bits(s["z"]) == bits(zs[1:]) and bits(s["a"]) == bits(activations)
+        assert s["choices"] == choices[1:]
+        deltas = deep.backward_pass(layers, w, zs, activations, choices, y, ref.TANH)
+        assert bits(s["delta"]) == bits(deltas[1:])
+        assert bits([s["grad_b"], s["grad_w"]]) == bits(
+            deep.gradient_sums(layers, w, b, [(x, y)], ref.TANH))
+    sums = deep.gradient_sums(layers, w, b, [samples[i] for i in doc["order"]], ref.TANH)
+    assert bits([doc["sum_grad_b"], doc["sum_grad_w"]]) == bits(list(sums))
+
+
+def shown(out, function):
+    """The text after the function's column on its lines (a continued sum joined to its
+    first line)."""
+    lines, found = out.splitlines(), []
+    for n, line in enumerate(lines):
+        m = re.match(r"^  %s +(.*)$" % re.escape(function), line)
+        if m:
+            text = m.group(1)
+            while n + 1 < len(lines) and lines[n + 1].startswith("  " + " " * 20 + "= "):
+                n += 1
+                text += " " + lines[n].strip()
+            found.append(text)
+    return found
+
+
+def summed(pairs):
+    """Σ of the products of printed operands, from 0.0, in the printed order."""
+    total = 0.0
+    for u, v in pairs:
+        total += float(u.strip("()")) * float(v.strip("()"))
+    return total
+
+
+EXACT = explain.Writer({"activation": "sigmoid", "cost": "quadratic", "sizes": [1, 1]}, 0)
+# a 4×4 image: the first conv sum (3×3 at the top left) has two zero inputs, (0, 1) and (2, 2)
+IMAGE = [0.5, 0.0, -0.25, 0.75, 1.0, 0.125, 0.5, -1.0, 0.25, 0.5, 0.0, 0.375, 0.0, 0.5, 1.0, 0.5]
+
+
+def test_the_conv_text_shows_deeps_numbers(capsys):
+    """One conv sum term by term (c, i, j order, zero inputs skipped and named), one pooling
+    choice, the δ routed back through the pool, the gradient of one conv weight as its sum
+    over the positions, and the updates: each the number deep.py computes, exactly
+    (--digits 0: the operands too, so that their sum can be redone)."""
+    argv = ["--sizes", "16,conv2x3,pool2,3", "--x", ",".join(map(str, IMAGE)), "--y", "0,1,0",
+            "--digits", "0", "--seed", "4"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    sizes, act = [16, "conv2x3", "pool2", 3], ref.SIGMOID
+    layers, net = layers_of(sizes), Network(sizes, seed=4)
+    w, b = net.weights, net.biases
+    zs, a, choices = deep.forward_pass(layers, w, b, IMAGE, act)
+    deltas = deep.backward_pass(layers, w, zs, a, choices, [0.0, 1.0, 0.0], act)
+    image = deep.as_maps(IMAGE, layers[0])
+
+    [conv] = shown(out, "conv_sums")
+    cells = [(i, j) for i in range(3) for j in range(3) if (i, j) not in ((0, 1), (2, 2))]
+    assert conv.startswith("z¹[0][0][0] = " + " + ".join(
+        "w¹[0][0][%d][%d]·a⁰[0][%d][%d]" % (i, j, i, j) for i, j in cells) + " + b¹[0] = ")
+    numbers = re.search(r" = ((?:\S+·\S+ \+ )+)(\S+) = (\S+)  \(2 terms skipped, input 0: "
+                        r"a⁰\[0\]\[0\]\[1\], a⁰\[0\]\[2\]\[2\]\)$", conv)
+    pairs = re.findall(r"(\S+)·(\S+)", numbers.group(1))
+    assert pairs == [(EXACT.factor(w[0][0][0][i][j]), EXACT.factor(image[0][i][j]))
+                     for i, j in cells]
+    assert numbers.group(3) == repr(zs[1][0][0][0]) == repr(summed(pairs) + b[0][0])
+
+    [pool] = shown(out, "max_pool")
+    window = [a[1][0][u][v] for u in range(2) for v in range(2)]
+    y, x = choices[2][0][0][0]
+    assert window.index(max(window)) == 2 * y + x
+    assert pool == ("a²[0][0][0] = max(a¹[0][0][0], a¹[0][0][1], a¹[0][1][0], a¹[0][1][1]) = "
+                    "max(%s) = %r: a¹[0][%d][%d] wins" % (", ".join(map(repr, window)),
+                                                          a[2][0][0][0], y, x))
+
+    routed = shown(out, "pool_backward")[0]
+    assert routed.startswith("δ²[0][0][0] = %r goes to a¹[0][%d][%d]"
+                             % (deltas[2][0][0][0], y, x))
+    errors = shown(out, "map_error")
+    assert errors[0].endswith("= %r" % deltas[1][0][y][x])
+    assert errors[0] == "δ¹[0][%d][%d] = δ²[0][0][0]·σ′(z¹[0][%d][%d]) = %s·%s = %r" % (
+        y, x, y, x, EXACT.factor(deltas[2][0][0][0]), EXACT.factor(act.prime(zs[1][0][y][x])),
+        deltas[1][0][y][x])
+    assert errors[1].endswith("= 0·σ′(z) = 0.0") and errors[1].count("δ¹") == 3
+
+    [grad] = shown(out, "conv_weight_gradient")
+    expected = conv_weight_gradient(deltas[1], image, 3)[0][0][0][0]
+    places = [(py, px) for py in range(2) for px in range(2)
+              if deltas[1][0][py][px] != 0.0 and image[0][py][px] != 0.0]
+    assert grad.startswith("∂C/∂w¹[0][0][0][0] = Σ_y Σ_x δ¹[0][y][x]·a⁰[0][y+0][x+0] = "
+                           + " + ".join("δ¹[0][%d][%d]·a⁰[0][%d][%d]" % (py, px, py, px)
+                                        for py, px in places) + " = ")
+    pairs = re.findall(r"(\S+)·(\S+)", grad.split(" = ")[3])
+    assert grad.split(" = ")[-1].split()[0] == repr(expected) == repr(summed(pairs))
+    [bias] = shown(out, "conv_bias_gradient")
+    assert bias.endswith(" = %r" % conv_bias_gradient(deltas[1])[0])
+
+    fit = fitted(sizes, 4, [(IMAGE, [0.0, 1.0, 0.0])], 0.5)
+    new = [fit.biases[0][0], fit.weights[0][0][0][0][0]] + fit.biases[2] + [
+        v for row in fit.weights[2] for v in row]        # one of layer 1's, all of layer 3's
+    assert re.findall(r"→ (\S+)$", out, re.M) == list(map(repr, new))
+
+
+def test_a_pooling_tie_goes_to_the_first_maximum(capsys):
+    code, out, _ = run(capsys, "--sizes", "16,pool2,2", "--x",
+                       "0.5,0.5,0,0,0.25,0.5,0,0,0,0,0,0,0,0,0,0", "--y", "1,0")
+    assert code == 0
+    assert ("max_pool            a¹[0][0][0] = max(a⁰[0][0][0], a⁰[0][0][1], a⁰[0][1][0], "
+            "a⁰[0][1][1]) = max(0.5, 0.5, 0.25, 0.5) = 0.5: a⁰[0][0][0] wins (the first of 3 "
+            "equal values)") in out
+    assert "pool_backward       δ¹[0][0][0] = 0.5 goes to a⁰[0][0][0]" not in out   # no δ⁰
+
+
+def test_an_error_moved_back_through_a_conv_layer(capsys):
+    """Two conv layers: one sum of conv_backward_error, then ⊙σ′: deep's δ, exactly."""
+    sizes = [64, "pool2", "conv3x3", "conv2x2", 3]
+    code, out, _ = run(capsys, "--sizes", ",".join(map(str, sizes)), "--digits", "0",
+                       "--activation", "tanh", "--seed", "1")
+    assert code == 0
+    net, layers = Network(sizes, seed=1, activation="tanh"), layers_of(sizes)
+    [(x, y)] = explain.drawn(1, 1, 64, 3)
+    zs, a, choices = deep.forward_pass(layers, net.weights, net.biases, x, ref.TANH)
+    deltas = deep.backward_pass(layers, net.weights, zs, a, choices, y, ref.TANH)
+    s = conv_backward_error(net.weights[2], deltas[3], layers[2].shape)
+    sums = shown(out, "conv_backward_error")
+    # conv2x2 makes 1×1 maps of layer 2's 2×2: only (i, j) = (1, 1) reaches (1, 1), for f = 0, 1
+    assert sums[0].startswith("s²[0][1][1] = w³[0][0][1][1]·δ³[0][0][0] + "
+                              "w³[1][0][1][1]·δ³[1][0][0] = ")
+    assert sums[0].endswith(" = %r" % s[0][1][1])
+    pairs = re.findall(r"(\S+)·(\S+)", sums[0].split(" = ")[2])
+    assert repr(summed(pairs)) == repr(s[0][1][1])
+    assert shown(out, "map_error")[0] == (
+        "δ²[0][1][1] = s²[0][1][1]·tanh′(z²[0][1][1]) = %s·%s = %r"
+        % (EXACT.factor(s[0][1][1]), EXACT.factor(ref.TANH.prime(zs[2][0][1][1])),
+           deltas[2][0][1][1]))
+    assert sums[2] == "δ¹[0][2][2] = s¹[0][2][2] = %r" % deltas[1][0][2][2]   # a pool: no σ′
+
+
+@pytest.mark.parametrize("argv", [["--sizes", "16,conv2x3,pool2,3", "--batch", "3"],
+                                  ["--sizes", "49,conv3x2,pool2,conv2x2,4,3", "--momentum",
+                                   "0.5", "--l2", "1", "--batch", "2", "--cost",
+                                   "log-likelihood", "--activation", "relu"]])
+def test_conv_json_is_fits_step(capsys, argv):
+    code, out, err = run(capsys, "--json", *argv)
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    same_as_fit(doc, fit_of(doc))
+    code, out, err = run(capsys, "--max-terms", "0", *argv)
+    net = fit_of(doc)
+    expected = [v for w, b, layer in zip(net.weights, net.biases, layers_of(doc["sizes"])[1:])
+                for v in ([b[0], w[0][0][0][0]] if layer.kind == "conv" else
+                          b + [x for row in w for x in row])]
+    assert re.findall(r"→ (\S+)$", out, re.M) == [repr(v) for v in expected]
+
+
+def test_the_books_first_layers_are_short_enough_to_scan(capsys):
+    code, out, _ = run(capsys, "--sizes", "784,conv20x5,pool2,100,10")
+    assert code == 0 and len(out.splitlines()) < 220
+    assert "… 11519 more conv sums and activations of layer 1, the same way" in out
+    assert "… 2879 more windows of layer 2, the same way" in out
+    assert len(shown(out, "conv_sums")) == len(shown(out, "max_pool")) == 1
+
+
 # --- bad input ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, says", [
@@ -305,10 +508,10 @@ def test_python_dash_m():
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
 
 
-def readme_example(command):
+def readme_example(command, page="maths.md"):
     """The argv and the lines of the docs' example that starts with ``$ command`` (in
-    docs/maths.md)."""
-    with open(ROOT + "/docs/maths.md", encoding="utf-8") as f:
+    docs/maths.md, or another page of docs/)."""
+    with open(ROOT + "/docs/" + page, encoding="utf-8") as f:
         text = f.read()
     block = re.search(r"^\$ %s(.*)\n((?:(?!```).*\n)*)```" % re.escape(command), text, re.M)
     return block.group(1).split("#")[0].split(), block.group(2).splitlines()
@@ -317,6 +520,16 @@ def readme_example(command):
 def test_the_readme_trace_is_real_output(capsys):
     """The trace in README.md is what the command prints (lines cut out are marked …)."""
     argv, lines = readme_example("python -m purenet.explain")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    shown = [line for line in lines if line != "…"]
+    assert len(shown) > 10 and set(shown) <= set(out.splitlines())
+
+
+def test_the_cli_docs_conv_trace_is_real_output(capsys):
+    """docs/cli.md's conv example is what the command prints (lines cut out are marked …)."""
+    argv, lines = readme_example("python -m purenet.explain", "cli.md")
+    assert "16,conv2x3,pool2,2" in argv
     code, out, _ = run(capsys, *argv)
     assert code == 0
     shown = [line for line in lines if line != "…"]

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from purenet import Network
+from purenet import Network, convolution, deep
+from purenet.checks import layers_of
 from purenet.cli import gradcheck
 from purenet import reference as ref
 
@@ -212,6 +213,177 @@ def test_an_l1_weight_at_0_is_left_out():
     assert all(r.error <= 1e-6 for r in results if r.numeric is not None)
 
 
+# --- conv and pool layers ---------------------------------------------------------------
+
+CONV_NETS = ["36,conv2x3,pool2,5,3", "49,conv3x2,pool2,conv2x2,4,3", "64,pool2,conv3x3,conv2x2,3",
+             "25,conv4x5,3,2"]
+
+
+@pytest.mark.parametrize("sizes", CONV_NETS)
+@pytest.mark.parametrize("extra", [[], ["--l2", "1", "--l1", "0.5", "--batch", "2"]],
+                         ids=["plain", "l2-l1"])
+def test_conv_and_pool_networks_pass(capsys, sizes, extra):
+    """deep.gradient_sums against deep.total_cost, every cost × activation: a line per
+    layer, a conv layer's named by its kind, a pool layer's saying it has nothing."""
+    code, out, err = run(capsys, "--sizes", sizes, *extra)
+    assert code == 0 and err == ""
+    assert "backprop (deep.gradient_sums)" in out and "of deep.total_cost" in out
+    assert out.count("\n  ok\n") == 9 and "FAIL" not in out
+    kinds = sizes.split(",")[1:]
+    for l, kind in enumerate(kinds, 1):
+        if kind.startswith("conv"):
+            f, k = map(int, kind[4:].split("x"))
+            lines = re.findall(r"^  layer %d \(%s\): weights (\d+)/(\d+), largest error \S+ "
+                               r"\(w\S+\[\d\]\[\d\]\[\d\]\[\d\]\); biases %d/%d, largest error "
+                               r"\S+ \(b\S+\[\d\]\)" % (l, kind, f, f), out, re.M)
+            assert len(lines) == 9 and int(lines[0][1]) % (k * k) == 0
+        elif kind.startswith("pool"):
+            assert out.count("  layer %d (%s): no weights or biases (max-pooling has none)\n"
+                             % (l, kind)) == 9
+        else:
+            assert len(re.findall(r"^  layer %d: weights" % l, out, re.M)) == 9
+
+
+def test_conv_weights_are_sampled_from_all_four_indices(capsys):
+    """--sample draws among every (f, c, i, j) of a conv layer (4·3·3·3 = 108 in layer 2)."""
+    code, out, _ = run(capsys, "--sizes", "81,conv3x2,conv4x3,pool2,2", "--sample", "7",
+                       "--cost", "quadratic", "--activation", "sigmoid")
+    assert code == 0
+    assert "  layer 1 (conv3x2): weights 7/12, largest error" in out
+    assert "  layer 2 (conv4x3): weights 7/108, largest error" in out and "biases 4/4," in out
+
+
+@pytest.mark.parametrize("sizes", ["3,5,4,2", "36,conv2x3,pool2,5,4,3"])
+def test_dropout_with_fixed_masks_passes(capsys, sizes):
+    code, out, _ = run(capsys, "--sizes", sizes, "--dropout", "0.5", "--batch", "3")
+    assert code == 0 and out.count("\n  ok\n") == 9
+    assert "with --dropout 0.5, one fixed keep mask per sample" in out
+
+
+def transposed_filters(delta, a, k):
+    """conv_weight_gradient with each filter's gradient transposed (i and j swapped)."""
+    g = convolution.conv_weight_gradient(delta, a, k)
+    return [[[list(col) for col in zip(*gc)] for gc in gf] for gf in g]
+
+
+def unflipped(w, delta, a_shape):
+    """conv_backward_error without the flip: δ[f][y+i][x+j] where δ[f][y−i][x−j] belongs."""
+    ch, h, wd = a_shape
+    k, oh, ow = len(w[0][0]), len(delta[0]), len(delta[0][0])
+    return [[[sum(w[f][c][i][j] * delta[f][y + i][x + j] for f in range(len(w))
+                  for i in range(k) for j in range(k) if y + i < oh and x + j < ow)
+              for x in range(wd)] for y in range(h)] for c in range(ch)]
+
+
+def top_left(delta_pooled, choices, a_shape):
+    """pool_backward sending each window's δ to its top-left unit, whichever won."""
+    p = a_shape[1] // len(delta_pooled[0])
+    corners = [[[(p * Y, p * X) for X in range(len(row))] for Y, row in enumerate(m)]
+               for m in choices]
+    return convolution.pool_backward(delta_pooled, corners, a_shape)
+
+
+def convolved(w, b, a, layer=None):
+    """conv_sums with flipped filters (a true convolution): backprop, written for the
+    cross-correlation, no longer matches it."""
+    flipped = [[[row[::-1] for row in wc[::-1]] for wc in wf] for wf in w]
+    return convolution.conv_sums(flipped, b, a, layer)
+
+
+@pytest.mark.parametrize("function, broken, sizes, fails", [
+    ("conv_weight_gradient", transposed_filters, "36,conv2x3,pool2,5,3", "w¹["),
+    ("conv_backward_error", unflipped, "49,conv3x2,pool2,conv2x2,4,3", "w¹["),
+    ("pool_backward", top_left, "36,conv2x3,pool2,5,3", "w¹["),
+    ("conv_sums", convolved, "36,conv2x3,pool2,5,3", "w¹["),
+])
+def test_a_broken_convolution_function_fails(capsys, monkeypatch, function, broken, sizes,
+                                             fails):
+    """A learner's slip in one of convolution.py's equations (as deep.py calls it) is
+    caught, and named; the layers after it still pass."""
+    monkeypatch.setattr(deep, function, broken)
+    code, out, _ = run(capsys, "--sizes", sizes, "--cost", "cross-entropy", "--activation",
+                       "tanh", "--batch", "2")
+    assert code == 1
+    assert re.search(r"^  layer 1 \(conv\S+\): weights \d+/\d+, largest error \S+ \(w¹\[\d\]"
+                     r"\[0\]\[\d\]\[\d\]\) FAIL", out, re.M)
+    last = sizes.count(",")
+    assert re.search(r"^  layer %d: weights .*\) FAIL" % last, out, re.M) is None
+    assert re.search(r"The worst: %s\S+ \(layer 1 (weight f=\d c=0 i=\d j=\d|bias f=\d)\): "
+                     r"analytic" % re.escape(fails), out.splitlines()[-1])
+
+
+def test_a_dropout_backward_without_the_mask_fails(capsys, monkeypatch):
+    """δ moved back without the mask (dropped units keep their δ, kept ones unscaled)."""
+    real = deep.backward_pass
+    monkeypatch.setattr(deep, "backward_pass", lambda *args: real(*args[:8]))
+    argv = ["--sizes", "36,conv2x3,pool2,5,4,3", "--batch", "2", "--cost", "quadratic",
+            "--activation", "sigmoid"]
+    assert run(capsys, *argv)[0] == 0                   # no dropout: no mask to forget
+    code, out, _ = run(capsys, *argv, "--dropout", "0.5")
+    assert code == 1 and "FAIL: 1 of 1 settings" in out
+
+
+def test_a_pool_choice_that_a_step_changes_is_left_out():
+    """Two units of a pool window 1e-8 apart: the −h step on a filter weight hands the
+    maximum to the other, where the cost has a kink.  Those weights are left out, not
+    failed; the bias (which moves both alike) and the layer after are checked."""
+    sizes = [9, "conv1x2", "pool2", 1]
+    weights = [[[[[0.5, -0.3], [0.2, 0.4]]]], [], [[0.7]]]
+    biases = [[0.1], [], [0.2]]
+    x = [0.3, 0.6, 0.2, 0.9, 0.4, 0.0, -1.0, -1.0, -1.0]
+    layers = layers_of(sizes)
+    x[5] = (0.41 - 0.42 + 1e-8) / 0.4            # z¹[0][0][1] = z¹[0][0][0] + about 1e-8
+    z = deep.forward_pass(layers, weights, biases, x)[0][1][0]
+    assert 0 < z[0][1] - z[0][0] < 1e-7 and max(z[1]) < z[0][0]
+    textbook = gradcheck.Textbook(sizes)
+    results, _ = gradcheck.check(weights, biases, [(x, [1.0])], ref.SIGMOID, ref.QUADRATIC,
+                                 textbook.gradient, textbook=textbook)
+    left = {r.symbol() for r in results if r.numeric is None}
+    assert left == {"w¹[0][0][0][0]", "w¹[0][0][0][1]", "w¹[0][0][1][0]", "w¹[0][0][1][1]"}
+    assert all(r.error <= 1e-6 for r in results if r.numeric is not None)
+    assert len(results) == 4 + 1 + 1 + 1
+    line = gradcheck.layer_line(1, results, sizes, 1e-6)
+    assert line == "  layer 1 (conv1x2): weights 0/4 (4 left out: the step crosses a kink); " \
+        "biases 1/1, largest error %.2g (b¹[0])" % results[0].error
+
+
+CONV_USER = """
+from purenet import deep
+from purenet.checks import layers_of
+
+LAYERS = layers_of([36, "conv2x3", "pool2", 5, 3])
+
+def backprop(weights, biases, x, y):
+    return deep.gradient_sums(LAYERS, weights, biases, [(x, y)])
+
+def off(weights, biases, x, y):
+    nabla_b, nabla_w = backprop(weights, biases, x, y)
+    nabla_w[0][1][0][2][0] += 0.01
+    return nabla_b, nabla_w
+
+def flat_filters(weights, biases, x, y):
+    nabla_b, nabla_w = backprop(weights, biases, x, y)
+    nabla_w[0] = [[v for c in f for row in c for v in row] for f in nabla_w[0]]
+    return nabla_b, nabla_w
+"""
+
+
+def test_your_own_conv_gradient(capsys, tmp_path):
+    """--gradient on a conv net: nested [F][C][K][K] gradients, checked and named."""
+    path = tmp_path / "myconv.py"
+    path.write_text(CONV_USER)
+    argv = ["--sizes", "36,conv2x3,pool2,5,3", "--gradient"]
+    assert run(capsys, *argv, "%s:backprop" % path)[0] == 0
+    code, out, _ = run(capsys, *argv, "%s:off" % path)
+    assert code == 1
+    assert "The worst: w¹[1][0][2][0] (layer 1 weight f=1 c=0 i=2 j=0): analytic" in out
+    code, out, err = run(capsys, *argv, "%s:flat_filters" % path)
+    assert code == 1 and out == ""
+    assert "expected (nabla_b, nabla_w) shaped like the biases and weights: nabla_b[0] of 2, " \
+           "nabla_w[0] of 2×1×3×3 ([F][C][K][K]), nabla_b[1] of 0, nabla_w[1] of 0 (a pool " \
+           "layer), nabla_b[2] of 5" in err
+
+
 # --- bad input ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, says", [
@@ -224,6 +396,8 @@ def test_an_l1_weight_at_0_is_left_out():
     (["--sample", "-1"], "--sample"),
     (["--cost", "hinge"], "--cost"),
     (["--x", "1,2,3", "--y", "0,1"], "--x 1.0,2.0,3.0 has 3 values but --sizes 2,3,2 has 2"),
+    (["--dropout", "1"], "--dropout"),
+    (["--dropout", "0.5", "--gradient", "purenet.reference:backprop"], "leave out --gradient"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, says):
     with pytest.raises(SystemExit) as e:
@@ -260,3 +434,12 @@ def test_the_readme_example_is_real_output(capsys, tmp_path, monkeypatch):
     assert code == 1
     shown = [line for line in lines if line != "…"]
     assert len(shown) > 5 and set(shown) <= set(out.splitlines())
+
+
+def test_the_cli_docs_conv_example_is_real_output(capsys):
+    from test_explain import readme_example
+    argv, lines = readme_example("python -m purenet.gradcheck", "cli.md")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    shown = [line for line in lines if line != "…"]
+    assert len(shown) == 3 and set(shown) <= set(out.splitlines())

@@ -23,6 +23,7 @@ LAYERS = [
     ("checks", ["purenet.checks"]),
     ("the textbook and its data", ["purenet.reference", "purenet.convolution", "purenet.dataset",
                                    "purenet.schedule"]),
+    ("the textbook's layered network", ["purenet.deep"]),
     ("engines and file formats", ["purenet.cengine", "purenet.formats"]),
     ("data sources", ["purenet.data"]),
     ("Network", ["purenet.network"]),

@@ -135,7 +135,8 @@ def test_fit_settings_are_those_of_the_last_fit(backend):
     assert net.fit_settings is None
     net.fit([([0.5, 0.1], [1.0, 0.0])] * 3, 1, batch_size=2, lr=0.5, l2=0.1)
     assert net.fit_settings == {"batch_size": 2, "lr": 0.5, "l2": 0.1, "l1": 0.0,
-                                "momentum": 0.0, "early_stop": None, "lr_schedule": None}
+                                "momentum": 0.0, "early_stop": None, "lr_schedule": None,
+                                "dropout": 0.0}
 
 
 def test_bad_arguments_are_clear_errors():
@@ -214,7 +215,7 @@ def test_save_then_load_is_bit_identical(tmp_path):
             for k, v in enumerate(row):
                 assert math.copysign(1, v) == math.copysign(1, back.weights[l][j][k])
     doc = json.loads(path.read_text())
-    assert doc["format"] == "purenet" and doc["version"] == 2
+    assert doc["format"] == "purenet" and doc["version"] == 3
     assert doc["activation"] == "sigmoid" and doc["cost"] == "quadratic" and doc["init"] == "large"
     assert doc["meta"]["seed"] == 5 and doc["meta"]["epochs"] == 2
     assert [f.name for f in tmp_path.iterdir()] == ["model.json"]     # no temp file left
@@ -226,7 +227,7 @@ def test_save_then_load_is_bit_identical(tmp_path):
     (lambda d: d.update(sizes=[3, "x"]), "sizes"),
     (lambda d: d.update(activation="softsign"), "activation 'softsign' is not supported"),
     (lambda d: d.update(cost=None), "cost None is not supported"),
-    (lambda d: d.pop("init"), "init None is not supported in a version 2 file"),
+    (lambda d: d.pop("init"), "init None is not supported in a version 3 file"),
     (lambda d: d.update(version=1, cost="cross-entropy"), "not supported in a version 1 file"),
     (lambda d: d.update(version=True), "version True is not supported"),
     (lambda d: d["weights"][0].pop(), r"weights\[0\] must be 2 rows"),

@@ -307,3 +307,21 @@ def test_inputs_that_are_not_square_images_skip_two_pictures_with_a_note(tmp_pat
                                                  "output-activations.png"]
     assert notes[1] == "  (no hidden-weights or misclassified picture: the 3 inputs are not " \
                        "a square image)"
+
+
+@needs_matplotlib
+def test_a_conv_network_draws_its_filters(tiny_mnist, tmp_path):
+    """The first conv layer's filters, in place of the hidden units' weights, each K×K tile
+    the filter's values on one scale (max |w| = 1)."""
+    out = run_cli("--data-dir", tiny_mnist, "--sizes", "784,conv3x4,pool5,10", "--epochs", "1",
+                  "--test-limit", "0", "--backend", "python", "--plots", str(tmp_path / "p"))
+    assert out.returncode == 0, out.stderr
+    assert sorted(os.listdir(str(tmp_path / "p"))) == ["filters.png", "learning-curve.png"]
+    from purenet.cli import plots
+    net = Network([784, "conv3x4", "pool5", 10], seed=1)
+    fig = plots.conv_filters(net.weights[0])
+    mosaic = fig.axes[0].images[0].get_array()
+    assert mosaic.shape == (4, 3 * 5 - 1) and "3 filters, 4×4" in fig.texts[0].get_text()
+    scale = max(abs(v) for f in net.weights[0] for row in f[0] for v in row)
+    assert [list(r) for r in mosaic[:, 5:9]] == [[v / scale for v in row]
+                                                 for row in net.weights[0][1][0]]

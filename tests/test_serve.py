@@ -1,7 +1,9 @@
 """purenet-serve over real HTTP on 127.0.0.1: the page, the model's description, the
 answers to a drawing (the same as purenet-predict's on the same drawing as a file), every
 refusal (a 4xx and one line of JSON, the server still serving after it), Ctrl-C, and the
-command line's exit codes.  The page in a real browser: test_browser.py."""
+command line's exit codes; for a model of fully connected layers and for one with conv and
+pool layers (its maps, its first layer's filters).  The page in a real browser:
+test_browser.py."""
 
 import base64
 import http.client
@@ -15,7 +17,9 @@ import threading
 import pytest
 
 from purenet import Network, load
+from purenet.checks import layers_of
 from purenet.cli import predict, serve
+from purenet.deep import forward_pass as deep_forward_pass
 from purenet.formats.digits import mnist_input
 from purenet.formats.images import Image
 from purenet.reference import ACTIVATIONS, COSTS, forward_pass
@@ -37,6 +41,25 @@ def model_path(tmp_path_factory):
     return path
 
 
+CONV_SIZES = [784, "conv3x5", "pool2", "conv4x3", "pool2", 12, 10]
+CONV_SHAPES = [[3, 24, 24], [3, 12, 12], [4, 10, 10], [4, 5, 5], [12]]
+
+
+@pytest.fixture(scope="module")
+def conv_model_path(tmp_path_factory):
+    """A small conv model (CONV_SIZES, ReLU, log-likelihood, as --preset network3) trained
+    by purenet-train on the reference, one epoch of 300 samples of the tiny fake MNIST."""
+    folder = tmp_path_factory.mktemp("serve-conv")
+    path = str(folder / "model.json")
+    subprocess.run([sys.executable, "-m", "purenet.train", "--data-dir",
+                    make_tiny_mnist(str(folder / "mnist"), n_train=300), "--sizes",
+                    ",".join(map(str, CONV_SIZES)), "--activation", "relu", "--cost",
+                    "log-likelihood", "--init", "scaled", "--lr", "0.05", "--epochs", "1",
+                    "--backend", "python", "--quiet", "--save", path],
+                   cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
 def start(model_path, backend="python"):
     """A server of the model on a free port of 127.0.0.1, serving in a thread."""
     net, side = predict.load_model(model_path, backend)
@@ -48,6 +71,14 @@ def start(model_path, backend="python"):
 @pytest.fixture(scope="module")
 def server(model_path):
     server = start(model_path)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def conv_server(conv_model_path):
+    server = start(conv_model_path)          # the reference: the C conv engine may be missing
     yield server
     server.shutdown()
     server.server_close()
@@ -100,7 +131,8 @@ def test_the_model_is_described_with_its_recorded_test_accuracy(server, model_pa
     assert info == {"file": "model.json", "sizes": [784, 12, 10], "cost": "quadratic",
                     "activation": "sigmoid", "backend": "python", "side": 28, "drawing": SIDE,
                     "test": {"accuracy": net.history[-1]["accuracy"], "epoch": 2, "epochs": 2,
-                             "n": 20}}
+                             "n": 20},
+                    "hidden": [{"name": "12", "kind": "full", "shape": [12]}]}
 
 
 def test_the_accuracy_shown_is_the_kept_epochs_or_the_last_or_none():
@@ -113,6 +145,19 @@ def test_the_accuracy_shown_is_the_kept_epochs_or_the_last_or_none():
     assert serve.test_accuracy(net)["accuracy"] == 0.5
     net.history = [{"epoch": 1, "hits": 5}]                           # no test data
     assert serve.test_accuracy(net) is None
+
+
+def test_a_conv_model_is_described_with_its_layers_shapes(conv_server):
+    status, _, data = request(conv_server, "GET", "/api/model")
+    info = json.loads(data)
+    assert status == 200
+    assert info["sizes"] == CONV_SIZES and info["activation"] == "relu"
+    assert info["hidden"] == [
+        {"name": "conv3x5", "kind": "conv", "shape": [3, 24, 24]},
+        {"name": "pool2", "kind": "pool", "shape": [3, 12, 12]},
+        {"name": "conv4x3", "kind": "conv", "shape": [4, 10, 10]},
+        {"name": "pool2", "kind": "pool", "shape": [4, 5, 5]},
+        {"name": "12", "kind": "full", "shape": [12]}]
 
 
 def predict_cli(model_path, drawing, folder, capsys):
@@ -139,6 +184,81 @@ def test_a_drawing_gets_what_purenet_predict_gives_for_the_same_drawing(
     assert got["hidden"] == [activations[1]] and len(got["hidden"][0]) == 12
 
 
+def by_map_row_column(a):
+    """Maps a[c][y][x] as one list, c then y then x ascending (written out here, not
+    convolution.flatten, so that the order is checked)."""
+    return [a[c][y][x] for c in range(len(a)) for y in range(len(a[c]))
+            for x in range(len(a[c][y]))]
+
+
+def test_a_conv_models_answer_holds_its_maps_as_deep_forward_pass_makes_them(
+        conv_server, conv_model_path, tmp_path, capsys):
+    got = answer(conv_server, drawing(stroke_pixels()))
+    pixels, _ = mnist_input(Image(SIDE, SIDE, bytes(stroke_pixels())), 28, invert=False)
+    assert got["input"] == list(pixels)
+    cli = predict_cli(conv_model_path, stroke_pixels(), tmp_path, capsys)
+    assert got["outputs"] == cli["outputs"] and got["class"] == cli["class"]
+    net = load(conv_model_path)
+    activations = deep_forward_pass(layers_of(CONV_SIZES), net.weights, net.biases,
+                                    [p / 255.0 for p in pixels], ACTIVATIONS["relu"],
+                                    COSTS["log-likelihood"])[1]
+    assert got["outputs"] == activations[-1]
+    want = [by_map_row_column(a) for a in activations[1:5]] + [activations[5]]
+    assert got["hidden"] == want
+    assert [len(a) for a in got["hidden"]] == [3 * 24 * 24, 3 * 12 * 12, 400, 100, 12]
+    assert any(v > 0.0 for a in got["hidden"] for v in a)        # not a blank answer
+
+
+def test_a_conv_first_layers_filter_and_its_bias(conv_server, conv_model_path):
+    net = load(conv_model_path)
+    for f in range(3):
+        status, _, data = request(conv_server, "GET", "/api/weights/%d" % f)
+        assert status == 200
+        assert json.loads(data) == {"unit": f, "kind": "conv", "side": 5,
+                                    "weights": by_map_row_column(net.weights[0][f]),
+                                    "bias": net.biases[0][f]}
+
+
+CONV_REFUSED = [      # (method, path, body, status, words of the message)
+    ("GET", "/api/weights/3", None, 404, "filters 0 to 2"),
+    ("GET", "/api/weights/784", None, 404, "filters 0 to 2"),
+    ("GET", "/api/weights/-1", None, 404, "no such page"),
+    ("GET", "/api/weights/x", None, 404, "no such page"),
+    ("POST", "/api/predict", drawing(bytes(SIDE * SIDE)), 422, ""),
+    ("POST", "/api/predict", drawing(bytes(28 * 28), 28, 28), 400, "280x280"),
+    ("POST", "/api/predict", b"[]", 400, "a drawing is"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, status, words", CONV_REFUSED,
+                         ids=["%s %s %d" % (m, p, s) for m, p, _, s, _ in CONV_REFUSED])
+def test_a_conv_model_refuses_bad_requests_with_a_4xx_and_goes_on(
+        conv_server, method, path, body, status, words):
+    got, kind, data = request(conv_server, method, path, body)
+    assert (got, kind) == (status, "application/json")
+    assert words in json.loads(data)["error"]
+    assert len(answer(conv_server, drawing(stroke_pixels()))["hidden"]) == 5
+
+
+def test_a_model_whose_first_layer_is_a_pool_layer_has_no_weights_to_show(tmp_path):
+    path = str(tmp_path / "pool.json")
+    Network([784, "pool4", 10], seed=0).save(path)
+    pool = start(path)
+    try:
+        info = json.loads(request(pool, "GET", "/api/model")[2])
+        assert info["hidden"] == [{"name": "pool4", "kind": "pool", "shape": [1, 7, 7]}]
+        status, _, data = request(pool, "GET", "/api/weights/0")
+        assert status == 404 and "pool4, has no weights" in json.loads(data)["error"]
+        got = answer(pool, drawing(stroke_pixels()))
+        pixels = got["input"]
+        want = [max(pixels[(4 * y + u) * 28 + 4 * x + v] / 255.0
+                    for u in range(4) for v in range(4)) for y in range(7) for x in range(7)]
+        assert got["hidden"] == [want]               # each 4x4 window's largest pixel
+    finally:
+        pool.shutdown()
+        pool.server_close()
+
+
 @pytest.mark.skipif(C_MISSING is not None, reason="C engine unavailable: %s" % C_MISSING)
 def test_both_engines_give_the_same_answer(server, model_path):
     on_c = start(model_path, backend="c")
@@ -155,8 +275,8 @@ def test_a_first_layer_units_weights(server, model_path):
     net = load(model_path)
     status, _, data = request(server, "GET", "/api/weights/11")
     assert status == 200
-    assert json.loads(data) == {"unit": 11, "side": 28, "weights": net.weights[0][11],
-                                "bias": net.biases[0][11]}
+    assert json.loads(data) == {"unit": 11, "kind": "full", "side": 28,
+                                "weights": net.weights[0][11], "bias": net.biases[0][11]}
 
 
 BLANK = bytes(SIDE * SIDE)

@@ -11,30 +11,41 @@ as backprop computes it (``reference.gradient_sums``), with the central differen
 the largest error per layer, for the weights and the biases, and exits 1 naming the
 worst parameter when an error is above the tolerance (0 otherwise).
 
+A network with conv and pool layers (``--sizes 36,conv2x3,pool2,5,3``) is checked with
+``deep.gradient_sums`` and ``deep.total_cost`` instead; a conv layer's weights are
+nested [F][C][K][K] (wˡ[f][c][i][j]) and a pool layer has no parameters to check.  With
+``--dropout p`` each sample keeps one fixed dropout mask (drawn by random.Random(SEED +
+2)), the same for backprop and for every ±h, so the cost stays a smooth function.
+
 ``--gradient MODULE:FUNCTION`` (or ``path/to/file.py:FUNCTION``) checks your own
 gradient instead: FUNCTION(weights, biases, x, y) returns (nabla_b, nabla_w), one
 sample's ∂C/∂b and ∂C/∂w without regularisation, laid out as purenet's weights and
 biases (``reference.backprop`` is one such function).
 
-A ReLU has a kink at 0 and L1 one at w = 0: where the ±h step crosses one, the
-difference is no derivative, so that parameter is left out and counted.
+A ReLU has a kink at 0, L1 one at w = 0, and max-pooling one where a window's
+maximum changes hands: where the ±h step crosses one, the difference is no
+derivative, so that parameter is left out and counted.
 
 Standard library only.
 """
 
 import importlib
 import importlib.util
+import itertools
 import math
 import os
 import random
 import sys
 
+from .. import deep
 from .. import reference as ref
-from ..checks import short
+from ..checks import is_layered, layers_of, param_shapes, short
 from ..errors import GradientError, UsageError
 from ..network import Network
-from .explain import add_network_options, add_sample_options, name, samples
-from .options import Output, Parser, count, exit_code, penalty, positive_number
+from .explain import add_network_options, add_sample_options, samples
+from .explain_text import conv_name, name
+from .options import (Output, Parser, count, exit_code, momentum_value, penalty,
+                      positive_number)
 
 PROG = "purenet.gradcheck"
 
@@ -47,49 +58,127 @@ def reference_gradient(weights, biases, pairs, act, cost):
     return nabla_b, [[list(row) for row in w] for w in nabla_w]
 
 
+class Textbook:
+    """The functions a check uses: reference.py's for a fully connected network, deep.py's
+    for one with conv or pool layers, or with dropout (keeps: one fixed keep mask per
+    sample, see deep.forward_pass; scale = 1/(1 − p))."""
+
+    def __init__(self, sizes, keeps=None, scale=1.0):
+        self.sizes, self.keeps, self.scale = list(sizes), keeps, scale
+        self.layered = is_layered(sizes) or keeps is not None
+        self.layers = layers_of(sizes) if self.layered else None
+        self.module = "deep" if self.layered else "reference"
+        self.pools = self.layered and any(layer.kind == "pool" for layer in self.layers)
+
+    def gradient(self, weights, biases, pairs, act, cost):
+        """Σₓ ∂Cₓ/∂b and Σₓ ∂Cₓ/∂w, as training computes them."""
+        if not self.layered:
+            return reference_gradient(weights, biases, pairs, act, cost)
+        return deep.gradient_sums(self.layers, weights, biases, pairs, act, cost, self.keeps,
+                                  self.scale)
+
+    def forward(self, weights, biases, pairs, act, cost):
+        """deep.forward_pass of each sample, with its keep mask."""
+        for s, (x, _) in enumerate(pairs):
+            keep = self.keeps[s] if self.keeps is not None else None
+            yield deep.forward_pass(self.layers, weights, biases, x, act, cost, keep, self.scale)
+
+    def total_cost(self, weights, biases, pairs, act, cost, l2, l1):
+        """C: reference.total_cost, deep.total_cost, or with dropout deep.total_cost's
+        sum with each sample's mask."""
+        if not self.layered:
+            return ref.total_cost(weights, biases, pairs, act, cost, l2, l1)
+        if self.keeps is None:
+            return deep.total_cost(self.layers, weights, biases, pairs, act, cost, l2, l1)
+        total, n = 0.0, len(pairs)
+        for (zs, activations, _), (_, y) in zip(self.forward(weights, biases, pairs, act, cost),
+                                                pairs):
+            total += cost.fn(activations[-1], y, zs[-1])
+        flat = [v for w in weights for row in deep.weight_rows(w) for v in row]
+        return (total / n + 0.5 * (l2 / n) * sum(v * v for v in flat)
+                + (l1 / n) * sum(map(abs, flat)))
+
+    def watches(self, act):
+        """Whether a step can cross a kink of the network: a ReLU's, or a pool's."""
+        return act is ref.RELU or self.pools
+
+    def pattern(self, weights, biases, pairs, act, cost):
+        """What a ±h step must leave as it is, sample by sample: which hidden ReLUs have
+        z > 0 (a ReLU's side of its kink), and each pool window's chosen unit."""
+        if not self.layered:
+            return [[[v > 0.0 for v in z] for z in
+                     ref.forward_pass(weights, biases, x, act, cost)[0][:-1]] for x, _ in pairs]
+        relu, hidden = act is ref.RELU, self.layers[1:-1]
+        return [([[v > 0.0 for v in deep.as_vector(z, layer)] for z, layer in zip(zs[1:-1], hidden)
+                  if relu and layer.kind != "pool"], choices)
+                for zs, _, choices in self.forward(weights, biases, pairs, act, cost)]
+
+
+def flat(nested):
+    """The numbers of a nested list, in order."""
+    for v in nested:
+        if isinstance(v, list):
+            yield from flat(v)
+        else:
+            yield v
+
+
+def add_into(total, part):
+    """total += part, element by element, for nested lists of one shape."""
+    for i, v in enumerate(part):
+        if isinstance(v, list):
+            add_into(total[i], v)
+        else:
+            total[i] += v
+
+
 def user_gradient(function, label):
     """A summed gradient from a per-sample function(weights, biases, x, y), which gets
     copies of the parameters and is checked for purenet's layout."""
     def summed(weights, biases, pairs, act, cost):
-        total_b = [[0.0] * len(b) for b in biases]
-        total_w = [[[0.0] * len(row) for row in w] for w in weights]
+        total_b, total_w = deep.zeros_like(biases), deep.zeros_like(weights)
         for x, y in pairs:
             try:
-                result = function([[list(row) for row in w] for w in weights],
-                                  [list(b) for b in biases], list(x), list(y))
+                result = function(deep.copied(weights), deep.copied(biases), list(x), list(y))
             except Exception as e:
                 raise GradientError("%s raised %s: %s" % (label, type(e).__name__, e)) from None
             nabla_b, nabla_w = checked(result, weights, biases, label)
-            for l in range(len(weights)):
-                for j in range(len(biases[l])):
-                    total_b[l][j] += nabla_b[l][j]
-                    for k in range(len(weights[l][j])):
-                        total_w[l][j][k] += nabla_w[l][j][k]
+            add_into(total_b, nabla_b)
+            add_into(total_w, nabla_w)
         return total_b, total_w
     return summed
+
+
+def shaped(value, like):
+    """value as floats nested as like is (TypeError or ValueError if it is not)."""
+    if not isinstance(like, list):
+        return float(value)
+    if isinstance(value, (str, bytes)) or len(value) != len(like):
+        raise ValueError("not shaped as expected")
+    return [shaped(v, l) for v, l in zip(value, like)]
+
+
+def shape_text(w):
+    """How a layer's weights are laid out: "3 rows of 2", "2×1×3×3 ([F][C][K][K])", "0"."""
+    if not w:
+        return "0 (a pool layer)"
+    if not isinstance(w[0][0], list):
+        return "%d rows of %d" % (len(w), len(w[0]))
+    return "%d×%d×%d×%d ([F][C][K][K])" % (len(w), len(w[0]), len(w[0][0]), len(w[0][0][0]))
 
 
 def checked(result, weights, biases, label):
     """result as (nabla_b, nabla_w) of floats shaped like biases and weights, or a
     GradientError saying what was expected."""
     shape = "(nabla_b, nabla_w) shaped like the biases and weights: %s" % ", ".join(
-        "nabla_b[%d] of %d, nabla_w[%d] of %d rows of %d" % (l, len(b), l, len(w), len(w[0]))
+        "nabla_b[%d] of %d, nabla_w[%d] of %s" % (l, len(b), l, shape_text(w))
         for l, (w, b) in enumerate(zip(weights, biases)))
     try:
         nabla_b, nabla_w = result
-        ok = (len(nabla_b) == len(biases) and len(nabla_w) == len(weights)
-              and all(len(nb) == len(b) for nb, b in zip(nabla_b, biases))
-              and all(len(nw) == len(w) and all(len(r) == len(row) for r, row in zip(nw, w))
-                      for nw, w in zip(nabla_w, weights)))
-        if ok:
-            nabla_b = [[float(v) for v in nb] for nb in nabla_b]
-            nabla_w = [[[float(v) for v in row] for row in nw] for nw in nabla_w]
+        nabla_b, nabla_w = shaped(nabla_b, biases), shaped(nabla_w, weights)
     except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise GradientError("%s returned %s; expected %s" % (label, short(result), shape))
-    if not all(math.isfinite(v) for nb in nabla_b for v in nb) or not all(
-            math.isfinite(v) for nw in nabla_w for row in nw for v in row):
+        raise GradientError("%s returned %s; expected %s" % (label, short(result), shape)) from None
+    if not all(map(math.isfinite, flat([nabla_b, nabla_w]))):
         raise GradientError("%s returned NaN or infinity" % label)
     return nabla_b, nabla_w
 
@@ -97,11 +186,12 @@ def checked(result, weights, biases, label):
 # --- the check -------------------------------------------------------------------------
 
 def chosen(sizes, sample, rng):
-    """Per layer l (0-based), the (j, k) of the weights and the j of the biases checked:
-    all of them, or at most `sample` of each drawn by rng (sample 0: all)."""
+    """Per layer l (0-based), the indices of the weights ((j, k), or (f, c, i, j) for a
+    conv layer) and the j of the biases checked: all of them, or at most `sample` of each
+    drawn by rng (sample 0: all).  A pool layer has none."""
     picks = []
-    for n_in, n_out in zip(sizes, sizes[1:]):
-        ws = [(j, k) for j in range(n_out) for k in range(n_in)]
+    for w_shape, (n_out,) in param_shapes(sizes):
+        ws = list(itertools.product(*map(range, w_shape)))
         bs = list(range(n_out))
         if sample and len(ws) > sample:
             ws = sorted(rng.sample(ws, sample))
@@ -111,27 +201,21 @@ def chosen(sizes, sample, rng):
     return picks
 
 
-def pattern(weights, biases, pairs, act, cost):
-    """Which hidden neurons have z > 0, sample by sample: a ReLU's side of its kink."""
-    return [[[v > 0.0 for v in z] for z in ref.forward_pass(weights, biases, x, act, cost)[0][:-1]]
-            for x, _ in pairs]
-
-
-def difference(weights, biases, row, k, pairs, act, cost, l2, l1, h, kink_at_0):
+def difference(textbook, weights, biases, row, k, pairs, act, cost, l2, l1, h, kink_at_0):
     """The central difference (C(θ+h) − C(θ−h)) / (θ+h − (θ−h)) for the parameter θ =
-    row[k] (changed in place and restored), C being the reference's total_cost; None
-    where the step crosses a kink: a ReLU's z = 0, or θ = 0 when kink_at_0 (an
-    L1-regularised weight: |w|)."""
+    row[k] (changed in place and restored), C being the textbook's total_cost; None
+    where the step crosses a kink: a ReLU's z = 0, a pool window's maximum changing
+    hands, or θ = 0 when kink_at_0 (an L1-regularised weight: |w|)."""
     theta = row[k]
     if kink_at_0 and theta - h <= 0.0 <= theta + h:
         return None
-    relu = act is ref.RELU
-    before = pattern(weights, biases, pairs, act, cost) if relu else None
+    watch = textbook.watches(act)
+    before = textbook.pattern(weights, biases, pairs, act, cost) if watch else None
     costs = []
     for t in (theta + h, theta - h):
         row[k] = t
-        costs.append(ref.total_cost(weights, biases, pairs, act, cost, l2, l1))
-        if relu and pattern(weights, biases, pairs, act, cost) != before:
+        costs.append(textbook.total_cost(weights, biases, pairs, act, cost, l2, l1))
+        if watch and textbook.pattern(weights, biases, pairs, act, cost) != before:
             costs = None
             break
     row[k] = theta
@@ -146,50 +230,68 @@ def floor(c, h, tolerance):
     return 100 * 2.0 ** -52 * max(abs(c), 1.0) / h / tolerance
 
 
+def cell(nested, index):
+    """(the innermost list that holds nested[i][j]...[k], k) for index (i, j, ..., k)."""
+    for i in index[:-1]:
+        nested = nested[i]
+    return nested, index[-1]
+
+
 def check(weights, biases, pairs, act, cost, gradient, l2=0.0, l1=0.0, h=1e-5,
-          tolerance=1e-6, picks=None):
+          tolerance=1e-6, picks=None, textbook=None):
     """Compare gradient(weights, biases, pairs, act, cost) (summed over the pairs, as
-    reference_gradient) with central differences of total_cost, on the parameters picks
-    names (see chosen; default all).  Returns (results, floor): a Result per parameter.
+    reference_gradient) with central differences of the textbook's total_cost (default
+    reference.py's, for a fully connected network), on the parameters picks names (see
+    chosen; default all).  Returns (results, floor): a Result per parameter.
     """
+    textbook = textbook or Textbook([len(weights[0][0])] + [len(b) for b in biases])
     n = len(pairs)
     sum_b, sum_w = gradient(weights, biases, pairs, act, cost)
-    least = floor(ref.total_cost(weights, biases, pairs, act, cost, l2, l1), h, tolerance)
-    picks = picks or chosen([len(weights[0][0])] + [len(b) for b in biases], 0, None)
+    least = floor(textbook.total_cost(weights, biases, pairs, act, cost, l2, l1), h, tolerance)
+    picks = picks or chosen(textbook.sizes, 0, None)
     results = []
     for l, (ws, bs) in enumerate(picks):
+        conv = textbook.layered and textbook.layers[l + 1].kind == "conv"
         for j in bs:
-            results.append(Result(l + 1, "bias", j, None, sum_b[l][j] / n, difference(
-                weights, biases, biases[l], j, pairs, act, cost, l2, l1, h, False), least))
-        for j, k in ws:
-            w = weights[l][j][k]
-            analytic = sum_w[l][j][k] / n + l2 / n * w + l1 / n * ref.sgn(w)
-            results.append(Result(l + 1, "weight", j, k, analytic, difference(
-                weights, biases, weights[l][j], k, pairs, act, cost, l2, l1, h, bool(l1)),
+            results.append(Result(l + 1, "bias", (j,), conv, sum_b[l][j] / n, difference(
+                textbook, weights, biases, biases[l], j, pairs, act, cost, l2, l1, h, False),
+                least))
+        for index in ws:
+            row, k = cell(weights[l], index)
+            grad, _ = cell(sum_w[l], index)
+            w = row[k]
+            analytic = grad[k] / n + l2 / n * w + l1 / n * ref.sgn(w)
+            results.append(Result(l + 1, "weight", index, conv, analytic, difference(
+                textbook, weights, biases, row, k, pairs, act, cost, l2, l1, h, bool(l1)),
                 least))
     return results, least
 
 
 class Result:
-    """One parameter's check: layer (1..L), kind ("weight" or "bias"), j, k (None for a
-    bias), analytic, numeric (None at a kink), and
+    """One parameter's check: layer (1..L), kind ("weight" or "bias"), index ((j, k) or
+    (j,); a conv layer's (f, c, i, j) or (f,)), conv, analytic, numeric (None at a
+    kink), and
 
         error = |analytic − numeric| / max(|analytic|, |numeric|, floor)
 
     (None at a kink)."""
 
-    def __init__(self, layer, kind, j, k, analytic, numeric, least):
-        self.layer, self.kind, self.j, self.k = layer, kind, j, k
+    def __init__(self, layer, kind, index, conv, analytic, numeric, least):
+        self.layer, self.kind, self.index, self.conv = layer, kind, tuple(index), conv
         self.analytic, self.numeric = analytic, numeric
         self.error = None if numeric is None else (
             abs(analytic - numeric) / max(abs(analytic), abs(numeric), least))
 
     def symbol(self):
-        return name("w", self.layer, self.j, self.k) if self.k is not None else name(
-            "b", self.layer, self.j)
+        """w²₀₂ or b¹₁; a conv layer's w¹[0][0][1][2] or b¹[0]."""
+        letter = "w" if self.kind == "weight" else "b"
+        if self.conv:
+            return conv_name(letter, self.layer, *self.index)
+        return name(letter, self.layer, *self.index)
 
     def describe(self):
-        index = "j=%d" % self.j + ("" if self.k is None else " k=%d" % self.k)
+        labels = ("fcij" if self.kind == "weight" else "f") if self.conv else "jk"
+        index = " ".join("%s=%d" % pair for pair in zip(labels, self.index))
         return ("%s (layer %d %s %s): analytic %r, numeric %r, error %.2g"
                 % (self.symbol(), self.layer, self.kind, index, self.analytic, self.numeric,
                    self.error))
@@ -206,12 +308,16 @@ def worst(results):
 def layer_line(layer, results, sizes, tolerance):
     """One layer's weights and biases: how many were checked of how many, the largest
     error and where."""
+    w_shape, (n_out,) = param_shapes(sizes)[layer - 1]
+    kind = sizes[layer]
+    if isinstance(kind, str) and kind.startswith("pool"):
+        return "  layer %d (%s): no weights or biases (max-pooling has none)" % (layer, kind)
     parts = []
-    for kind, total in (("weight", sizes[layer - 1] * sizes[layer]), ("bias", sizes[layer])):
-        mine = [r for r in results if r.layer == layer and r.kind == kind]
+    for what, total in (("weight", math.prod(w_shape)), ("bias", n_out)):
+        mine = [r for r in results if r.layer == layer and r.kind == what]
         top = worst(mine)
         left = sum(r.error is None for r in mine)
-        text = "%s %d/%d" % ("weights" if kind == "weight" else "biases", len(mine) - left,
+        text = "%s %d/%d" % ("weights" if what == "weight" else "biases", len(mine) - left,
                              total)
         if top is not None:
             text += ", largest error %.2g (%s)%s" % (top.error, top.symbol(),
@@ -219,23 +325,37 @@ def layer_line(layer, results, sizes, tolerance):
         if left:
             text += " (%d left out: the step crosses a kink)" % left
         parts.append(text)
-    return "  layer %d: %s" % (layer, "; ".join(parts))
+    return "  layer %d%s: %s" % (layer, " (%s)" % kind if isinstance(kind, str) else "",
+                                 "; ".join(parts))
 
 
-def header(args, pairs, label, picks):
-    every = all(len(ws) == n_in * n_out and len(bs) == n_out for (ws, bs), n_in, n_out in
-                zip(picks, args.sizes, args.sizes[1:]))
+def header(args, pairs, label, picks, textbook):
+    every = all(len(ws) == math.prod(w_shape) and len(bs) == n_out for (ws, bs), (
+        w_shape, (n_out,)) in zip(picks, param_shapes(args.sizes)))
+    masks = ("; with --dropout %r, one fixed keep mask per sample (random.Random(SEED + 2)), "
+             "scale 1/(1 − p)" % args.dropout if textbook.keeps is not None else "")
     return [
         "%s: Network(%s, seed=%d, init=%r), %d sample%s, λ₂ = %r, λ₁ = %r"
         % (PROG, args.sizes, args.seed, args.init, len(pairs), "" if len(pairs) == 1 else "s",
            args.l2, args.l1),
         "Checking %s, averaged over the samples, plus λ₂/n·w + λ₁/n·sgn(w), against "
-        "(C(θ+h) − C(θ−h))/2h of reference.total_cost with h = %g, on %s."
-        % (label, args.step, "every parameter" if every else
-           "at most %d weights and %d biases per layer (--sample)" % (args.sample, args.sample)),
+        "(C(θ+h) − C(θ−h))/2h of %s.total_cost with h = %g, on %s%s."
+        % (label, textbook.module, args.step, "every parameter" if every else
+           "at most %d weights and %d biases per layer (--sample)" % (args.sample, args.sample),
+           masks),
         "error = |analytic − numeric| / max(|analytic|, |numeric|, floor); the floor is "
         "100·2⁻⁵²·max(|C|, 1)/(h·tolerance), what the difference can resolve; tolerance %g."
         % args.tolerance]
+
+
+def masks(args, pairs):
+    """With --dropout p, one keep mask per sample (deep.keep_masks, drawn by
+    random.Random(SEED + 2)), and the scale 1/(1 − p); else (None, 1.0)."""
+    if not args.dropout:
+        return None, 1.0
+    units = sum(layer.n for layer in layers_of(args.sizes)[1:-1] if layer.kind == "full")
+    keep = deep.keep_masks(random.Random(args.seed + 2), len(pairs) * units, args.dropout)
+    return [keep[s * units:(s + 1) * units] for s in range(len(pairs))], 1.0 / (1.0 - args.dropout)
 
 
 def run(args, out):
@@ -243,19 +363,24 @@ def run(args, out):
     pairs = samples(args)
     net = Network(args.sizes, seed=args.seed, init=args.init)
     weights, biases = net.weights, net.biases
+    if args.gradient and args.dropout:
+        raise UsageError("--dropout checks purenet's own gradient (yours cannot see the "
+                         "masks): leave out --gradient or --dropout")
+    textbook = Textbook(args.sizes, *masks(args, pairs))
     if args.gradient:
         gradient, label = user_gradient(*load_gradient(args.gradient)), args.gradient
         gradient(weights, biases, pairs[:1], None, None)   # a broken one fails before any output
     else:
-        gradient, label = reference_gradient, "backprop (reference.gradient_sums)"
+        gradient = textbook.gradient
+        label = "backprop (%s.gradient_sums)" % textbook.module
     picks = chosen(args.sizes, args.sample, random.Random(args.seed))
-    for line in header(args, pairs, label, picks):
+    for line in header(args, pairs, label, picks, textbook):
         out(line)
     failed, tops, asked = [], [], settings(args)
     for cost, activation in asked:
         results, least = check(weights, biases, pairs, ref.ACTIVATIONS[activation],
                                ref.COSTS[cost], gradient, args.l2, args.l1, args.step,
-                               args.tolerance, picks)
+                               args.tolerance, picks, textbook)
         setting = "%s cost, %s neurons" % (cost, activation)
         out("")
         out("%s (floor %.2g):" % (setting, least))
@@ -351,6 +476,9 @@ def build_parser():
                    help="the step h of the central difference (default 1e-5)")
     p.add_argument("--tolerance", type=positive_number, default=1e-6,
                    help="the largest error that passes (default 1e-6)")
+    p.add_argument("--dropout", type=momentum_value, default=0.0, metavar="P",
+                   help="check with dropout p in [0, 1) on the fully connected hidden layers: "
+                        "one fixed mask per sample, drawn by random.Random(SEED + 2)")
     p.add_argument("--gradient", default=None, metavar="MODULE:FUNCTION",
                    help="check your own FUNCTION(weights, biases, x, y) -> (nabla_b, nabla_w) "
                         "(one sample, no regularisation, purenet's layout) instead of the "

@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 
-from ..checks import MAX_THREADS, check_sizes
+from ..checks import MAX_THREADS, check_sizes, parse_size
 from .. import cengine
 from ..errors import CEngineUnavailable, PurenetError, UsageError
 from ..formats.atomic import probe_target
@@ -168,16 +168,14 @@ def momentum_value(text):
 
 
 def layer_sizes(text):
+    """--sizes: neurons per layer, and conv/pool layers: 784,conv20x5,pool2,100,10."""
+    sizes = [int(s) if s.strip().isdigit() else s.strip() for s in text.split(",")]
+    if not all(map(parse_size, sizes)):
+        raise argparse.ArgumentTypeError(
+            "%r is not a comma-separated list of whole numbers (neurons) and conv/pool layers "
+            "(e.g. 784,100,10 or 784,conv20x5,pool2,100,10)" % text)
     try:
-        sizes = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a comma-separated list of whole numbers "
-                                         "(e.g. 784,100,10)" % text) from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError("%r needs at least two layers of at least one neuron "
-                                         "(e.g. 784,100,10)" % text)
-    try:
-        return check_sizes(sizes)         # the C engine's limits, and this machine's memory
+        return check_sizes(sizes)   # the shapes, the C engine's limits, and this machine's memory
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 

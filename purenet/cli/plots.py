@@ -147,7 +147,10 @@ class Plots:
                                                               predictions, self.side))
             self._save("output-activations.png",
                        output_activations(outputs, self.labels, self.net.cost_name))
-        if self.side is not None:
+        first = str(self.net.sizes[1])
+        if first.startswith("conv"):
+            self._save("filters.png", conv_filters(self.net.weights[0]))
+        elif self.side is not None and not first.startswith("pool"):
             self._save("hidden-weights.png", hidden_weights(self.net.weights[0], self.side))
 
     def _save(self, name, figure):
@@ -289,6 +292,20 @@ def hidden_weights(weights, side):
         "first-layer units' incoming weights%s\n(red +, blue −, each unit on its own scale)"
         % (" (the first %d of %d)" % (len(shown), len(weights))
            if len(shown) < len(weights) else ""), cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+    return fig
+
+
+def conv_filters(weights):
+    """The first conv layer's filters (weights[0], [F][C][K][K]), the first map of each as a
+    K×K image, every filter on the same symmetric scale (red +, blue −): the features the
+    layer looks for."""
+    tiles = [numpy.array(f[0]).ravel() for f in weights]
+    scale = max(numpy.abs(t).max() for t in tiles) or 1.0
+    k = len(weights[0][0])
+    fig, _ = _image_figure(
+        _mosaic([t / scale for t in tiles], k, min(10, len(tiles))),
+        "the first conv layer's %d filters, %d×%d\n(red +, blue −, one scale for all)"
+        % (len(tiles), k, k), cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     return fig
 
 

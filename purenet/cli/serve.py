@@ -8,18 +8,28 @@ stroke is drawn and when it ends, the page sends the drawing, DRAWING x DRAWING 
 pixels, to ``POST /api/predict``; the server makes the model's input of it with
 :func:`purenet.formats.digits.mnist_input` (MNIST's preprocessing) and answers with that
 input, every hidden layer's activations and the output activations.  The page shows the
-input as a 28x28 picture, the hidden units as a grid (a click on a first-layer unit
-shows its incoming weights as an image, from ``GET /api/weights/J``) and the outputs as
-bars.
+input as a 28x28 picture, each fully connected hidden layer as a grid of its units, each
+conv or pool layer as its maps, small images side by side, and the outputs as bars.  A
+click on a unit of the first layer shows its incoming weights as an image, or, when the
+first layer is a conv layer, the filter of the map clicked (``GET /api/weights/J``).
 
-The outputs come from the engine ``--backend`` chooses (as purenet-predict's); the
-hidden activations from the reference's :func:`purenet.reference.forward_pass` (the C
-engine returns only the outputs; the two engines give the same bits).
+``GET /api/model`` describes the model, and its hidden layers as ``"hidden"``: for each
+its name (its entry of sizes, "100", "conv20x5", "pool2"), its kind ("full", "conv",
+"pool") and its shape, [units] or [maps, rows, columns].  The answer to a drawing has
+each hidden layer's activations as one flat list, a conv or pool layer's maps in
+[map][row][column] order (as the fully connected layer after them reads them).
+
+The hidden activations come from the reference's :func:`purenet.deep.forward_pass` (the
+C engine returns only the outputs; the two engines give the same bits); the outputs from
+the engine ``--backend`` chooses (as purenet-predict's), on the reference the last layer
+of that same forward pass (its feedforward would compute it again: network3's forward
+pass takes about 0.3 s in CPython).
 
 The routes are ``GET /`` (the page), ``GET /api/model``, ``GET /api/weights/J`` and
 ``POST /api/predict``; no file but the page is ever served.  Any other path or method, a
-body over MAX_BODY bytes, JSON that is not a drawing, or a drawing of another size gets
-a 4xx status and one line of JSON, ``{"error": "..."}``, and the server keeps serving.
+body over MAX_BODY bytes, JSON that is not a drawing, a drawing of another size, or a
+unit the first layer does not have gets a 4xx status and one line of JSON,
+``{"error": "..."}``, and the server keeps serving.
 """
 
 import argparse
@@ -33,11 +43,14 @@ import socket
 import sys
 import threading
 
+from ..checks import layers_of
+from ..convolution import flatten
 from ..dataset import argmax
+from ..deep import forward_pass
 from ..errors import ImageError, UsageError
 from ..formats.digits import mnist_input
 from ..formats.images import Image
-from ..reference import ACTIVATIONS, COSTS, forward_pass
+from ..reference import ACTIVATIONS, COSTS
 from .options import Parser, exit_code, whole_number
 from .predict import load_model
 
@@ -99,36 +112,56 @@ class Model:
     def __init__(self, net, side, path):
         self.net, self.side, self.path = net, side, path
         self.weights, self.biases = net.weights, net.biases
+        self.layers = layers_of(net.sizes)
         self.act, self.cost = ACTIVATIONS[net.activation], COSTS[net.cost_name]
         self.lock = threading.Lock()          # the engine serves one request at a time
 
     def info(self):
-        """What the page's first line says, and the sizes it draws."""
+        """What the page's first line says, and the layers it draws."""
         net = self.net
         return {"file": os.path.basename(self.path), "sizes": net.sizes, "cost": net.cost_name,
                 "activation": net.activation, "backend": net.backend, "side": self.side,
-                "drawing": DRAWING, "test": test_accuracy(net)}
+                "drawing": DRAWING, "test": test_accuracy(net), "hidden": self.hidden_layers()}
+
+    def hidden_layers(self):
+        """Each hidden layer's name (its entry of sizes), kind and shape: [units] for a
+        fully connected layer, [maps, rows, columns] for a conv or pool layer."""
+        return [{"name": str(size), "kind": layer.kind, "shape": list(layer.shape)}
+                for size, layer in zip(self.net.sizes[1:-1], self.layers[1:-1])]
 
     def predict(self, image):
         """The network's input made of a drawing (light ink on black), the hidden layers'
-        activations, the outputs and the predicted class."""
+        activations (a conv or pool layer's maps flattened, [map][row][column]), the
+        outputs and the predicted class."""
         try:
             pixels, _ = mnist_input(image, self.side, invert=False)
         except ImageError as e:
             raise BadRequest(422, str(e)) from None
         x = [p / 255.0 for p in pixels]
-        with self.lock:
-            outputs = self.net.feedforward(x)
-        activations = forward_pass(self.weights, self.biases, x, self.act, self.cost)[1]
-        return {"input": list(pixels), "hidden": activations[1:-1], "outputs": outputs,
+        activations = forward_pass(self.layers, self.weights, self.biases, x, self.act,
+                                   self.cost)[1]
+        outputs = activations[-1]             # the reference's: the python backend's own
+        if self.net.backend != "python":
+            with self.lock:
+                outputs = self.net.feedforward(x)
+        hidden = [flatten(a) if len(layer.shape) == 3 else a
+                  for a, layer in zip(activations[1:-1], self.layers[1:-1])]
+        return {"input": list(pixels), "hidden": hidden, "outputs": outputs,
                 "class": argmax(outputs)}
 
     def unit_weights(self, unit):
-        """The incoming weights and the bias of unit ``unit`` of the first layer."""
-        if unit >= len(self.weights[0]):
-            raise BadRequest(404, "the first layer has units 0 to %d"
-                             % (len(self.weights[0]) - 1))
-        return {"unit": unit, "side": self.side, "weights": self.weights[0][unit],
+        """What feeds unit ``unit`` of the first layer: a fully connected unit's incoming
+        weights (side x side, as the input) and bias; a conv layer's filter ``unit``
+        (K x K over the one input map, row by row) and its bias."""
+        first = self.layers[1]
+        if first.kind == "pool":
+            raise BadRequest(404, "the first layer, %s, has no weights" % self.net.sizes[1])
+        what = "filters" if first.kind == "conv" else "units"
+        if unit >= first.n:
+            raise BadRequest(404, "the first layer has %s 0 to %d" % (what, first.n - 1))
+        side, weights = ((first.k, flatten(self.weights[0][unit])) if first.kind == "conv"
+                         else (self.side, self.weights[0][unit]))
+        return {"unit": unit, "kind": first.kind, "side": side, "weights": weights,
                 "bias": self.biases[0][unit]}
 
 

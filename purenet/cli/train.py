@@ -12,7 +12,9 @@ import sys
 import time
 
 from .. import __version__, cengine, data
-from ..dataset import argmax
+from ..checks import is_layered
+from ..dataset import EXPANSION, argmax, expand, image_side
+from ..deep import weight_rows
 from ..errors import CEngineUnavailable, SaveError, TrainingDiverged, UsageError
 from ..network import Network, resume
 from . import report
@@ -29,6 +31,11 @@ PRESETS = {
     "network2": {"cost": "cross-entropy", "init": "scaled", "l2": 5.0, "lr": 0.5,
                  "batch_size": 10, "validation": 10000, "lr_schedule": 3, "early_stop": 10,
                  "epochs": 60},
+    # The book's chapter 6 network (network3.py): two conv-pool layers, 100 ReLU, softmax.
+    "network3": {"sizes": [784, "conv20x5", "pool2", "conv40x5", "pool2", 100, 10],
+                 "cost": "log-likelihood", "activation": "relu", "init": "scaled",
+                 "lr": 0.03, "l2": 0.1, "batch_size": 10, "validation": 10000,
+                 "lr_schedule": 3, "early_stop": 10, "epochs": 60},
 }
 
 
@@ -52,14 +59,16 @@ def checkpoint_settings(net):
                 "init": net.init, "seed": net.meta.get("seed")}
     settings.update(net.fit_settings)
     settings.update((k, v) for k, v in net.meta.get("run", {}).items()
-                    if k in ("dataset", "source", "limit", "test_limit", "validation"))
+                    if k in ("dataset", "source", "limit", "test_limit", "validation", "expand"))
     return settings
 
 
 def _shown(name, value):
     option = "--" + name.replace("_", "-")
-    if value is None:
+    if value is None or value is False:
         return "no " + option
+    if value is True:
+        return option
     return "%s %s" % (option, ",".join(map(str, value)) if isinstance(value, list) else value)
 
 
@@ -112,9 +121,16 @@ def build_parser():
                    help="L1 regularisation λ₁ (default 0)")
     p.add_argument("--momentum", type=momentum_value, default=0.0, metavar="μ",
                    help="momentum coefficient μ in [0, 1) (default 0: plain gradient descent)")
+    p.add_argument("--dropout", type=momentum_value, default=0.0, metavar="P",
+                   help="drop each unit of the fully connected hidden layers with probability "
+                        "P in [0, 1) at every training step (default 0: none)")
     p.add_argument("--validation", type=count, default=None, metavar="N",
                    help="hold out the last N training samples as validation data (never "
                         "trained on; Nielsen's split is 10000)")
+    p.add_argument("--expand", action="store_true",
+                   help="add every training image again shifted by one pixel up, down, left "
+                        "and right: 5x the training samples (the book's expand_mnist.py; "
+                        "the validation and test data are not expanded)")
     p.add_argument("--monitor", action="store_true",
                    help="also print, per epoch, the training cost and accuracy and the "
                         "validation/test cost")
@@ -127,7 +143,9 @@ def build_parser():
     p.add_argument("--preset", choices=sorted(PRESETS), default="seed",
                    help="seed: the blog post's settings (default); network2: Nielsen's chapter 3 "
                         "(cross-entropy, scaled init, --l2 5 --lr 0.5, --validation 10000 "
-                        "--lr-schedule 3 --early-stop 10 --epochs 60); options given win")
+                        "--lr-schedule 3 --early-stop 10 --epochs 60); network3: the book's "
+                        "chapter 6 (--sizes 784,conv20x5,pool2,conv40x5,pool2,100,10, ReLU, "
+                        "log-likelihood, see docs/cli.md); options given win")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for the initial weights and every shuffle (default 0)")
     p.add_argument("--limit", type=count, default=None, metavar="N",
@@ -244,18 +262,30 @@ def load_data(args):
                          % (sizes[-1], args.dataset, train.n_out,
                             ",".join(map(str, sizes[:-1] + [train.n_out]))))
     args.sizes = sizes
+    if args.expand:                          # the training part only, once all else is checked
+        train = expanded(train, args.dataset)
     return train, validation, test
+
+
+def expanded(train, dataset):
+    """--expand: train and its one-pixel shifts; images that are not square are refused."""
+    if image_side(train.n_in) is None:
+        raise UsageError("--expand shifts square images, and %s's have %d pixels, not r x r: "
+                         "leave --expand out" % (dataset, train.n_in))
+    return expand(train)
 
 
 def header(args, engine_note, train, validation, test, origin, seconds):
     """The run's first line: every setting that decides its numbers."""
     extra = "".join(" %s %s," % (name, value) for name, value in (
         ("validation", validation.n if validation else None), ("early-stop", args.early_stop),
-        ("lr-schedule", args.lr_schedule)) if value)
-    return ("purenet: %s network, %s backend%s, %d training / %d test samples (%s), preset %s, "
+        ("lr-schedule", args.lr_schedule), ("dropout", args.dropout)) if value)
+    shifts = (" (%d and their 4 one-pixel shifts)" % (train.n // EXPANSION)
+              if args.expand else "")
+    return ("purenet: %s network, %s backend%s, %d training%s / %d test samples (%s), preset %s, "
             "cost %s, activation %s, init %s, batch %d, lr %g, l2 %g, l1 %g, momentum %g,%s "
             "%s, seed %d (data from %s, loaded in %.1f s)"
-            % ("-".join(map(str, args.sizes)), args.backend, engine_note, train.n, test.n,
+            % ("-".join(map(str, args.sizes)), args.backend, engine_note, train.n, shifts, test.n,
                args.dataset, args.preset, args.cost, args.activation, args.init,
                args.batch_size, args.lr, args.l2, args.l1, args.momentum, extra,
                plural(args.epochs, "epoch"), args.seed, origin, seconds))
@@ -285,6 +315,7 @@ def notes(args, net, train, validation):
 # samples an epoch takes long enough that the run says how long, and what is faster.
 SLOW_REFERENCE_SAMPLES = 10000
 PROBE_SAMPLES = 200         # trained once, on a copy of the network, to time the reference
+PROBE_CONV_SAMPLES = 10     # as many with a conv layer: each takes about 50 times as long
 
 
 def reference_estimate(args, net, train):
@@ -292,9 +323,10 @@ def reference_estimate(args, net, train):
     PROBE_SAMPLES samples (the network itself is not touched), and the faster ways."""
     probe = Network(net.sizes, seed=0, cost=net.cost_name, activation=net.activation)
     start = time.perf_counter()
-    probe.fit(train.head(PROBE_SAMPLES), 1, batch_size=args.batch_size, lr=args.lr,
-              l2=args.l2, l1=args.l1, momentum=args.momentum)
-    epoch = (time.perf_counter() - start) * train.n / min(PROBE_SAMPLES, train.n)
+    probes = PROBE_CONV_SAMPLES if is_layered(net.sizes) else PROBE_SAMPLES
+    probe.fit(train.head(probes), 1, batch_size=args.batch_size, lr=args.lr,
+              l2=args.l2, l1=args.l1, momentum=args.momentum, dropout=args.dropout)
+    epoch = (time.perf_counter() - start) * train.n / min(probes, train.n)
     epochs = args.epochs - len(net.history)
     return ("  (the reference under CPython: about %s an epoch of %d samples here, %s for %s; "
             "--backend c gives the same numbers in seconds, and PyPy runs this same code much "
@@ -395,7 +427,7 @@ WEIGHT_BLOWUP = 100.0
 
 def largest_weight(net):
     """The largest |w| of the network."""
-    return max(abs(v) for w in net.weights for row in w for v in row)
+    return max(abs(v) for w in net.weights for row in weight_rows(w) for v in row)
 
 
 class UnitWatch:
@@ -469,7 +501,7 @@ def run(args, out=None):
         args.net = net                           # for what Ctrl-C says (interrupted)
     net.meta["run"] = {"dataset": args.dataset, "source": args.source, "limit": args.limit,
                        "test_limit": args.test_limit, "validation": args.validation,
-                       "epochs": args.epochs}
+                       "expand": args.expand, "epochs": args.epochs}
     say(header(args, engine_note, train, validation, test, train.origin, load_seconds))
     for line in notes(args, net, train, validation):
         say(line)
@@ -493,7 +525,7 @@ def run(args, out=None):
             progress=progress if progress.enabled else None,
             l2=args.l2, l1=args.l1, momentum=args.momentum, checkpoint=args.checkpoint,
             validation=validation, monitor=args.monitor, early_stop=args.early_stop,
-            lr_schedule=args.lr_schedule)
+            lr_schedule=args.lr_schedule, dropout=args.dropout)
     progress.clear()
     if net.meta.get("best_epoch"):
         net.test_outputs = None                  # the last epoch's, not the kept network's

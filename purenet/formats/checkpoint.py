@@ -11,7 +11,8 @@ model file's content, plus everything that decides the numbers still to come:
 * the state of early stopping and the learning-rate schedule (η now, the best epoch so
   far and its parameters, the epochs since it), when the run has them;
 * the epoch count and the history (in the model's ``meta``);
-* fit's settings: batch size, η₀, λ₂, λ₁, μ, early_stop, lr_schedule;
+* fit's settings: batch size, η₀, λ₂, λ₁, μ, early_stop, lr_schedule, dropout (version 2;
+  a version 1 checkpoint had none);
 * the training data's sample count and SHA-256, so that a resumed run is checked
   to train on the same samples.
 
@@ -39,7 +40,7 @@ from . import model
 from .atomic import write_atomically
 
 FORMAT_NAME = model.CHECKPOINT_FORMAT_NAME
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # version 1: no "dropout" in "fit" (it was 0)
 STATE_WORDS = 625           # random.Random's state: 624 words of the Mersenne Twister + index
 
 
@@ -97,8 +98,8 @@ def read(path):
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         fail("not a purenet checkpoint (no \"format\": \"%s\"; a model file is read by "
              "purenet.load, and cannot be resumed)" % FORMAT_NAME)
-    if doc.get("version") != FORMAT_VERSION or isinstance(doc.get("version"), bool):
-        fail("checkpoint version %r is not supported (this purenet reads version %d)"
+    if doc.get("version") not in (1, FORMAT_VERSION) or isinstance(doc.get("version"), bool):
+        fail("checkpoint version %r is not supported (this purenet reads versions 1 to %d)"
              % (doc.get("version"), FORMAT_VERSION))
     parsed = model.parse(doc.get("model"), fail)
     sizes = parsed["sizes"]
@@ -144,9 +145,8 @@ def _like_params(value, sizes):
     """Whether value is [weights, biases] of finite numbers shaped as sizes asks."""
     try:
         vw, vb = value
-        check_params(sizes, vw, vb)
-        return all(is_number(v) for w in vw for row in w for v in row) and all(
-            is_number(v) for b in vb for v in b)
+        check_params(sizes, vw, vb)            # shapes, and finite numbers only
+        return True
     except (TypeError, ValueError, OverflowError):
         return False
 

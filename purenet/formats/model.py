@@ -2,25 +2,28 @@
 
 JSON, versioned, nothing executed on reading::
 
-    {"format": "purenet", "version": 2, "sizes": [784, 100, 10],
+    {"format": "purenet", "version": 3, "sizes": [784, 100, 10],
      "cost": "quadratic", "activation": "sigmoid", "init": "large",
      "weights": [...], "biases": [...], "meta": {"seed": 0, ..., "history": [...]}}
 
 Floats are written with ``repr``, so they read back bit-identical.  The history keeps
 each epoch's accuracies and costs but not its timings (``TIMINGS``): the same training
-writes the same bytes.  Version 1 files (sigmoid, quadratic and "large" only, no
-"init") are read too.
+writes the same bytes.  Version 3 sizes may hold the conv and pool layers of chapter 6
+("conv20x5", "pool2"; a conv layer's weights are nested [F][C][K][K], a pool layer's weights
+and biases empty lists).  Version 2 files (whole-number sizes) and version 1 files
+(sigmoid, quadratic and "large" only, no "init") are read too.
 """
 
 import json
 import os
 
-from ..checks import INITS, check_params, check_sizes, is_whole, short
+from ..checks import INITS, check_params, check_sizes, is_layered, is_whole, short
 from ..errors import InvalidArgument, ModelFileError
 from ..reference import ACTIVATIONS, COSTS
 
 FORMAT_NAME = "purenet"
-FORMAT_VERSION = 2              # version 1: sigmoid / quadratic / "large" only, no "init"
+FORMAT_VERSION = 3              # 2: whole-number sizes only; 1: also sigmoid / quadratic /
+                                # "large" only, no "init"
 CHECKPOINT_FORMAT_NAME = "purenet-checkpoint"   # the "format" of a checkpoint (checkpoint.py)
 TIMINGS = ("seconds", "samples_per_s", "eval_seconds")    # kept out of the file
 
@@ -76,7 +79,7 @@ def parse(doc, fail):
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         fail("not a purenet model file (no \"format\": \"purenet\")")
     version = doc.get("version")
-    if not is_whole(version) or version not in (1, FORMAT_VERSION):
+    if not is_whole(version) or version not in (1, 2, FORMAT_VERSION):
         fail("model format version %s is not supported (this purenet reads versions 1 to %d)"
              % (short(version), FORMAT_VERSION))
     kind = {"cost": doc.get("cost"), "activation": doc.get("activation"),
@@ -92,6 +95,8 @@ def parse(doc, fail):
         sizes = check_sizes(doc.get("sizes"))        # before anything is allocated
     except ValueError as e:
         fail("\"sizes\": %s" % e)
+    if version < 3 and is_layered(sizes):
+        fail("\"sizes\" has conv or pool layers, which a version %d file cannot hold" % version)
     weights, biases = doc.get("weights"), doc.get("biases")
     if not isinstance(weights, list) or not isinstance(biases, list):
         fail("\"weights\" and \"biases\" must be lists")

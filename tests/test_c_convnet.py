@@ -7,6 +7,8 @@ simd_level fixture) and with 1 and 2 threads.
 
 import math
 import random
+import subprocess
+import sys
 from array import array
 
 import pytest
@@ -502,3 +504,24 @@ def test_python_checks():
     with pytest.raises(CEngineError):               # the C code checks what Python passed
         raw.d.n_out = 5
         e._train_net(raw.d, raw.indices, raw.counts, raw.step, None, "test")
+
+
+def test_two_threads_on_a_busy_machine(simd_level):
+    """Two threads while two other processes keep both cores busy: the main thread goes
+    solo when its worker is late and tries together again (net_team.c), batch by batch,
+    within one call; every split gives the bits of one thread."""
+    cfg = config([64, "conv6x3", "pool2", "conv9x2", 12, 5], activation="relu", lr=0.1,
+                 n=400, epochs=12, batch_size=5, momentum=0.3, p=0.2)
+    data, w, b, epochs = setup(cfg)
+    one = cengine.CNetEngine(cfg["sizes"], w, b, 1, cfg["cost"], cfg["activation"])
+    train(one, cfg, data, epochs)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        two = cengine.CNetEngine(cfg["sizes"], w, b, 2, cfg["cost"], cfg["activation"])
+        train(two, cfg, data, epochs)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert_same("busy, 2 threads", [two.get_params(), two.get_velocities()],
+                [one.get_params(), one.get_velocities()])

@@ -114,8 +114,9 @@ enum { NET_OVER_F = 0, NET_OVER_C = 1 };
 /* Input maps from this many on: NET_OVER_C (a vector of them is then mostly full). */
 #define NET_OVER_C_MIN NET_LANES
 
-/* A position (y, x) packed in one int: y << NET_XBITS | x (maps are at most
- * PN_MAX_SIZE units, so x < 2^24 and y < 2^24 cannot both be large: see net.c). */
+/* A position (y, x) packed in one int: y << NET_XBITS | x.  The first maps are the input,
+ * a square of at most PN_MAX_SIZE = 2^24 units (net.c), so 4096 x 4096, and no later map
+ * is larger: x, y < 2^12 < 2^NET_XBITS. */
 #define NET_XBITS 16
 static inline int net_y(int p) { return p >> NET_XBITS; }
 static inline int net_x(int p) { return p & ((1 << NET_XBITS) - 1); }
@@ -168,7 +169,7 @@ typedef struct {
     double **d_v;
     double *onehot;
     double *zrow, *erow;   /* scratch rows for activate() */
-    int *nzi;              /* a full layer's non-zero inputs (net_full_sums) */
+    int *nzi;              /* a full layer's non-zero inputs (net_full.c) */
     double *nzv;
     double *lanes;         /* a full layer's errors and their sums moved back, slots as
                               lanes (net_full_backward) */

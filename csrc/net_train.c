@@ -28,6 +28,7 @@ typedef struct {
     const pn_data *d;
     const int64_t *indices, *batch_sizes;
     size_t n_batches;
+    size_t *starts;        /* starts[b]: batch b's first position in indices */
     const pn_step *step;
     const pn_dropout *drop;
     net_batch b;
@@ -181,14 +182,6 @@ static void step_share(net_job *j, int t, int nt, int m, int n1)
 
 /* --- the batches ------------------------------------------------------------------------- */
 
-/* Where batch bi starts in the indices (the sum of the sizes before it). */
-static size_t batch_start(const net_job *j, size_t bi)
-{
-    size_t b, pos = 0;
-    for (b = 0; b < bi; b++) pos += (size_t)j->batch_sizes[b];
-    return pos;
-}
-
 /* Thread t's samples s0..s1-1 of the batch at pos (h: thread 0's count) through the
  * layers (net.h). */
 static void batch_samples(net_job *j, int t, size_t pos, int h, int s0, int s1)
@@ -216,24 +209,23 @@ static void batch_samples(net_job *j, int t, size_t pos, int h, int s0, int s1)
 }
 
 /* One thread alone: every batch. */
-static void run_alone(net_job *j, size_t b0)
+static void run_alone(net_job *j)
 {
-    size_t bi, pos = batch_start(j, b0);
-    for (bi = b0; bi < j->n_batches; bi++) {
+    size_t bi;
+    for (bi = 0; bi < j->n_batches; bi++) {
         int m = (int)j->batch_sizes[bi];
-        batch_samples(j, 0, pos, m, 0, m);
+        batch_samples(j, 0, j->starts[bi], m, 0, m);
         step_share(j, 0, 1, m, 0);
-        pos += (size_t)m;
     }
 }
 
 #if PN_THREADS
 /* Batch bi, thread t's half of it; returns the nanoseconds t waited at the meetings. */
-static long long batch_duo(net_job *j, int t, size_t bi, size_t pos)
+static long long batch_duo(net_job *j, int t, size_t bi)
 {
     int m = (int)j->batch_sizes[bi], h = (m + 1) / 2;
     long long late;
-    batch_samples(j, t, pos, h, t == 0 ? 0 : h, t == 0 ? h : m);
+    batch_samples(j, t, j->starts[bi], h, t == 0 ? 0 : h, t == 0 ? h : m);
     late = net_team_meet(&j->team);
     step_share(j, t, 2, m, m - h);
     return late + net_team_meet(&j->team);
@@ -246,7 +238,7 @@ static void *worker_main(void *arg)
     long seen = 0, bi;
     int split;
     while ((split = net_team_next(&j->team, &seen, &bi)) != NET_STOP)
-        if (split == NET_DUO) batch_duo(j, 1, (size_t)bi, batch_start(j, (size_t)bi));
+        if (split == NET_DUO) batch_duo(j, 1, (size_t)bi);
     return NULL;
 }
 
@@ -254,7 +246,7 @@ static void *worker_main(void *arg)
  * batch's split while the worker waits for one (after a DUO batch) or a change. */
 static void run_team(net_job *j)
 {
-    size_t bi, pos = 0;
+    size_t bi;
     long samples = 0;
     int split = net_team_first(&j->team), last = NET_SOLO;
     for (bi = 0; bi < j->n_batches; bi++) {
@@ -262,13 +254,12 @@ static void run_team(net_job *j)
         long long late = 0;
         if (split == NET_DUO || last == NET_DUO) net_team_post(&j->team, split, (long)bi);
         if (split == NET_DUO) {
-            late = batch_duo(j, 0, bi, pos);
+            late = batch_duo(j, 0, bi);
         } else {
-            batch_samples(j, 0, pos, m, 0, m);
+            batch_samples(j, 0, j->starts[bi], m, 0, m);
             step_share(j, 0, 1, m, 0);
         }
         last = split;
-        pos += (size_t)m;
         samples += m;
         split = net_team_choose(&j->team, split, late, (long)bi + 1, samples);
     }
@@ -291,7 +282,7 @@ static void run_batches(net_job *j)
         net_team_free(&j->team);
     }
 #endif
-    run_alone(j, 0);
+    run_alone(j);
 }
 
 /* The checks of a call, in the order of its arguments. */
@@ -323,8 +314,12 @@ static int job_alloc(net_job *j, int m_max)
 {
     int t, rc;
     size_t n = (size_t)j->p->L + 1;
+    size_t b;
+    j->starts = (size_t *)malloc(sizeof(size_t) * j->n_batches);
     j->P = (double *)net_zalloc(j->p->n_scr * sizeof(double));
-    if (!j->P) return PN_ERR_NOMEM;
+    if (!j->P || !j->starts) return PN_ERR_NOMEM;
+    for (b = 0; b < j->n_batches; b++)
+        j->starts[b] = b ? j->starts[b - 1] + (size_t)j->batch_sizes[b - 1] : 0;
     if (j->step->momentum > 0.0 && !(j->V = (double *)net_zalloc(j->p->n_scr * sizeof(double))))
         return PN_ERR_NOMEM;
     rc = net_batch_alloc(&j->b, j->p, m_max, j->threads == 2 ? m_max / 2 : 0, j->threads, 1);
@@ -343,6 +338,7 @@ static void job_free(net_job *j)
     free(j->gd);
     free(j->sums);
     net_batch_free(&j->b);
+    free(j->starts);
     free(j->P);
     free(j->V);
 }

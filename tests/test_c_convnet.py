@@ -211,6 +211,7 @@ SHAPES = [
     [64, "pool2", "pool2", 3],                         # pool after pool
     [64, "conv4x3", "pool2", 120, 10],                 # a wide fully connected layer
     [100, "conv12x3", "pool2", "conv20x3", "pool2", 30, 10],   # the book's, small
+    [36, 5],                                           # one fully connected layer
 ]
 
 
@@ -260,7 +261,7 @@ def test_dropout(simd_level, net, momentum, threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("batch_size", [1, 3, 7, 10])
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 10, 23])
 def test_batch_sizes(simd_level, batch_size, threads):
     cfg = config([64, "conv5x3", "pool3", 16, 4], activation="relu", cost="log-likelihood",
                  batch_size=batch_size, lr=0.3, n=23)
@@ -301,6 +302,14 @@ def test_non_finite_weights(simd_level, net, activation, seed, threads):
     cfg = config(NON_FINITE_NETS[net], activation=activation, data="floats", lr=0.1,
                  poison=(0.0, 0.01)[seed % 2], epochs=1, batch_size=4, seed=seed)
     check(cfg, threads, "non-finite")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_outputs_and_cost_of_many_samples(simd_level, threads):
+    """Outputs and the total cost of 150 samples: in chunks, split between two threads."""
+    cfg = config([49, "conv7x3", "pool5", 9, 4], activation="tanh", n=150, epochs=1,
+                 batch_size=50, cost="log-likelihood")
+    check(cfg, threads, "150 samples")
 
 
 def test_feedforward_and_params():

@@ -1,8 +1,11 @@
 /*
- * net_conv.c -- the conv and pool kernels of one sample (net.h has the layouts).
+ * net_conv.c -- the conv kernels of a layered network (net.h has the layouts): a
+ * sample's conv sums, its error moved back, its weight gradient across filters, and a
+ * layer's gradient across maps summed over a batch's samples (in the step).
  *
- * Every conv sum is built as a scatter from a list of the non-zero factors, in an
- * order that gives each sum its terms in the textbook's order (convolution.py):
+ * The forward sums and the error moved back are built as scatters from a list of the
+ * non-zero factors, in an order that gives each sum its terms in the textbook's order
+ * (convolution.py):
  *   forward    z[f][y][x] = sum over c, i, j of w[f][c][i][j] * a[c][y+i][x+j]:
  *              the non-zero inputs a[c][yy][xx] in (c, yy, xx) order, each added
  *              to the outputs (yy - i, xx - j) it feeds, across f; for one output the
@@ -10,22 +13,23 @@
  *   backward   s[c][y][x] = sum over f, i, j of w[f][c][i][j] * delta[f][y-i][x-j]:
  *              the non-zero errors filter by filter, each filter's positions
  *              DESCENDING, each added to the inputs (y' + i, x' + j) across c: for
- *              one input, i ascending is y' = y - i descending, and j likewise;
- *   gradient   g[f][c][i][j] = sum over y, x of delta[f][y][x] * a[c][y+i][x+j]:
- *              NET_OVER_C: the non-zero errors in (y, x) order, each times the input
- *              maps' vector at (y + i, x + j), across c; NET_OVER_F: the non-zero
- *              inputs in (yy, xx) order, each times the errors' vector at
- *              (yy - i, xx - j), across f.  Either way one weight's terms come in
- *              (y, x) order.  A term whose other factor is 0.0 adds w * 0.0 = +-0.0,
- *              which changes no sum (a sum from 0.0 is never -0.0), so the vector
- *              adds it when the scalar factor is finite; a non-finite scalar takes
- *              the scalar loops, which skip those terms as the textbook does.
- * The vector kernels are compiled twice: for AVX-512 (the *_z copies, picked per
- * call by `wide`) and as PN_CLONES (AVX2 and the baseline); all give the same bits.
+ *              one input, i ascending is y' = y - i descending, and j likewise.
+ * The weight gradient g[f][c][i][j] = sum over y, x of delta[f][y][x] * a[c][y+i][x+j]
+ * keeps its sums in registers, a run of weights at a time over a whole list (chunk_sums):
+ *   NET_OVER_C  a filter's kernel row (k cp weights) over its non-zero errors in (y, x)
+ *               order, each times the inputs' run at (y + i, x .. x + k - 1), sample by
+ *               sample added to the batch's sums (net_conv_filter_sums, in the step);
+ *   NET_OVER_F  a weight's fp filters over the sample's non-zero inputs in (yy, xx)
+ *               order, each times the errors' vector at (yy - i, xx - j).
+ * Either way one weight's terms come in (y, x) order.  A term whose other factor is 0.0
+ * adds w * 0.0 = +-0.0, which changes no sum (a sum from 0.0 is never -0.0), so the
+ * vectors add it when the scalar factor is finite; with a non-finite one the scalar loops
+ * skip those terms as the textbook does.
+ * The vector kernels are compiled twice: for AVX-512 (the *_z copies, picked per call by
+ * `wide`) and as PN_CLONES (AVX2 and the baseline); all give the same bits.
  */
 #include "net.h"
 
-#include <math.h>
 #include <string.h>
 
 /* --- the lists of non-zero units ------------------------------------------------------ */

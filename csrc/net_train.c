@@ -114,7 +114,7 @@ static void biases_step(net_job *j, int m, const step_plan *sp)
     }
 }
 
-/* Rows k0..k1-1 of full layer l: each row's gradient over the m samples, its step, its copy. */
+/* Rows k0..k1-1 of full layer l: each row's gradient over the m samples, its step. */
 static void full_rows_step(net_job *j, int t, int l, int m, const step_plan *sp, size_t k0,
                            size_t k1)
 {
@@ -126,7 +126,6 @@ static void full_rows_step(net_job *j, int t, int l, int m, const step_plan *sp,
         int any = net_full_grad_row(j->wide, ly, l, &j->b, m, k, g);
         if (!any && sp->rule == STEP_PLAIN) continue;      /* w - scale * 0.0 is w */
         net_step_row(sp, j->P + at, j->V ? j->V + at : NULL, any ? g : NULL, ly->ld);
-        net_copy_weights(j->p, l, j->P, k, k + 1);
     }
 }
 

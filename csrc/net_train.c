@@ -190,7 +190,7 @@ static void batch_samples(net_job *j, int t, size_t pos, int h, int s0, int s1)
     const int64_t *idx = j->indices + pos;
     net_drop dr, *drop = NULL;
     int l, slot;
-    if (j->drop) {
+    if (j->drop && p->units > 0) {              /* (no hidden full layer: nothing to drop) */
         dr.keep = j->drop->keep + pos * (size_t)p->units;
         dr.scale = j->drop->scale;
         drop = &dr;

@@ -261,6 +261,14 @@ def test_dropout(simd_level, net, momentum, threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
+def test_dropout_without_hidden_full_layers(simd_level, threads):
+    """Dropout on a network whose only full layer is the output layer: no keep bytes (U = 0),
+    nothing dropped."""
+    cfg = config([49, "conv4x3", "pool5", 4], activation="relu", p=0.5, lr=0.3)
+    check(cfg, threads, "dropout, U = 0")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("batch_size", [1, 3, 7, 10, 23])
 def test_batch_sizes(simd_level, batch_size, threads):
     cfg = config([64, "conv5x3", "pool3", 16, 4], activation="relu", cost="log-likelihood",

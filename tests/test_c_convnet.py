@@ -15,6 +15,7 @@ import pytest
 
 from purenet.checks import check_sizes, layers_of
 from purenet.deep import DeepEngine
+from purenet.network import Network
 from purenet.dataset import Dataset
 from purenet.errors import CEngineError, InvalidArgument  # noqa: F401 (error tests below)
 
@@ -318,6 +319,23 @@ def test_outputs_and_cost_of_many_samples(simd_level, threads):
     cfg = config([49, "conv7x3", "pool5", 9, 4], activation="tanh", n=150, epochs=1,
                  batch_size=50, cost="log-likelihood")
     check(cfg, threads, "150 samples")
+
+
+@pytest.mark.parametrize("sizes", [[49, "conv5x3", "pool5", 9, 4], [49, 20, 9, 4]])
+def test_network_fit_with_dropout(sizes):
+    """Network.fit with dropout, backend "c" (CNetEngine; a fully connected network moves to
+    it for the dropout) against backend "python" (DeepEngine): the same parameters, the
+    same test outputs, bit for bit."""
+    rnd = random.Random(8)
+    data, test = pixel_images(rnd, 40, 49, 4), pixel_images(rnd, 12, 49, 4)
+    nets = [Network(sizes, seed=3, backend=backend, threads=2, cost="log-likelihood",
+                    activation="relu", init="scaled") for backend in ("python", "c")]
+    for net in nets:
+        net.fit(data, 2, batch_size=6, lr=0.2, test=test, dropout=0.3, momentum=0.2, l2=0.5)
+    assert type(nets[1].engine).__name__ == "CNetEngine"
+    assert_same("Network.fit with dropout", nets[1].engine.get_params(),
+                nets[0].engine.get_params())
+    assert_same("test outputs", nets[1].test_outputs, nets[0].test_outputs)
 
 
 def test_feedforward_and_params():

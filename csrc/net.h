@@ -289,7 +289,8 @@ PN_HIDDEN void net_conv_bias_gradient(const net_layer *ly, const double *delta, 
 /* --- net_pool.c ----------------------------------------------------------------- */
 
 /* Max-pooling of maps a into m with the choices (an index into a for every lane). */
-PN_HIDDEN void net_pool_forward(const net_layer *ly, const double *a, double *m, int64_t *choice);
+PN_HIDDEN void net_pool_forward(int wide, const net_layer *ly, const double *a, double *m,
+                                int64_t *choice);
 /* The error of a pool layer (delta_out) sent to the chosen units of s (its input maps),
  * 0.0 to the others; with m (the pool's output) times act'(m), the slope of the chosen
  * unit of a conv layer below (act'(a) from a = act(z): net_prime). */

@@ -104,9 +104,10 @@ void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_samp
                 conv_forward(p, P, s, l, d, (size_t)idx[t], wide);
             } else {
                 if (l == 1) input_maps(p, s, d, (size_t)idx[t]);
-                net_pool_forward(&p->ly[l], s->act[l - 1], s->act[l], s->choice[l]);
+                net_pool_forward(wide, &p->ly[l], s->act[l - 1], s->act[l], s->choice[l]);
             }
-            if (pair) net_pool_forward(&p->ly[l + 1], s->act[l], s->act[l + 1], s->choice[l + 1]);
+            if (pair)
+                net_pool_forward(wide, &p->ly[l + 1], s->act[l], s->act[l + 1], s->choice[l + 1]);
             if (l + pair == F - 1)
                 flatten(&p->ly[F - 1], s->act[F - 1], b->fx[F] + (size_t)t * net_pad(p->ly[F].n_in));
         }

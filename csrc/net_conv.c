@@ -99,7 +99,8 @@ static net_reach reach_of(const net_layer *ly, int yy, int xx)
  * input (yy, xx) feeds, in kernel row i, the outputs (yy - i, xx - j1 .. xx - j0): a run
  * of positions ascending while j descends. */
 PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, const int *pos,
-                                     const double *val, const int *start, double *Z, int zw, size_t nv)
+                                     const double *val, const int *start, double *Z, int zw,
+                                     size_t nv)
 {
     size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow;
     int c, t, i, j, f, m, n;
@@ -115,7 +116,8 @@ PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, cons
                 const double *w = Wf + (((size_t)c * k + (size_t)i) * k + (size_t)r.j1) * fp;
                 if (!net_finite(v)) {                   /* real lanes only */
                     for (j = 0; j < n; j++)
-                        for (f = 0; f < ly->f; f++) z[(size_t)j * fp + f] += w[f - (ptrdiff_t)j * (ptrdiff_t)fp] * v;
+                        for (f = 0; f < ly->f; f++)
+                            z[(size_t)j * fp + f] += w[f - (ptrdiff_t)j * (ptrdiff_t)fp] * v;
                     continue;
                 }
                 for (m = 0; m < n; m++) row_axpy(z + (size_t)m * fp, w - (size_t)m * fp, v, nv, zw);
@@ -129,7 +131,8 @@ PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, cons
  * (y, x) reaches, in kernel row i, the inputs (y + i, x .. x + k - 1), a run of k cp
  * doubles, through the run w[f][i][0..k-1][.] of Wc. */
 PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, const int *pos,
-                                     const double *val, const int *start, double *S, int zw, size_t nv)
+                                     const double *val, const int *start, double *S, int zw,
+                                     size_t nv)
 {
     size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w;
     int f, t, i, q, c;
@@ -143,10 +146,12 @@ PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, cons
                 const double *wr = Wc + (((size_t)f * k + (size_t)i) * k) * cp;
                 if (!net_finite(d)) {
                     for (q = 0; q < ly->k; q++)
-                        for (c = 0; c < ly->c; c++) s[(size_t)q * cp + c] += wr[(size_t)q * cp + c] * d;
+                        for (c = 0; c < ly->c; c++)
+                            s[(size_t)q * cp + c] += wr[(size_t)q * cp + c] * d;
                     continue;
                 }
-                for (q = 0; q < ly->k; q++) row_axpy(s + (size_t)q * cp, wr + (size_t)q * cp, d, nv, zw);
+                for (q = 0; q < ly->k; q++)
+                    row_axpy(s + (size_t)q * cp, wr + (size_t)q * cp, d, nv, zw);
             }
         }
 }
@@ -271,22 +276,38 @@ PN_ALWAYS_INLINE void run_sums(double *out, int fold, const double *base, size_t
         double *o = out + NET_LANES * c0;
         const double *b = base + NET_LANES * c0;
         switch (ch) {
-        case 1: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 1); break;
-        case 2: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 2); break;
-        case 3: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 3); break;
-        case 4: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 4); break;
-        case 5: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 5); break;
-        case 6: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 6); break;
-        case 7: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 7); break;
-        case 8: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 8); break;
-        case 9: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 9); break;
-        case 10: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 10); break;
-        case 11: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 11); break;
-        case 12: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 12); break;
-        case 13: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 13); break;
-        case 14: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 14); break;
-        case 15: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 15); break;
-        default: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 16); break;
+        case 1: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 1); break;
+        case 2: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 2); break;
+        case 3: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 3); break;
+        case 4: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 4); break;
+        case 5: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 5); break;
+        case 6: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 6); break;
+        case 7: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 7); break;
+        case 8: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 8); break;
+        case 9: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 9); break;
+        case 10: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 10); break;
+        case 11: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 11); break;
+        case 12: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 12); break;
+        case 13: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 13); break;
+        case 14: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 14); break;
+        case 15: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 15); break;
+        default: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                            zw, 16); break;
         }
     }
 }

@@ -109,7 +109,8 @@ void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_samp
             if (pair)
                 net_pool_forward(wide, &p->ly[l + 1], s->act[l], s->act[l + 1], s->choice[l + 1]);
             if (l + pair == F - 1)
-                flatten(&p->ly[F - 1], s->act[F - 1], b->fx[F] + (size_t)t * net_pad(p->ly[F].n_in));
+                flatten(&p->ly[F - 1], s->act[F - 1],
+                        b->fx[F] + (size_t)t * net_pad(p->ly[F].n_in));
         }
         l += pair;
     }

@@ -139,7 +139,8 @@ static void conv_rows_step(net_job *j, int l, int n1, const step_plan *sp, size_
     double *nabla = j->b.nabla + at;
     int s;
     if (g1 <= g0) return;
-    for (s = 0; s < n1; s++) net_fold(j->wide, nabla, j->b.gs[l] + (size_t)s * whole + g0 * per, len);
+    for (s = 0; s < n1; s++)
+        net_fold(j->wide, nabla, j->b.gs[l] + (size_t)s * whole + g0 * per, len);
     net_step_row(sp, j->P + at, j->V ? j->V + at : NULL, nabla, len);
     memset(nabla, 0, sizeof(double) * len);
     net_copy_weights(j->p, l, j->P, g0, g1);
@@ -173,8 +174,10 @@ static void step_share(net_job *j, int t, int nt, int m, int n1)
         size_t g0 = ly->groups * (size_t)t / (size_t)nt;
         size_t g1 = ly->groups * (size_t)(t + 1) / (size_t)nt;
         if (ly->kind == PN_FULL) full_rows_step(j, t, l, m, &sp, g0, g1);
-        else if (ly->kind == PN_CONV && ly->gform == NET_OVER_C) filters_step(j, t, l, m, &sp, g0, g1);
-        else if (ly->kind == PN_CONV) conv_rows_step(j, l, n1, &sp, g0, g1);
+        else if (ly->kind == PN_CONV && ly->gform == NET_OVER_C)
+            filters_step(j, t, l, m, &sp, g0, g1);
+        else if (ly->kind == PN_CONV)
+            conv_rows_step(j, l, n1, &sp, g0, g1);
     }
     if (t == 0) biases_step(j, m, &sp);
 }

@@ -2,12 +2,14 @@
 60,000 images, with 1 and 2 threads.
 
     PURENET_DATA=/work/shared/data/mnist python bench/cnet_speed.py [--images N] [--rounds R]
-        [--sizes 784,conv20x5,pool2,conv40x5,pool2,100,10] [--threads 1,2]
+        [--sizes 784,conv20x5,pool2,conv40x5,pool2,100,10] [--threads 1,2] [--torch]
 
 Trains the book's network (ReLU, log-likelihood, batches of 10, lr 0.03, float64) from the
-same start on the first N training images (a shuffled order), each thread count in turn,
-R rounds, and prints each time scaled to 60,000 images and the best of each.  The
-parameters after the round must be the same bits for every thread count."""
+same start on N training images (a shuffled order), each thread count in turn, R rounds,
+and prints each time scaled to 60,000 images and the best of each.  The parameters after
+the round must be the same bits for every thread count.  --torch: each round also times
+PyTorch (float64, one thread, the same network, images and batches; SGD with the same
+L2 as weight decay), the book's network only."""
 
 import argparse
 import math
@@ -43,6 +45,29 @@ def initial(sizes, rnd):
     return weights, biases
 
 
+def torch_epoch(train, order, batch, lr, l2):
+    """Seconds of PyTorch's epoch (float64, 1 thread) over order, batches of `batch`."""
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 20, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(20, 40, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(640, 100), torch.nn.ReLU(), torch.nn.Linear(100, 10)).double()
+    opt = torch.optim.SGD(net.parameters(), lr=lr, weight_decay=l2 / train.n)
+    images = torch.tensor(list(train.pixels), dtype=torch.float64).view(-1, 1, 28, 28) / 255.0
+    labels = torch.tensor(list(train.labels), dtype=torch.long)
+    index = torch.tensor(list(order), dtype=torch.long)
+    t0 = time.perf_counter()
+    for i in range(0, len(index), batch):
+        at = index[i:i + batch]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(images[at]), labels[at])
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=10000)
@@ -51,6 +76,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--simd", type=int, default=2, help="the highest SIMD level to use (2, 1)")
+    ap.add_argument("--torch", action="store_true", help="also time PyTorch, float64, 1 thread")
     args = ap.parse_args()
     cengine.lib_and_ffi()[0].pn_limit_simd(args.simd)
     sizes = [int(s) if s.isdigit() else s for s in args.sizes.split(",")]
@@ -73,12 +99,23 @@ def main():
             params[threads] = e._pbuf.tobytes()
             print("round %d, %d thread%s: %.2f s per 60,000 images (CPU time %.2f s)"
                   % (r + 1, threads, "s" if threads > 1 else "", dt, cpu), flush=True)
+        if args.torch:
+            dt = torch_epoch(train, order, args.batch, 0.03, 0.1) * 60000 / args.images
+            best["torch"] = min(best.get("torch", dt), dt)
+            print("round %d, PyTorch float64, 1 thread: %.2f s per 60,000 images" % (r + 1, dt),
+                  flush=True)
     assert len(set(params.values())) == 1, "the thread counts disagree"
+    torch_best = best.pop("torch", None)
     for threads, dt in sorted(best.items()):
         print("best, %d thread%s: %.2f s per 60,000 images" % (threads, "s" if threads > 1 else "",
                                                                dt))
     if 1 in best and 2 in best:
         print("2 threads / 1 thread: %.3f" % (best[2] / best[1]))
+    if torch_best is not None:
+        print("best, PyTorch: %.2f s per 60,000 images" % torch_best)
+        for threads, dt in sorted(best.items()):
+            print("C, %d thread%s / PyTorch: %.3f" % (threads, "s" if threads > 1 else "",
+                                                      dt / torch_best))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@
  *   rowsum.c    the row sums every product goes through (4-wide and AVX-512);
  *   kernels.c   the other inner loops: activations, the steps of a row, the lists
  *               of non-zero inputs, and the SIMD level in use.
+ *   layer 3, chapter 6's layered networks (conv, pool and fully connected layers,
+ *   dropout): net.c, net_train.c, net_team.c, net_sample.c, net_conv.c, net_pool.c,
+ *   net_full.c; net.h says what each holds.
  *
  * Every routine does the IEEE double operations of purenet/reference.py in the
  * same order, so results are identical bit for bit:

@@ -238,8 +238,10 @@ void net_copy_weights(const net_plan *p, int l, double *scr, size_t g0, size_t g
         for (a = 0; a < (ly->gform == NET_OVER_C ? (size_t)ly->c : (size_t)ly->f); a++)
             for (i = 0; i < k; i++)
                 for (j = 0; j < k; j++) {
-                    if (ly->gform == NET_OVER_C) X[at_wf(ly, g, a, i, j)] = M[at_wc(ly, g, a, i, j)];
-                    else X[at_wc(ly, a, g, i, j)] = M[at_wf(ly, a, g, i, j)];
+                    if (ly->gform == NET_OVER_C)
+                        X[at_wf(ly, g, a, i, j)] = M[at_wc(ly, g, a, i, j)];
+                    else
+                        X[at_wc(ly, a, g, i, j)] = M[at_wf(ly, a, g, i, j)];
                 }
 }
 
@@ -269,7 +271,10 @@ static void *take(net_bump *b, size_t count, size_t elem)
 {
     size_t bytes;
     void *p;
-    if (!mul_size(count, elem, &bytes) || bytes > SIZE_MAX - NET_ALIGN) { b->overflow = 1; return NULL; }
+    if (!mul_size(count, elem, &bytes) || bytes > SIZE_MAX - NET_ALIGN) {
+        b->overflow = 1;
+        return NULL;
+    }
     bytes = (bytes + NET_ALIGN - 1) / NET_ALIGN * NET_ALIGN;
     if (bytes > SIZE_MAX - b->used) { b->overflow = 1; return NULL; }
     p = b->base ? b->base + b->used : NULL;
@@ -357,7 +362,7 @@ void net_sample_free(net_sample *s)
 static void bump_batch(net_bump *b, net_batch *B, const net_plan *p, int threads, int train)
 {
     int l;
-    size_t widest = 0, slots = (size_t)B->slots, maps;
+    size_t widest = 0, slots = (size_t)B->slots, maps, filter;
     for (l = 1; l <= p->L; l++) {
         const net_layer *ly = &p->ly[l];
         maps = times(b, (size_t)ly->oh * (size_t)ly->ow, ly->fp);
@@ -372,7 +377,8 @@ static void bump_batch(net_bump *b, net_batch *B, const net_plan *p, int threads
         }
         if (!train) continue;
         if (ly->keep) B->ma[l] = (double *)take(b, times(b, slots, maps), sizeof(double));
-        if (ly->kind == PN_POOL) B->ch[l] = (int64_t *)take(b, times(b, slots, maps), sizeof(int64_t));
+        if (ly->kind == PN_POOL)
+            B->ch[l] = (int64_t *)take(b, times(b, slots, maps), sizeof(int64_t));
         if (ly->kind != PN_CONV) continue;
         B->gb[l] = (double *)take(b, times(b, slots, ly->fp), sizeof(double));
         if (ly->gform == NET_OVER_F) {
@@ -383,7 +389,8 @@ static void bump_batch(net_bump *b, net_batch *B, const net_plan *p, int threads
         B->dp[l] = (int *)take(b, times(b, slots, ly->n_out), sizeof(int));
         B->dv[l] = (double *)take(b, times(b, slots, ly->n_out), sizeof(double));
         B->ds[l] = (int *)take(b, times(b, slots, (size_t)ly->f + 1), sizeof(int));
-        if (2 * ly->rows / ly->groups * ly->ld > widest) widest = 2 * ly->rows / ly->groups * ly->ld;
+        filter = 2 * ly->rows / ly->groups * ly->ld;   /* a filter's sums and its scratch */
+        if (filter > widest) widest = filter;
     }
     B->aL = (double *)take(b, times(b, slots, p->ly[p->L].fp), sizeof(double));
     B->idx = (int64_t *)take(b, slots, sizeof(int64_t));

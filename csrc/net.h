@@ -12,7 +12,8 @@
  *   net_conv.c   the conv kernels of one sample, and a conv layer's gradient sums;
  *   net_pool.c   the pool kernels of one sample;
  *   net_full.c   the fully connected layers of a range of samples, layer by layer (their
- *                kernels, dropout, the output error), and the update of a row.
+ *                kernels, dropout, the output error), and the update of a row;
+ *   net_team.c   the two threads: their meetings, and whether they work together.
  * A thread's samples of a batch (its slots s0..s1-1) go: each through the conv and pool
  * layers (net_maps_forward), all of them through the fully connected layers, forward
  * and back (net_full_forward, net_full_backward: a layer's weights once for all of
@@ -113,8 +114,9 @@ enum { NET_OVER_F = 0, NET_OVER_C = 1 };
 /* Input maps from this many on: NET_OVER_C (a vector of them is then mostly full). */
 #define NET_OVER_C_MIN NET_LANES
 
-/* A position (y, x) packed in one int: y << NET_XBITS | x (maps are at most
- * PN_MAX_SIZE units, so x < 2^24 and y < 2^24 cannot both be large: see net.c). */
+/* A position (y, x) packed in one int: y << NET_XBITS | x.  The first maps are the input,
+ * a square of at most PN_MAX_SIZE = 2^24 units (net.c), so 4096 x 4096, and no later map
+ * is larger: x, y < 2^12 < 2^NET_XBITS. */
 #define NET_XBITS 16
 static inline int net_y(int p) { return p >> NET_XBITS; }
 static inline int net_x(int p) { return p & ((1 << NET_XBITS) - 1); }
@@ -167,7 +169,7 @@ typedef struct {
     double **d_v;
     double *onehot;
     double *zrow, *erow;   /* scratch rows for activate() */
-    int *nzi;              /* a full layer's non-zero inputs (net_full_sums) */
+    int *nzi;              /* a full layer's non-zero inputs (net_full.c) */
     double *nzv;
     double *lanes;         /* a full layer's errors and their sums moved back, slots as
                               lanes (net_full_backward) */
@@ -287,7 +289,8 @@ PN_HIDDEN void net_conv_bias_gradient(const net_layer *ly, const double *delta, 
 /* --- net_pool.c ----------------------------------------------------------------- */
 
 /* Max-pooling of maps a into m with the choices (an index into a for every lane). */
-PN_HIDDEN void net_pool_forward(const net_layer *ly, const double *a, double *m, int64_t *choice);
+PN_HIDDEN void net_pool_forward(int wide, const net_layer *ly, const double *a, double *m,
+                                int64_t *choice);
 /* The error of a pool layer (delta_out) sent to the chosen units of s (its input maps),
  * 0.0 to the others; with m (the pool's output) times act'(m), the slope of the chosen
  * unit of a conv layer below (act'(a) from a = act(z): net_prime). */
@@ -296,6 +299,42 @@ PN_HIDDEN void net_pool_backward(const net_layer *ly, const double *delta_out,
                                  double *s);
 /* 1 when some m[q], q < n, is NaN. */
 PN_HIDDEN int net_any_nan(const double *m, size_t n);
+
+/* --- net_team.c ----------------------------------------------------------------- */
+
+/* How the main thread splits a batch: with the worker, alone (the worker asleep), or the
+ * worker leaves. */
+enum { NET_DUO = 0, NET_SOLO = 1, NET_STOP = 2 };
+
+#if PN_THREADS
+/* The two threads' meeting point and the main thread's posts (a split from a batch on),
+ * and what the main thread measures to choose the split. */
+typedef struct {
+    long gen;              /* meetings so far */
+    int arrived, sleepers;
+    long posted, batch;    /* posts so far; the last one: split from batch on */
+    int split;
+    long long since, judged_at, alone;   /* main: the period's start; the last judgement;
+                                            ns a sample of the last solo period (or 0) */
+    long since_n, since_b, judged_n, judged_b;   /* ... and the samples, batches then */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} net_team;
+
+PN_HIDDEN long long net_now_ns(void);
+/* 1 on success (0: no mutex or condition variable). */
+PN_HIDDEN int net_team_init(net_team *t);
+PN_HIDDEN void net_team_free(net_team *t);
+/* Both threads are here; returns the nanoseconds this thread waited. */
+PN_HIDDEN long long net_team_meet(net_team *t);
+/* Main: the split from batch `batch` on.  Worker: the next post after *seen. */
+PN_HIDDEN void net_team_post(net_team *t, int split, long batch);
+PN_HIDDEN int net_team_next(net_team *t, long *seen, long *batch);
+/* Main: the first split of a call, and the split after `batches` batches (`samples`
+ * samples) done, having waited `late` ns at the last batch's meetings. */
+PN_HIDDEN int net_team_first(net_team *t);
+PN_HIDDEN int net_team_choose(net_team *t, int split, long long late, long batches, long samples);
+#endif
 
 /* The step's rows (net_full.c) ------------------------------------------------------ */
 

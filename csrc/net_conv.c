@@ -1,8 +1,11 @@
 /*
- * net_conv.c -- the conv and pool kernels of one sample (net.h has the layouts).
+ * net_conv.c -- the conv kernels of a layered network (net.h has the layouts): a
+ * sample's conv sums, its error moved back, its weight gradient across filters, and a
+ * layer's gradient across maps summed over a batch's samples (in the step).
  *
- * Every conv sum is built as a scatter from a list of the non-zero factors, in an
- * order that gives each sum its terms in the textbook's order (convolution.py):
+ * The forward sums and the error moved back are built as scatters from a list of the
+ * non-zero factors, in an order that gives each sum its terms in the textbook's order
+ * (convolution.py):
  *   forward    z[f][y][x] = sum over c, i, j of w[f][c][i][j] * a[c][y+i][x+j]:
  *              the non-zero inputs a[c][yy][xx] in (c, yy, xx) order, each added
  *              to the outputs (yy - i, xx - j) it feeds, across f; for one output the
@@ -10,22 +13,23 @@
  *   backward   s[c][y][x] = sum over f, i, j of w[f][c][i][j] * delta[f][y-i][x-j]:
  *              the non-zero errors filter by filter, each filter's positions
  *              DESCENDING, each added to the inputs (y' + i, x' + j) across c: for
- *              one input, i ascending is y' = y - i descending, and j likewise;
- *   gradient   g[f][c][i][j] = sum over y, x of delta[f][y][x] * a[c][y+i][x+j]:
- *              NET_OVER_C: the non-zero errors in (y, x) order, each times the input
- *              maps' vector at (y + i, x + j), across c; NET_OVER_F: the non-zero
- *              inputs in (yy, xx) order, each times the errors' vector at
- *              (yy - i, xx - j), across f.  Either way one weight's terms come in
- *              (y, x) order.  A term whose other factor is 0.0 adds w * 0.0 = +-0.0,
- *              which changes no sum (a sum from 0.0 is never -0.0), so the vector
- *              adds it when the scalar factor is finite; a non-finite scalar takes
- *              the scalar loops, which skip those terms as the textbook does.
- * The vector kernels are compiled twice: for AVX-512 (the *_z copies, picked per
- * call by `wide`) and as PN_CLONES (AVX2 and the baseline); all give the same bits.
+ *              one input, i ascending is y' = y - i descending, and j likewise.
+ * The weight gradient g[f][c][i][j] = sum over y, x of delta[f][y][x] * a[c][y+i][x+j]
+ * keeps its sums in registers, a run of weights at a time over a whole list (chunk_sums):
+ *   NET_OVER_C  a filter's kernel row (k cp weights) over its non-zero errors in (y, x)
+ *               order, each times the inputs' run at (y + i, x .. x + k - 1), sample by
+ *               sample added to the batch's sums (net_conv_filter_sums, in the step);
+ *   NET_OVER_F  a weight's fp filters over the sample's non-zero inputs in (yy, xx)
+ *               order, each times the errors' vector at (yy - i, xx - j).
+ * Either way one weight's terms come in (y, x) order.  A term whose other factor is 0.0
+ * adds w * 0.0 = +-0.0, which changes no sum (a sum from 0.0 is never -0.0), so the
+ * vectors add it when the scalar factor is finite; with a non-finite one the scalar loops
+ * skip those terms as the textbook does.
+ * The vector kernels are compiled twice: for AVX-512 (the *_z copies, picked per call by
+ * `wide`) and as PN_CLONES (AVX2 and the baseline); all give the same bits.
  */
 #include "net.h"
 
-#include <math.h>
 #include <string.h>
 
 /* --- the lists of non-zero units ------------------------------------------------------ */
@@ -95,7 +99,8 @@ static net_reach reach_of(const net_layer *ly, int yy, int xx)
  * input (yy, xx) feeds, in kernel row i, the outputs (yy - i, xx - j1 .. xx - j0): a run
  * of positions ascending while j descends. */
 PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, const int *pos,
-                                     const double *val, const int *start, double *Z, int zw, size_t nv)
+                                     const double *val, const int *start, double *Z, int zw,
+                                     size_t nv)
 {
     size_t fp = NET_LANES * nv, k = (size_t)ly->k, ow = (size_t)ly->ow;
     int c, t, i, j, f, m, n;
@@ -111,7 +116,8 @@ PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, cons
                 const double *w = Wf + (((size_t)c * k + (size_t)i) * k + (size_t)r.j1) * fp;
                 if (!net_finite(v)) {                   /* real lanes only */
                     for (j = 0; j < n; j++)
-                        for (f = 0; f < ly->f; f++) z[(size_t)j * fp + f] += w[f - (ptrdiff_t)j * (ptrdiff_t)fp] * v;
+                        for (f = 0; f < ly->f; f++)
+                            z[(size_t)j * fp + f] += w[f - (ptrdiff_t)j * (ptrdiff_t)fp] * v;
                     continue;
                 }
                 for (m = 0; m < n; m++) row_axpy(z + (size_t)m * fp, w - (size_t)m * fp, v, nv, zw);
@@ -125,7 +131,8 @@ PN_ALWAYS_INLINE void conv_sums_body(const net_layer *ly, const double *Wf, cons
  * (y, x) reaches, in kernel row i, the inputs (y + i, x .. x + k - 1), a run of k cp
  * doubles, through the run w[f][i][0..k-1][.] of Wc. */
 PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, const int *pos,
-                                     const double *val, const int *start, double *S, int zw, size_t nv)
+                                     const double *val, const int *start, double *S, int zw,
+                                     size_t nv)
 {
     size_t cp = NET_LANES * nv, k = (size_t)ly->k, w = (size_t)ly->w;
     int f, t, i, q, c;
@@ -139,10 +146,12 @@ PN_ALWAYS_INLINE void conv_back_body(const net_layer *ly, const double *Wc, cons
                 const double *wr = Wc + (((size_t)f * k + (size_t)i) * k) * cp;
                 if (!net_finite(d)) {
                     for (q = 0; q < ly->k; q++)
-                        for (c = 0; c < ly->c; c++) s[(size_t)q * cp + c] += wr[(size_t)q * cp + c] * d;
+                        for (c = 0; c < ly->c; c++)
+                            s[(size_t)q * cp + c] += wr[(size_t)q * cp + c] * d;
                     continue;
                 }
-                for (q = 0; q < ly->k; q++) row_axpy(s + (size_t)q * cp, wr + (size_t)q * cp, d, nv, zw);
+                for (q = 0; q < ly->k; q++)
+                    row_axpy(s + (size_t)q * cp, wr + (size_t)q * cp, d, nv, zw);
             }
         }
 }
@@ -175,8 +184,9 @@ PN_ALWAYS_INLINE void grad_c_filter(const net_layer *ly, const double *A, const 
 /* The gradients keep their sums in registers: a chunk of ch vectors (ch <= NET_CHUNK,
  * a constant) of one kernel row's weights, summed over the whole list of the factors
  * that feed them (each sum from 0.0, positions ascending), then stored, or added to the
- * batch's sums (fold).  A chunk of 8 vectors: 8 AVX-512 registers, or 16 AVX2 ones. */
-#define NET_CHUNK 8
+ * batch's sums (fold).  A chunk of 16 vectors: 16 of the 32 AVX-512 registers (a kernel
+ * row of 5 filters over 20 maps is 15), or of 4 (8 of the 16 AVX2 registers). */
+#define NET_CHUNK 16
 #define NET_CHUNK_V4 4
 
 /* out[r] (fold: out[r] + the sum) = sum over t of src_t[r] * s_t, r < NET_LANES ch, where
@@ -266,14 +276,38 @@ PN_ALWAYS_INLINE void run_sums(double *out, int fold, const double *base, size_t
         double *o = out + NET_LANES * c0;
         const double *b = base + NET_LANES * c0;
         switch (ch) {
-        case 1: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 1); break;
-        case 2: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 2); break;
-        case 3: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 3); break;
-        case 4: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 4); break;
-        case 5: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 5); break;
-        case 6: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 6); break;
-        case 7: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 7); break;
-        default: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1, zw, 8); break;
+        case 1: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 1); break;
+        case 2: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 2); break;
+        case 3: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 3); break;
+        case 4: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 4); break;
+        case 5: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 5); break;
+        case 6: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 6); break;
+        case 7: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 7); break;
+        case 8: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 8); break;
+        case 9: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 9); break;
+        case 10: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 10); break;
+        case 11: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 11); break;
+        case 12: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 12); break;
+        case 13: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 13); break;
+        case 14: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 14); break;
+        case 15: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                           zw, 15); break;
+        default: chunk_sums(o, fold, b, stride, w, h, dy, dx, check, pos, val, t0, t1,
+                            zw, 16); break;
         }
     }
 }

@@ -55,7 +55,8 @@ PN_ALWAYS_INLINE void back_lanes_body(const double *WT, size_t ld, int n_in, int
                     acc[q] += wv * d;
                 }
             }
-            for (q = 0; q < nk; q++) memcpy(sT + (size_t)(k0 + q) * NET_LANES, &acc[q], sizeof acc[q]);
+            for (q = 0; q < nk; q++)
+                memcpy(sT + (size_t)(k0 + q) * NET_LANES, &acc[q], sizeof acc[q]);
         }
         return;
     }
@@ -79,7 +80,8 @@ PN_ALWAYS_INLINE void back_lanes_body(const double *WT, size_t ld, int n_in, int
     for (k = 0; k < n_in; k++)
         for (q = 0; q < 4; q++) {
             double sum = 0.0;
-            for (j = 0; j < n_out; j++) sum += WT[(size_t)k * ld + (size_t)j] * dT[(size_t)j * 4 + q];
+            for (j = 0; j < n_out; j++)
+                sum += WT[(size_t)k * ld + (size_t)j] * dT[(size_t)j * 4 + q];
             sT[(size_t)k * 4 + q] = sum;
         }
 #endif
@@ -197,12 +199,14 @@ static void layer_forward(const net_plan *p, const double *P, net_batch *b, net_
             activate(kind, a, bias, n, a, z, s->erow);
             if (kind == PN_Z_ONLY) softmax(n, z, a);
         } else {
-            double *a = b->pre[l] + (size_t)t * fp, *y = b->fx[l + 1] + (size_t)t * net_pad(ly->n_out);
-            const uint8_t *keep = drop ? drop->keep + (size_t)t * (size_t)p->units + (size_t)ly->drop_at
-                                       : NULL;
+            double *a = b->pre[l] + (size_t)t * fp;
+            double *y = b->fx[l + 1] + (size_t)t * net_pad(ly->n_out);
+            const uint8_t *keep = NULL;
+            if (drop) keep = drop->keep + (size_t)t * (size_t)p->units + (size_t)ly->drop_at;
             full_sums(wide, ly, P + ly->wm, x, a, s->nzi, s->nzv);
             activate(p->activation, a, bias, n, a, s->zrow, s->erow);
-            for (j = 0; j < (size_t)n; j++) y[j] = !keep ? a[j] : keep[j] ? a[j] * drop->scale : 0.0;
+            for (j = 0; j < (size_t)n; j++)
+                y[j] = !keep ? a[j] : keep[j] ? a[j] * drop->scale : 0.0;
         }
     }
 }
@@ -239,7 +243,8 @@ static void layer_backward(const net_plan *p, const double *P, net_batch *b, net
     double *dT = s->lanes, *sT = dT + ly->fp * (size_t)lanes;
     for (j = 0; j < ly->n_out; j++)
         for (q = 0; q < lanes; q++)
-            dT[j * (size_t)lanes + (size_t)q] = q < n ? b->fd[l][(size_t)(t0 + q) * ly->fp + j] : 0.0;
+            dT[j * (size_t)lanes + (size_t)q] =
+                q < n ? b->fd[l][(size_t)(t0 + q) * ly->fp + j] : 0.0;
     (void)wide;
 #if PN_HAVE_WIDE
     if (wide) back_lanes_z(P + ly->wm, ly->ld, (int)n_in, (int)ly->n_out, dT, sT);
@@ -249,14 +254,16 @@ static void layer_backward(const net_plan *p, const double *P, net_batch *b, net
     for (q = 0; q < n; q++) {
         size_t t = (size_t)(t0 + q);
         if (l == p->first) {
-            for (k = 0; k < n_in; k++) b->sF[t * net_pad(n_in) + k] = sT[k * (size_t)lanes + (size_t)q];
+            for (k = 0; k < n_in; k++)
+                b->sF[t * net_pad(n_in) + k] = sT[k * (size_t)lanes + (size_t)q];
             continue;
         }
         for (k = 0; k < n_in; k++) {
             double v = sT[k * (size_t)lanes + (size_t)q] *
                        net_prime(p->activation, b->pre[l - 1][t * cur->fp + k]);
             if (drop)
-                v = drop->keep[t * (size_t)p->units + (size_t)cur->drop_at + k] ? v * drop->scale : 0.0;
+                v = drop->keep[t * (size_t)p->units + (size_t)cur->drop_at + k] ? v * drop->scale
+                                                                                 : 0.0;
             b->fd[l - 1][t * cur->fp + k] = v;
         }
     }

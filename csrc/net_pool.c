@@ -10,6 +10,9 @@
 #include "net.h"
 
 #include <string.h>
+#if PN_HAVE_WIDE
+#include <immintrin.h>
+#endif
 
 #if PN_VEC
 /* Four lanes (an AVX2 register): GCC compiles the compares of wider vectors lane by lane
@@ -72,8 +75,45 @@ PN_CLONES static void pool_forward_mv(const net_layer *ly, const double *a, doub
         }
 }
 
-void net_pool_forward(const net_layer *ly, const double *a, double *m, int64_t *choice)
+#if PN_HAVE_WIDE
+/* pool_forward_mv with AVX-512 compares into masks, 8 lanes at a time: the same choices. */
+__attribute__((target("avx512f"))) static void pool_forward_z(const net_layer *ly,
+                                                              const double *a, double *m,
+                                                              int64_t *choice)
 {
+    const __m512i lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    size_t P = (size_t)ly->k, w = (size_t)ly->w, cp = ly->cp, Y, X, q, u, v;
+    for (Y = 0; Y < (size_t)ly->oh; Y++)
+        for (X = 0; X < (size_t)ly->ow; X++) {
+            size_t o = (Y * (size_t)ly->ow + X) * cp, first = (P * Y * w + P * X) * cp;
+            for (q = 0; q < cp; q += NET_LANES) {
+                __m512d best = _mm512_loadu_pd(a + first + q);
+                __m512i from = _mm512_add_epi64(lanes, _mm512_set1_epi64((long long)(first + q)));
+                for (u = 0; u < P; u++)
+                    for (v = u == 0; v < P; v++) {
+                        size_t at = first + (u * w + v) * cp + q;
+                        __m512d x = _mm512_loadu_pd(a + at);
+                        __mmask8 take = _mm512_cmp_pd_mask(x, best, _CMP_GT_OQ) |
+                                        (_mm512_cmp_pd_mask(x, x, _CMP_UNORD_Q) &
+                                         _mm512_cmp_pd_mask(best, best, _CMP_ORD_Q));
+                        best = _mm512_mask_blend_pd(take, best, x);
+                        from = _mm512_mask_blend_epi64(
+                            take, from, _mm512_add_epi64(lanes, _mm512_set1_epi64((long long)at)));
+                    }
+                _mm512_storeu_pd(m + o + q, best);
+                _mm512_storeu_si512(choice + o + q, from);
+            }
+        }
+}
+#endif
+
+void net_pool_forward(int wide, const net_layer *ly, const double *a, double *m,
+                      int64_t *choice)
+{
+#if PN_HAVE_WIDE
+    if (wide) { pool_forward_z(ly, a, m, choice); return; }
+#endif
+    (void)wide;
     pool_forward_mv(ly, a, m, choice);
 }
 

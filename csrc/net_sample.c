@@ -52,18 +52,39 @@ static void use_slot(const net_plan *p, net_batch *b, net_sample *s, int slot)
     }
 }
 
-/* The input of conv or pool layer 1 (sample i) as maps in act[0]. */
+/* The input of pool layer 1 (sample i) as maps in act[0]. */
 static void input_maps(const net_plan *p, net_sample *s, const pn_data *d, size_t i)
 {
     load_input(d, i, p->ly[0].n_out, s->act[0], p->ly[0].fp);
 }
 
-/* Conv layer l forward: its input's non-zero units, then act[l] = act(z). */
-static void conv_forward(const net_plan *p, const double *P, net_sample *s, int l, int wide)
+/* The non-zero inputs of conv layer 1 (sample i, one map), straight from the sample's
+ * row of pixels or doubles (net_maps_nonzero's list of the same map). */
+static void input_list(const net_plan *p, net_sample *s, const pn_data *d, size_t i)
+{
+    int y, x, n = 0, side = p->ly[0].oh, *pos = s->in_p[1];
+    double *val = s->in_v[1];
+    for (y = 0; y < side; y++)
+        for (x = 0; x < side; x++) {
+            size_t k = (size_t)y * (size_t)side + (size_t)x;
+            double v = d->pixels ? d->table[d->pixels[i * p->ly[0].n_out + k]]
+                                 : d->xs[i * p->ly[0].n_out + k];
+            pos[n] = y << NET_XBITS | x;
+            val[n] = v;
+            n += v != 0.0;                      /* NaN counts as non-zero, as in Python */
+        }
+    s->in_s[1][0] = 0;
+    s->in_s[1][1] = n;
+}
+
+/* Conv layer l forward (sample i): its input's non-zero units, then act[l] = act(z). */
+static void conv_forward(const net_plan *p, const double *P, net_sample *s, int l,
+                         const pn_data *d, size_t i, int wide)
 {
     const net_layer *cur = &p->ly[l];
     const double *Wf = P + (cur->gform == NET_OVER_F ? cur->wm : cur->wx);
-    net_maps_nonzero(cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l]);
+    if (l == 1) input_list(p, s, d, i);
+    else net_maps_nonzero(cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l]);
     net_conv_forward(wide, cur, Wf, P + cur->bm, s->in_p[l], s->in_v[l], s->in_s[l],
                      p->activation, s->act[l], s->zrow, s->erow);
 }
@@ -79,12 +100,17 @@ void net_maps_forward(const net_plan *p, const double *P, net_batch *b, net_samp
         int pair = p->ly[l].kind == PN_CONV && p->ly[l + 1].kind == PN_POOL;
         for (t = s0; t < s1; t++) {
             use_slot(p, b, s, t);
-            if (l == 1) input_maps(p, s, d, (size_t)idx[t]);
-            if (p->ly[l].kind == PN_CONV) conv_forward(p, P, s, l, wide);
-            else net_pool_forward(&p->ly[l], s->act[l - 1], s->act[l], s->choice[l]);
-            if (pair) net_pool_forward(&p->ly[l + 1], s->act[l], s->act[l + 1], s->choice[l + 1]);
+            if (p->ly[l].kind == PN_CONV) {
+                conv_forward(p, P, s, l, d, (size_t)idx[t], wide);
+            } else {
+                if (l == 1) input_maps(p, s, d, (size_t)idx[t]);
+                net_pool_forward(wide, &p->ly[l], s->act[l - 1], s->act[l], s->choice[l]);
+            }
+            if (pair)
+                net_pool_forward(wide, &p->ly[l + 1], s->act[l], s->act[l + 1], s->choice[l + 1]);
             if (l + pair == F - 1)
-                flatten(&p->ly[F - 1], s->act[F - 1], b->fx[F] + (size_t)t * net_pad(p->ly[F].n_in));
+                flatten(&p->ly[F - 1], s->act[F - 1],
+                        b->fx[F] + (size_t)t * net_pad(p->ly[F].n_in));
         }
         l += pair;
     }
@@ -120,8 +146,7 @@ static void pool_error_back(const net_plan *p, const double *P, net_sample *s, i
                           s->delta[l]);
         return;
     }
-    if (l == 1) input_maps(p, s, d, i);
-    conv_forward(p, P, s, l, wide);
+    conv_forward(p, P, s, l, d, i, wide);
     net_pool_backward(pool, s->delta[l + 1], s->choice[l + 1], NULL, p->activation, s->delta[l]);
     times_prime(p->activation, s->delta[l], s->act[l],
                 (int)((size_t)cur->oh * (size_t)cur->ow * cur->fp));
@@ -157,8 +182,8 @@ static void conv_gradients(const net_plan *p, net_batch *b, net_sample *s, int l
     if (cur->gform == NET_OVER_C || l >= 2)
         net_errors_nonzero(cur, s->delta[l], s->d_p[l], s->d_v[l], s->d_s[l]);
     if (cur->gform == NET_OVER_F) {
-        if (l == 1) input_maps(p, s, d, i);
-        net_maps_nonzero(cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l]);
+        if (l == 1) input_list(p, s, d, i);
+        else net_maps_nonzero(cur, s->act[l - 1], s->in_p[l], s->in_v[l], s->in_s[l]);
         net_conv_gradient(wide, cur, s->in_p[l], s->in_v[l], s->in_s[l], s->delta[l], G);
         if (sums) net_fold(wide, sums, G, cur->rows * cur->ld);
     }

@@ -2,38 +2,25 @@
  * net_train.c -- pn_net_train_batches: the mini-batches of a layered network (net.h),
  * on one thread or two.
  *
- * A batch of m samples, per thread t of T (T = 1 or 2):
- *   1. samples: thread 0 takes samples 0..h-1, thread 1 samples h..m-1 (h = m with
- *      one thread, else ceil(m / 2)); each sample forward and backward, alone.  A
- *      conv layer's weight gradient of a sample is its own sum (conv_weight_gradient,
- *      from 0.0); thread 0 adds each of its samples' into the batch's sums at once,
- *      in sample order, thread 1 keeps each of its samples' apart (net_batch.gs).  A
- *      full layer's sample leaves its inputs and errors (net_batch.fx, fd);
- *   2. (both threads done) the step, split by groups of weight rows: each thread,
- *      for its rows, adds thread 1's samples' gradients to the sums in sample order,
- *      sums the full layers' gradient rows over the samples in order, updates the
- *      weights, and makes the copies of its rows (net.h); thread 0 also the biases.
- * Every sum thus has its terms in sample order and is made by one thread; no sum is
- * split between threads.  The threads meet twice a batch (net_meet).
+ * A batch of m samples, split in two halves when two threads work together (net_team.c
+ * chooses, batch by batch; one thread alone takes all of it, and gets the same bits):
+ *   1. samples: thread 0 takes samples 0..h-1, thread 1 samples h..m-1 (alone: h = m,
+ *      else h = ceil(m / 2)), through the layers (net.h).  A conv layer's weight gradient
+ *      of a sample is its own sum (conv_weight_gradient, from 0.0): across filters,
+ *      thread 0 adds each of its samples' into the batch's sums at once, in sample order,
+ *      and thread 1 keeps each of its samples' apart (net_batch.gs); across maps, and for
+ *      a full layer, a sample leaves what its gradient is made of (net_batch);
+ *   2. (both threads done) the step, split by groups of weight rows: each thread, for its
+ *      rows, adds thread 1's samples' gradients to the sums in sample order, or sums the
+ *      gradient over the samples in order (full layers, conv layers across maps), updates
+ *      the weights, and makes the copies of its rows; thread 0 also the biases.
+ * Every sum thus has its terms in sample order and is made by one thread; no sum is split
+ * between threads.  Together, the threads meet twice a batch.
  */
 #include "net.h"
 
 #include <stdlib.h>
 #include <string.h>
-#if PN_THREADS
-#include <time.h>
-#endif
-
-/* The two threads' meeting point: arrivals count up; each meeting is one generation. */
-typedef struct {
-    int arrived;
-    long gen;
-    int sleepers;
-#if PN_THREADS
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-#endif
-} net_meeting;
 
 typedef struct {
     const net_plan *p;
@@ -41,6 +28,7 @@ typedef struct {
     const pn_data *d;
     const int64_t *indices, *batch_sizes;
     size_t n_batches;
+    size_t *starts;        /* starts[b]: batch b's first position in indices */
     const pn_step *step;
     const pn_dropout *drop;
     net_batch b;
@@ -48,7 +36,9 @@ typedef struct {
     double **gd;           /* thread 1: where each conv layer's gradient of a sample goes */
     double **sums;         /* thread 0: the batch's sums of each conv layer's gradient */
     int threads, wide;
-    net_meeting mt;
+#if PN_THREADS
+    net_team team;
+#endif
 } net_job;
 
 /* --- checks -------------------------------------------------------------------------- */
@@ -89,66 +79,6 @@ static int check_dropout(const pn_dropout *dr, size_t n_indices, int units)
     return PN_OK;
 }
 
-/* --- the meeting ------------------------------------------------------------------------ */
-
-#if PN_THREADS
-/* A wait spins this long, then sleeps (its partner may have lost its core). */
-#define NET_SPIN_NS 200000
-/* Pauses between two clock reads while spinning. */
-#define NET_SPIN_PAUSES 64
-
-static long long net_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void net_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-/* Both threads are here: the last to arrive starts the next generation. */
-static void net_meet(net_meeting *m, int threads)
-{
-    long gen;
-    long long t0;
-    int i;
-    if (threads < 2) return;
-    gen = __atomic_load_n(&m->gen, __ATOMIC_ACQUIRE);
-    if (__atomic_add_fetch(&m->arrived, 1, __ATOMIC_ACQ_REL) == threads) {
-        __atomic_store_n(&m->arrived, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&m->gen, gen + 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&m->sleepers, __ATOMIC_SEQ_CST)) {
-            pthread_mutex_lock(&m->mu);
-            pthread_cond_broadcast(&m->cv);
-            pthread_mutex_unlock(&m->mu);
-        }
-        return;
-    }
-    t0 = net_now_ns();
-    do {
-        for (i = 0; i < NET_SPIN_PAUSES; i++) {
-            if (__atomic_load_n(&m->gen, __ATOMIC_ACQUIRE) != gen) return;
-            net_pause();
-        }
-    } while (net_now_ns() - t0 < NET_SPIN_NS);
-    pthread_mutex_lock(&m->mu);
-    __atomic_add_fetch(&m->sleepers, 1, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&m->gen, __ATOMIC_SEQ_CST) == gen) pthread_cond_wait(&m->cv, &m->mu);
-    __atomic_sub_fetch(&m->sleepers, 1, __ATOMIC_SEQ_CST);
-    pthread_mutex_unlock(&m->mu);
-}
-#else
-static void net_meet(net_meeting *m, int threads)
-{
-    (void)m; (void)threads;
-}
-#endif
-
 /* --- the step of a batch ------------------------------------------------------------------ */
 
 /* Biases: plain / L2 / L1 b = b - scale * nb, momentum vb = mu vb - scale * nb, b = b + vb
@@ -184,7 +114,7 @@ static void biases_step(net_job *j, int m, const step_plan *sp)
     }
 }
 
-/* Rows k0..k1-1 of full layer l: each row's gradient over the m samples, its step, its copy. */
+/* Rows k0..k1-1 of full layer l: each row's gradient over the m samples, its step. */
 static void full_rows_step(net_job *j, int t, int l, int m, const step_plan *sp, size_t k0,
                            size_t k1)
 {
@@ -196,7 +126,6 @@ static void full_rows_step(net_job *j, int t, int l, int m, const step_plan *sp,
         int any = net_full_grad_row(j->wide, ly, l, &j->b, m, k, g);
         if (!any && sp->rule == STEP_PLAIN) continue;      /* w - scale * 0.0 is w */
         net_step_row(sp, j->P + at, j->V ? j->V + at : NULL, any ? g : NULL, ly->ld);
-        net_copy_weights(j->p, l, j->P, k, k + 1);
     }
 }
 
@@ -210,7 +139,8 @@ static void conv_rows_step(net_job *j, int l, int n1, const step_plan *sp, size_
     double *nabla = j->b.nabla + at;
     int s;
     if (g1 <= g0) return;
-    for (s = 0; s < n1; s++) net_fold(j->wide, nabla, j->b.gs[l] + (size_t)s * whole + g0 * per, len);
+    for (s = 0; s < n1; s++)
+        net_fold(j->wide, nabla, j->b.gs[l] + (size_t)s * whole + g0 * per, len);
     net_step_row(sp, j->P + at, j->V ? j->V + at : NULL, nabla, len);
     memset(nabla, 0, sizeof(double) * len);
     net_copy_weights(j->p, l, j->P, g0, g1);
@@ -233,65 +163,109 @@ static void filters_step(net_job *j, int t, int l, int m, const step_plan *sp, s
     net_copy_weights(j->p, l, j->P, g0, g1);
 }
 
-/* Thread t's share of the step of a batch of m samples, n1 of them thread 1's. */
-static void step_share(net_job *j, int t, int m, int n1)
+/* Thread t's share (of nt) of the step of a batch of m samples, n1 of them thread 1's. */
+static void step_share(net_job *j, int t, int nt, int m, int n1)
 {
     const net_plan *p = j->p;
     step_plan sp = plan_step(j->step, m);
     int l;
     for (l = 1; l <= p->L; l++) {
         const net_layer *ly = &p->ly[l];
-        size_t g0 = ly->groups * (size_t)t / (size_t)j->threads;
-        size_t g1 = ly->groups * (size_t)(t + 1) / (size_t)j->threads;
+        size_t g0 = ly->groups * (size_t)t / (size_t)nt;
+        size_t g1 = ly->groups * (size_t)(t + 1) / (size_t)nt;
         if (ly->kind == PN_FULL) full_rows_step(j, t, l, m, &sp, g0, g1);
-        else if (ly->kind == PN_CONV && ly->gform == NET_OVER_C) filters_step(j, t, l, m, &sp, g0, g1);
-        else if (ly->kind == PN_CONV) conv_rows_step(j, l, n1, &sp, g0, g1);
+        else if (ly->kind == PN_CONV && ly->gform == NET_OVER_C)
+            filters_step(j, t, l, m, &sp, g0, g1);
+        else if (ly->kind == PN_CONV)
+            conv_rows_step(j, l, n1, &sp, g0, g1);
     }
     if (t == 0) biases_step(j, m, &sp);
 }
 
 /* --- the batches ------------------------------------------------------------------------- */
 
-/* Thread t's part of every batch: its samples through the layers (net.h), then its
- * share of the step. */
-static void run_thread(net_job *j, int t)
+/* Thread t's samples s0..s1-1 of the batch at pos (h: thread 0's count) through the
+ * layers (net.h). */
+static void batch_samples(net_job *j, int t, size_t pos, int h, int s0, int s1)
 {
     const net_plan *p = j->p;
     net_sample *s = &j->s[t];
-    size_t bi, pos = 0;
-    int l;
+    const int64_t *idx = j->indices + pos;
+    net_drop dr, *drop = NULL;
+    int l, slot;
+    if (j->drop && p->units > 0) {              /* (no hidden full layer: nothing to drop) */
+        dr.keep = j->drop->keep + pos * (size_t)p->units;
+        dr.scale = j->drop->scale;
+        drop = &dr;
+    }
+    net_maps_forward(p, j->P, &j->b, s, s0, s1, j->d, idx, j->wide);
+    net_full_forward(p, j->P, &j->b, s, s0, s1, drop, j->wide);
+    net_full_backward(p, j->P, &j->b, s, s0, s1, j->d, idx, drop, j->wide);
+    for (slot = s0; slot < s1; slot++) {
+        for (l = 1; t == 1 && l <= p->L; l++)           /* thread 1: each sample apart */
+            if (p->ly[l].kind == PN_CONV && p->ly[l].gform == NET_OVER_F)
+                j->gd[l] = j->b.gs[l] + (size_t)(slot - h) * p->ly[l].rows * p->ly[l].ld;
+        net_maps_backward(p, j->P, &j->b, s, slot, j->d, (size_t)idx[slot],
+                          t == 1 ? j->gd : NULL, t == 0 ? j->sums : NULL, j->wide);
+    }
+}
+
+/* One thread alone: every batch. */
+static void run_alone(net_job *j)
+{
+    size_t bi;
     for (bi = 0; bi < j->n_batches; bi++) {
-        int m = (int)j->batch_sizes[bi], h = j->threads == 2 ? (m + 1) / 2 : m, slot;
-        int s0 = t == 0 ? 0 : h, s1 = t == 0 ? h : m;
-        const int64_t *idx = j->indices + pos;
-        net_drop dr, *drop = NULL;
-        if (j->drop) {
-            dr.keep = j->drop->keep + pos * (size_t)p->units;
-            dr.scale = j->drop->scale;
-            drop = &dr;
-        }
-        net_maps_forward(p, j->P, &j->b, s, s0, s1, j->d, idx, j->wide);
-        net_full_forward(p, j->P, &j->b, s, s0, s1, drop, j->wide);
-        net_full_backward(p, j->P, &j->b, s, s0, s1, j->d, idx, drop, j->wide);
-        for (slot = s0; slot < s1; slot++) {
-            for (l = 1; t == 1 && l <= p->L; l++)       /* thread 1: each sample apart */
-                if (p->ly[l].kind == PN_CONV && p->ly[l].gform == NET_OVER_F)
-                    j->gd[l] = j->b.gs[l] + (size_t)(slot - h) * p->ly[l].rows * p->ly[l].ld;
-            net_maps_backward(p, j->P, &j->b, s, slot, j->d, (size_t)idx[slot],
-                              t == 1 ? j->gd : NULL, t == 0 ? j->sums : NULL, j->wide);
-        }
-        net_meet(&j->mt, j->threads);
-        step_share(j, t, m, m - h);
-        net_meet(&j->mt, j->threads);
-        pos += (size_t)m;
+        int m = (int)j->batch_sizes[bi];
+        batch_samples(j, 0, j->starts[bi], m, 0, m);
+        step_share(j, 0, 1, m, 0);
     }
 }
 
 #if PN_THREADS
+/* Batch bi, thread t's half of it; returns the nanoseconds t waited at the meetings. */
+static long long batch_duo(net_job *j, int t, size_t bi)
+{
+    int m = (int)j->batch_sizes[bi], h = (m + 1) / 2;
+    long long late;
+    batch_samples(j, t, j->starts[bi], h, t == 0 ? 0 : h, t == 0 ? h : m);
+    late = net_team_meet(&j->team);
+    step_share(j, t, 2, m, m - h);
+    return late + net_team_meet(&j->team);
+}
+
+/* The worker: the batches the main thread posts as DUO, until it posts STOP. */
 static void *worker_main(void *arg)
 {
-    run_thread((net_job *)arg, 1);
+    net_job *j = (net_job *)arg;
+    long seen = 0, bi;
+    int split;
+    while ((split = net_team_next(&j->team, &seen, &bi)) != NET_STOP)
+        if (split == NET_DUO) batch_duo(j, 1, (size_t)bi);
     return NULL;
+}
+
+/* The main thread: each batch together or alone (net_team.c chooses), posting each
+ * batch's split while the worker waits for one (after a DUO batch) or a change. */
+static void run_team(net_job *j)
+{
+    size_t bi;
+    long samples = 0;
+    int split = net_team_first(&j->team), last = NET_SOLO;
+    for (bi = 0; bi < j->n_batches; bi++) {
+        int m = (int)j->batch_sizes[bi];
+        long long late = 0;
+        if (split == NET_DUO || last == NET_DUO) net_team_post(&j->team, split, (long)bi);
+        if (split == NET_DUO) {
+            late = batch_duo(j, 0, bi);
+        } else {
+            batch_samples(j, 0, j->starts[bi], m, 0, m);
+            step_share(j, 0, 1, m, 0);
+        }
+        last = split;
+        samples += m;
+        split = net_team_choose(&j->team, split, late, (long)bi + 1, samples);
+    }
+    net_team_post(&j->team, NET_STOP, (long)j->n_batches);
 }
 #endif
 
@@ -300,27 +274,17 @@ static void run_batches(net_job *j)
 {
 #if PN_THREADS
     pthread_t tid;
-    if (j->threads == 2) {
-        int ok = pthread_mutex_init(&j->mt.mu, NULL) == 0;
-        if (ok && pthread_cond_init(&j->mt.cv, NULL) != 0) {
-            pthread_mutex_destroy(&j->mt.mu);
-            ok = 0;
-        }
-        if (ok && pthread_create(&tid, NULL, worker_main, j) == 0) {
-            run_thread(j, 0);
+    if (j->threads == 2 && net_team_init(&j->team)) {
+        if (pthread_create(&tid, NULL, worker_main, j) == 0) {
+            run_team(j);
             pthread_join(tid, NULL);
-            pthread_cond_destroy(&j->mt.cv);
-            pthread_mutex_destroy(&j->mt.mu);
+            net_team_free(&j->team);
             return;
         }
-        if (ok) {
-            pthread_cond_destroy(&j->mt.cv);
-            pthread_mutex_destroy(&j->mt.mu);
-        }
+        net_team_free(&j->team);
     }
 #endif
-    j->threads = 1;
-    run_thread(j, 0);
+    run_alone(j);
 }
 
 /* The checks of a call, in the order of its arguments. */
@@ -352,8 +316,12 @@ static int job_alloc(net_job *j, int m_max)
 {
     int t, rc;
     size_t n = (size_t)j->p->L + 1;
+    size_t b;
+    j->starts = (size_t *)malloc(sizeof(size_t) * j->n_batches);
     j->P = (double *)net_zalloc(j->p->n_scr * sizeof(double));
-    if (!j->P) return PN_ERR_NOMEM;
+    if (!j->P || !j->starts) return PN_ERR_NOMEM;
+    for (b = 0; b < j->n_batches; b++)
+        j->starts[b] = b ? j->starts[b - 1] + (size_t)j->batch_sizes[b - 1] : 0;
     if (j->step->momentum > 0.0 && !(j->V = (double *)net_zalloc(j->p->n_scr * sizeof(double))))
         return PN_ERR_NOMEM;
     rc = net_batch_alloc(&j->b, j->p, m_max, j->threads == 2 ? m_max / 2 : 0, j->threads, 1);
@@ -372,6 +340,7 @@ static void job_free(net_job *j)
     free(j->gd);
     free(j->sums);
     net_batch_free(&j->b);
+    free(j->starts);
     free(j->P);
     free(j->V);
 }

@@ -269,8 +269,8 @@ int pn_cost(const int *sizes, int n_layers, const pn_model *model, const double 
  * its input, a pool that does not divide it, a layer over PN_MAX_SIZE units, the last
  * layer not fully connected). */
 enum { PN_FULL = 0, PN_CONV = 1, PN_POOL = 2 };
-/* One entry of sizes: PN_FULL: n neurons (the input layer is PN_FULL with n = inputs);
-   PN_CONV: n filters of k x k; PN_POOL: k x k windows (n unused, 0). */
+/* One entry of sizes: PN_FULL: n neurons (the input layer is PN_FULL with n = inputs), k 0;
+   PN_CONV: n filters of k x k; PN_POOL: k x k windows, n 0 (else PN_ERR_SIZES). */
 typedef struct { int kind; int n; int k; } pn_layer;
 /* Dropout of one training call (NULL: none): scale = 1/(1 - p) (finite, > 0); keep:
    n_indices * U bytes, U = the units of the fully connected hidden layers; sample-major (in

@@ -543,6 +543,10 @@ class CNetEngine(CEngine):
 
     # --- training ------------------------------------------------------------------
 
+    def hidden_units(self):
+        """U: the units of the fully connected hidden layers, each one keep byte a sample."""
+        return self.units
+
     def train_batches(self, data, batches, lr, n=None, l2=0.0, l1=0.0, momentum=0.0,
                       dropout=None):
         """As DeepEngine.train_batches: one update per batch, in one C call; dropout None or

@@ -1,21 +1,21 @@
-"""The C engine's layered networks (pn_net_*, cengine.CNetEngine) against the spec, bit for bit.
-
-The spec (the layered network of chapter 6: conv, pool and fully connected layers, with
-dropout) is written out here as a small Python model built from purenet.convolution and
-purenet.reference, one sample at a time, in the textbook's orders.  Every comparison is
-exact (assert_same: the IEEE bit patterns), after several epochs of training, on every
-parameter; at each SIMD level (the simd_level fixture) and with 1 and 2 threads.
+"""The C engine's layered networks (pn_net_*, cengine.CNetEngine) against the reference,
+purenet.deep.DeepEngine (chapter 6: conv, pool and fully connected layers, with dropout), bit
+for bit.  Every comparison is exact (assert_same: the IEEE bit patterns), after epochs of
+training, on every parameter, velocity, output and the total cost; at each SIMD level (the
+simd_level fixture) and with 1 and 2 threads.
 """
 
 import math
 import random
+import subprocess
+import sys
 from array import array
 
 import pytest
 
-from purenet import convolution as cv
-from purenet import reference as ref
 from purenet.checks import check_sizes, layers_of
+from purenet.deep import DeepEngine
+from purenet.network import Network
 from purenet.dataset import Dataset
 from purenet.errors import CEngineError, InvalidArgument  # noqa: F401 (error tests below)
 
@@ -29,190 +29,11 @@ except ImportError:          # pragma: no cover - cengine itself needs only the 
 pytestmark = needs_c
 
 
-# --- the spec, in Python ---------------------------------------------------------------
-
-def maps_of(a, layer):
-    """The output a of layer as maps: an input vector is one √n×√n map."""
-    if len(layer.shape) == 3:
-        return a
-    side = math.isqrt(len(a))
-    return cv.unflatten(a, (1, side, side))
-
-
-def vector_of(a, layer):
-    return a if len(layer.shape) == 1 else cv.flatten(a)
-
-
-def nested_zeros(v):
-    return [nested_zeros(x) for x in v] if isinstance(v, list) else 0.0
-
-
 def leaves(v):
-    """The innermost lists of a nested list (the rows an update runs along)."""
+    """The innermost lists of a nested list (a layer's rows of weights)."""
     if v and isinstance(v[0], list):
         return [r for x in v for r in leaves(x)]
     return [v]
-
-
-class SpecNet:
-    """The layered network's spec: forward, backward, gradient sums, update, cost."""
-
-    def __init__(self, sizes, weights, biases, cost, activation):
-        self.layers = layers_of(check_sizes(sizes))
-        self.cost, self.act = ref.COSTS[cost], ref.ACTIVATIONS[activation]
-        self.w = [[*map(_copy, w)] for w in weights]
-        self.b = [list(map(float, b)) for b in biases]
-        self.vel = None
-        self.units = sum(ly.n for ly in self.layers[1:-1] if ly.kind == "full")
-
-    def forward(self, x, keep=None, scale=1.0):
-        zs, acts, choices, used, L = [None], [x], [None], 0, len(self.layers) - 1
-        for l in range(1, L + 1):
-            ly, prev, chosen = self.layers[l], self.layers[l - 1], None
-            if ly.kind == "conv":
-                z = cv.conv_sums(self.w[l - 1], self.b[l - 1], maps_of(acts[-1], prev))
-                a = cv.map_activations(z, self.act)
-            elif ly.kind == "pool":
-                a, chosen = cv.max_pool(maps_of(acts[-1], prev), ly.k)
-                z = a
-            else:
-                z = ref.weighted_sums(self.w[l - 1], vector_of(acts[-1], prev), self.b[l - 1])
-                if l == L:
-                    a = self.cost.output(z)
-                else:
-                    a = [self.act.fn(v) for v in z]
-                    if keep is not None:
-                        mask = keep[used:used + ly.n]
-                        used += ly.n
-                        a = [v * scale if k else 0.0 for v, k in zip(a, mask)]
-            zs.append(z)
-            acts.append(a)
-            choices.append(chosen)
-        return zs, acts, choices
-
-    def backward(self, zs, acts, choices, y, keep=None, scale=1.0):
-        L = len(self.layers) - 1
-        deltas = [None] * (L + 1)
-        deltas[L] = self.cost.delta(acts[L], y, zs[L])
-        used = self.units
-        for l in range(L - 1, 0, -1):
-            ly, nxt = self.layers[l], self.layers[l + 1]
-            if nxt.kind == "full":
-                zl = vector_of(zs[l], ly)
-                s = [0.0] * len(zl)
-                for j, d in enumerate(deltas[l + 1]):          # j ascending, nothing skipped
-                    row = self.w[l][j]
-                    for k in range(len(zl)):
-                        s[k] += row[k] * d
-                if ly.kind == "pool":
-                    delta = cv.unflatten(s, ly.shape)
-                else:
-                    delta = [s[k] * self.act.prime(zl[k]) for k in range(len(zl))]
-                    if ly.kind == "conv":
-                        delta = cv.unflatten(delta, ly.shape)
-                    elif keep is not None:
-                        used -= ly.n
-                        mask = keep[used:used + ly.n]
-                        delta = [v * scale if k else 0.0 for v, k in zip(delta, mask)]
-            else:
-                if nxt.kind == "conv":
-                    s = cv.conv_backward_error(self.w[l], deltas[l + 1], ly.shape)
-                else:
-                    s = cv.pool_backward(deltas[l + 1], choices[l + 1], ly.shape)
-                delta = s if ly.kind == "pool" else cv.map_error(s, zs[l], self.act)
-            deltas[l] = delta
-        return deltas
-
-    def gradient_sums(self, pairs, keeps, scale):
-        nb, nw = nested_zeros(self.b), nested_zeros(self.w)
-        for s, (x, y) in enumerate(pairs):
-            keep = keeps[s] if keeps is not None else None
-            zs, acts, choices = self.forward(x, keep, scale)
-            deltas = self.backward(zs, acts, choices, y, keep, scale)
-            for l in range(1, len(self.layers)):
-                ly, prev = self.layers[l], self.layers[l - 1]
-                if ly.kind == "full":
-                    a = vector_of(acts[l - 1], prev)
-                    terms = ref.nonzero(a)
-                    for j, d in enumerate(deltas[l]):
-                        nb[l - 1][j] += d
-                        for k in terms:
-                            nw[l - 1][j][k] += d * a[k]
-                elif ly.kind == "conv":
-                    gb = cv.conv_bias_gradient(deltas[l])
-                    for f in range(len(gb)):
-                        nb[l - 1][f] += gb[f]
-                    g = cv.conv_weight_gradient(deltas[l], maps_of(acts[l - 1], prev), ly.k)
-                    for sums, terms in zip(leaves(nw[l - 1]), leaves(g)):
-                        for k in range(len(sums)):
-                            sums[k] += terms[k]
-        return nb, nw
-
-    def train_batches(self, data, batches, lr, n=None, l2=0.0, l1=0.0, momentum=0.0,
-                      dropout=None):
-        n = data.n if n is None else n
-        scale, keep = dropout if dropout is not None else (1.0, None)
-        if momentum and self.vel is None:
-            self.vel = (nested_zeros(self.w), nested_zeros(self.b))
-        used, U = 0, self.units
-        for batch in batches:
-            pairs = [(data.x(i), data.y(i)) for i in batch]
-            keeps = None
-            if keep is not None:
-                keeps = [keep[(used + s) * U:(used + s + 1) * U] for s in range(len(batch))]
-            used += len(batch)
-            nb, nw = self.gradient_sums(pairs, keeps, scale)
-            self.update(nw, nb, len(batch), lr, n, l2, l1, momentum)
-
-    def train_order(self, data, order, batch_size, lr, n=None, l2=0.0, l1=0.0, momentum=0.0,
-                    dropout=None):
-        batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-        self.train_batches(data, batches, lr, n, l2, l1, momentum, dropout)
-
-    def update(self, nw, nb, m, lr, n, l2, l1, mu):
-        scale, keep = lr / m, 1.0 - lr * l2 / n
-        decay, shrink = lr * l2 / n, lr * l1 / n
-        for l in range(len(self.w)):
-            b = self.b[l]
-            for j in range(len(b)):
-                if mu:
-                    vb = self.vel[1][l]
-                    vb[j] = mu * vb[j] - scale * nb[l][j]
-                    b[j] = b[j] + vb[j]
-                else:
-                    b[j] = b[j] - scale * nb[l][j]
-            vrows = leaves(self.vel[0][l]) if mu else leaves(nw[l])
-            for row, grad, v in zip(leaves(self.w[l]), leaves(nw[l]), vrows):
-                for k in range(len(row)):
-                    if mu:
-                        v[k] = (mu * v[k] - decay * row[k] - shrink * ref.sgn(row[k])
-                                - scale * grad[k])
-                        row[k] = row[k] + v[k]
-                    elif l2 or l1:
-                        row[k] = keep * row[k] - shrink * ref.sgn(row[k]) - scale * grad[k]
-                    else:
-                        row[k] = row[k] - scale * grad[k]
-
-    def outputs(self, data):
-        return [self.forward(data.x(i))[1][-1] for i in range(data.n)]
-
-    def total_cost(self, data, l2=0.0, l1=0.0):
-        total = 0.0
-        for i in range(data.n):
-            zs, acts, _ = self.forward(data.x(i))
-            total += self.cost.fn(acts[-1], data.y(i), zs[-1])
-        squares, sizes = 0.0, 0.0
-        for w in self.w:
-            for row in (leaves(w) if w else []):
-                for v in row:
-                    squares += v * v
-                    sizes += abs(v)
-        n = data.n
-        return total / n + 0.5 * (l2 / n) * squares + (l1 / n) * sizes
-
-
-def _copy(v):
-    return [_copy(x) for x in v] if isinstance(v, list) else float(v)
 
 
 # --- data and parameters ---------------------------------------------------------------------
@@ -254,12 +75,6 @@ def float_images(rnd, n, n_in, n_out, zeros=0.3):
                      for _ in range(n * n_in)))
     ys = array("d", (rnd.uniform(0.0, 1.0) for _ in range(n * n_out)))
     return Dataset(n_in, n_out, xs=xs, ys=ys, name="floats")
-
-
-def both(sizes, rnd, cost="cross-entropy", activation="sigmoid", threads=1, scale=0.5):
-    w, b = random_net_params(sizes, rnd, scale)
-    return (SpecNet(sizes, w, b, cost, activation),
-            cengine.CNetEngine(sizes, w, b, threads, cost, activation))
 
 
 POISONS = (math.inf, -math.inf, math.nan, 1e300, -1e300)
@@ -334,16 +149,17 @@ _spec_cache = {}
 
 
 def spec_results(cfg):
-    """The spec's parameters, outputs and cost after training (computed once per config)."""
+    """The reference's parameters, outputs and cost after training (once per config)."""
     key = key_of(cfg)
     if key not in _spec_cache:
         data, w, b, epochs = setup(cfg)
-        spec = SpecNet(cfg["sizes"], w, b, cfg["cost"], cfg["activation"])
-        train(spec, cfg, data, epochs)
+        ref = DeepEngine(cfg["sizes"], w, b, cfg["cost"], cfg["activation"])
+        train(ref, cfg, data, epochs)
+        wr, br = ref.get_params()
         _spec_cache[key] = dict(
-            w=spec.w, b=spec.b, vel=list(spec.vel) if spec.vel else None,
-            out=spec.outputs(data), cost=spec.total_cost(data, 0.3, 0.2),
-            moved=sum(x != y for x, y in zip(flat(w), flat(spec.w))))
+            w=wr, b=br, vel=ref.get_velocities(), out=ref.outputs(data),
+            cost=ref.total_cost(data, 0.3, 0.2),
+            moved=sum(x != y for x, y in zip(flat(w), flat(wr))))
     return _spec_cache[key]
 
 
@@ -369,12 +185,12 @@ def check(cfg, threads, what=""):
     if cfg["poison"] is not None or cfg["lr"] > 1e100:
         want, got = ({k: canonical(v) if k not in ("moved",) and v is not None else v
                       for k, v in r.items()} for r in (want, got))
-    assert want["moved"] > 0, "the spec's training moved no weight"
+    assert want["moved"] > 0, "the reference's training moved no weight"
     what = "%s %s/%s threads=%d" % (what or cfg["sizes"], cfg["cost"], cfg["activation"], threads)
     assert_same(what + " weights", got["w"], want["w"])
     assert_same(what + " biases", got["b"], want["b"])
     if cfg["momentum"]:
-        assert_same(what + " velocities", list(got["vel"]), want["vel"])
+        assert_same(what + " velocities", list(got["vel"]), list(want["vel"]))
     assert_same(what + " outputs", got["out"], want["out"])
     assert_same(what + " total_cost", flat([got["cost"]]), flat([want["cost"]]))
 
@@ -396,6 +212,7 @@ SHAPES = [
     [64, "pool2", "pool2", 3],                         # pool after pool
     [64, "conv4x3", "pool2", 120, 10],                 # a wide fully connected layer
     [100, "conv12x3", "pool2", "conv20x3", "pool2", 30, 10],   # the book's, small
+    [36, 5],                                           # one fully connected layer
 ]
 
 
@@ -445,7 +262,15 @@ def test_dropout(simd_level, net, momentum, threads):
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("batch_size", [1, 3, 7, 10])
+def test_dropout_without_hidden_full_layers(simd_level, threads):
+    """Dropout on a network whose only full layer is the output layer: no keep bytes (U = 0),
+    nothing dropped."""
+    cfg = config([49, "conv4x3", "pool5", 4], activation="relu", p=0.5, lr=0.3)
+    check(cfg, threads, "dropout, U = 0")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 10, 23])
 def test_batch_sizes(simd_level, batch_size, threads):
     cfg = config([64, "conv5x3", "pool3", 16, 4], activation="relu", cost="log-likelihood",
                  batch_size=batch_size, lr=0.3, n=23)
@@ -488,18 +313,49 @@ def test_non_finite_weights(simd_level, net, activation, seed, threads):
     check(cfg, threads, "non-finite")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_outputs_and_cost_of_many_samples(simd_level, threads):
+    """Outputs and the total cost of 150 samples: in chunks, split between two threads."""
+    cfg = config([49, "conv7x3", "pool5", 9, 4], activation="tanh", n=150, epochs=1,
+                 batch_size=50, cost="log-likelihood")
+    check(cfg, threads, "150 samples")
+
+
+@pytest.mark.parametrize("sizes", [[49, "conv5x3", "pool5", 9, 4], [49, 20, 9, 4]])
+def test_network_fit_with_dropout(sizes):
+    """Network.fit with dropout, backend "c" (CNetEngine; a fully connected network moves to
+    it for the dropout) against backend "python" (DeepEngine): the same parameters, the
+    same test outputs, bit for bit."""
+    rnd = random.Random(8)
+    data, test = pixel_images(rnd, 40, 49, 4), pixel_images(rnd, 12, 49, 4)
+    nets = [Network(sizes, seed=3, backend=backend, threads=2, cost="log-likelihood",
+                    activation="relu", init="scaled") for backend in ("python", "c")]
+    for net in nets:
+        net.fit(data, 2, batch_size=6, lr=0.2, test=test, dropout=0.3, momentum=0.2, l2=0.5)
+    assert type(nets[1].engine).__name__ == "CNetEngine"
+    assert_same("Network.fit with dropout", nets[1].engine.get_params(),
+                nets[0].engine.get_params())
+    assert_same("test outputs", nets[1].test_outputs, nets[0].test_outputs)
+
+
 def test_feedforward_and_params():
     rnd = random.Random(5)
     sizes = [49, "conv3x3", "pool5", 4]
     w, b = random_net_params(sizes, rnd)
-    spec = SpecNet(sizes, w, b, "log-likelihood", "relu")
+    ref = DeepEngine(sizes, w, b, "log-likelihood", "relu")
     c = cengine.CNetEngine(sizes, w, b, 1, "log-likelihood", "relu")
     x = [rnd.random() for _ in range(49)]
-    assert_same("feedforward", c.feedforward(x), spec.forward(x)[1][-1])
+    assert_same("feedforward", c.feedforward(x), ref.feedforward(x))
     w2, b2 = c.get_params()
     assert_same("get_params", [w2, b2], [w, b])
     assert w2[1] == [] and b2[1] == []                       # the pool layer
     assert len(w2[0]) == 3 and len(w2[0][0]) == 1 and len(w2[0][0][0]) == 3
+    c.set_velocities(w, b)
+    assert_same("velocities", list(c.get_velocities()), [w, b])
+    assert c.all_finite()
+    w[0][2][0][1][1] = math.inf
+    c.set_params(w, b)
+    assert not c.all_finite()
 
 
 # --- errors: the C calls' codes, and nothing written ----------------------------------------
@@ -683,3 +539,24 @@ def test_python_checks():
     with pytest.raises(CEngineError):               # the C code checks what Python passed
         raw.d.n_out = 5
         e._train_net(raw.d, raw.indices, raw.counts, raw.step, None, "test")
+
+
+def test_two_threads_on_a_busy_machine(simd_level):
+    """Two threads while two other processes keep both cores busy: the main thread goes
+    solo when its worker is late and tries together again (net_team.c), batch by batch,
+    within one call; every split gives the bits of one thread."""
+    cfg = config([64, "conv6x3", "pool2", "conv9x2", 12, 5], activation="relu", lr=0.1,
+                 n=400, epochs=12, batch_size=5, momentum=0.3, p=0.2)
+    data, w, b, epochs = setup(cfg)
+    one = cengine.CNetEngine(cfg["sizes"], w, b, 1, cfg["cost"], cfg["activation"])
+    train(one, cfg, data, epochs)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        two = cengine.CNetEngine(cfg["sizes"], w, b, 2, cfg["cost"], cfg["activation"])
+        train(two, cfg, data, epochs)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert_same("busy, 2 threads", [two.get_params(), two.get_velocities()],
+                [one.get_params(), one.get_velocities()])

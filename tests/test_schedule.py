@@ -210,7 +210,8 @@ def test_cli_prints_the_schedule_and_keeps_the_best_epoch(tiny_mnist, tmp_path):
     (["--early-stop", "0"], "argument --early-stop: must be at least 1, got 0"),
     (["--lr-schedule", "2", "--test-limit", "0"], "--early-stop and --lr-schedule watch the "
                                                   "validation accuracy (or the test accuracy)"),
-    (["--preset", "network3"], "invalid choice: 'network3' (choose from 'network2', 'seed')"),
+    (["--preset", "network4"], "invalid choice: 'network4' (choose from 'network2', 'network3', "
+                                   "'seed')"),
 ])
 def test_cli_bad_schedule_options_are_one_line_exit_2(tiny_mnist, args, message):
     out = cli("--data-dir", tiny_mnist, *args)

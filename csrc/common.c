@@ -121,3 +121,27 @@ int pn_shuffle(int64_t *order, size_t n, int iota, const unsigned char *words, s
     *top = i;
     return PN_OK;
 }
+
+int check_batches(const pn_data *d, const int64_t *indices, size_t n_indices,
+                  const int64_t *batch_sizes, size_t n_batches, size_t n_out, int *m_max)
+{
+    size_t b, pos = 0, i;
+    int64_t mx = 0;
+    if (n_batches > 0 && !batch_sizes) return PN_ERR_NULL;
+    if (n_indices > 0 && !indices) return PN_ERR_NULL;
+    for (b = 0; b < n_batches; b++) {
+        int64_t m = batch_sizes[b];
+        if (m < 1 || (uint64_t)m > (uint64_t)(n_indices - pos) || m > (int64_t)PN_MAX_SIZE)
+            return PN_ERR_BATCH;
+        pos += (size_t)m;
+        if (m > mx) mx = m;
+    }
+    if (pos != n_indices) return PN_ERR_BATCH;
+    for (i = 0; i < n_indices; i++) {
+        int64_t k = indices[i];
+        if (k < 0 || (uint64_t)k >= (uint64_t)d->n) return PN_ERR_INDEX;
+        if (d->labels && d->labels[k] >= n_out) return PN_ERR_LABEL;
+    }
+    *m_max = (int)mx;
+    return PN_OK;
+}

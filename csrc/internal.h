@@ -146,6 +146,11 @@ PN_HIDDEN int check_model(const pn_model *model);
 /* A valid step (see PN_ERR_STEP); velocities are needed when mu > 0. */
 PN_HIDDEN int check_step(double lr, double n, double l2, double l1, double mu,
                          const double *velocities);
+/* batch_sizes[0..n_batches-1] >= 1, summing to n_indices; every index < d->n, every label
+ * of those samples < n_out; *m_max = the largest batch. */
+PN_HIDDEN int check_batches(const pn_data *d, const int64_t *indices, size_t n_indices,
+                            const int64_t *batch_sizes, size_t n_batches, size_t n_out,
+                            int *m_max);
 
 /* ------------------------------------------------------------------------- */
 /* textbook.c: what the fast path and convolution.c take from the textbook   */

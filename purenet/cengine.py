@@ -413,19 +413,22 @@ class CEngine:
             raise InvalidArgument("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
                                   % (data.n, start, stop))
         n_out = self.sizes[-1]
-        out = array("d", bytes(8 * n_out * (stop - start)))
         if stop == start:
             return []
-        code = self.lib.pn_outputs(self._csizes, len(self.sizes), self._model, self._pbuf,
-                                   self.n_params, d, start, stop,
-                                   self.ffi.from_buffer("double[]", out), len(out), self.threads)
+        out = array("d", bytes(8 * n_out * (stop - start)))
+        code = self._c_outputs(d, start, stop, self.ffi.from_buffer("double[]", out), len(out))
         del keep
         _check(code, "outputs")
         flat = out.tolist()
         return [flat[i:i + n_out] for i in range(0, len(flat), n_out)]
 
+    def _c_outputs(self, d, start, stop, out, out_len):
+        return self.lib.pn_outputs(self._csizes, len(self.sizes), self._model, self._pbuf,
+                                   self.n_params, d, start, stop, out, out_len, self.threads)
+
     def total_cost(self, data, l2=0.0, l1=0.0):
-        """reference.total_cost over every sample of data, computed in C."""
+        """total_cost over every sample of data (reference.py's, or deep.py's for a layered
+        network), computed in C."""
         l2, l1 = float(l2), float(l1)
         if not (l2 >= 0 and l1 >= 0 and math.isfinite(l2) and math.isfinite(l1)):
             raise InvalidArgument("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r"
@@ -434,11 +437,14 @@ class CEngine:
         if data.n == 0:
             raise InvalidArgument("total_cost: %s has no samples" % data.name)
         cost = self.ffi.new("double *")
-        code = self.lib.pn_cost(self._csizes, len(self.sizes), self._model, self._pbuf,
-                                self.n_params, d, l2, l1, cost, self.threads)
+        code = self._c_cost(d, l2, l1, cost)
         del keep
         _check(code, "total_cost")
         return cost[0]
+
+    def _c_cost(self, d, l2, l1, cost):
+        return self.lib.pn_cost(self._csizes, len(self.sizes), self._model, self._pbuf,
+                                self.n_params, d, l2, l1, cost, self.threads)
 
 
 # --- layered networks (chapter 6): conv, pool and fully connected layers, dropout ---------
@@ -606,40 +612,13 @@ class CNetEngine(CEngine):
 
     # --- forward ---------------------------------------------------------------------
 
-    def outputs(self, data, start=0, stop=None):
-        """Output activations of samples start..stop-1 of data, one list each."""
-        d, keep = self._cdata(data, False, "outputs")
-        stop = data.n if stop is None else stop
-        if not (_is_int(start) and _is_int(stop)) or not 0 <= start <= stop <= data.n:
-            raise InvalidArgument("outputs: need 0 <= start <= stop <= %d, got start=%r stop=%r"
-                                  % (data.n, start, stop))
-        n_out = self.sizes[-1]
-        if stop == start:
-            return []
-        out = array("d", bytes(8 * n_out * (stop - start)))
-        code = self.lib.pn_net_outputs(self._clayers, len(self.layers), self._model,
+    def _c_outputs(self, d, start, stop, out, out_len):
+        return self.lib.pn_net_outputs(self._clayers, len(self.layers), self._model,
                                        self.ffi.from_buffer("double[]", self._pbuf),
-                                       self.n_params, d, start, stop,
-                                       self.ffi.from_buffer("double[]", out), len(out),
+                                       self.n_params, d, start, stop, out, out_len,
                                        self.threads)
-        del keep
-        _check(code, "outputs")
-        flat = out.tolist()
-        return [flat[i:i + n_out] for i in range(0, len(flat), n_out)]
 
-    def total_cost(self, data, l2=0.0, l1=0.0):
-        """deep.total_cost over every sample of data, computed in C."""
-        l2, l1 = float(l2), float(l1)
-        if not (l2 >= 0 and l1 >= 0 and math.isfinite(l2) and math.isfinite(l1)):
-            raise InvalidArgument("total_cost: need finite l2 >= 0 and l1 >= 0, got %r, %r"
-                                  % (l2, l1))
-        d, keep = self._cdata(data, True, "total_cost")
-        if data.n == 0:
-            raise InvalidArgument("total_cost: %s has no samples" % data.name)
-        cost = self.ffi.new("double *")
-        code = self.lib.pn_net_cost(self._clayers, len(self.layers), self._model,
+    def _c_cost(self, d, l2, l1, cost):
+        return self.lib.pn_net_cost(self._clayers, len(self.layers), self._model,
                                     self.ffi.from_buffer("double[]", self._pbuf), self.n_params,
                                     d, l2, l1, cost, self.threads)
-        del keep
-        _check(code, "total_cost")
-        return cost[0]

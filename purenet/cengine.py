@@ -135,12 +135,7 @@ class CEngine:
 
     def __init__(self, sizes, weights, biases, threads=1, cost="quadratic", activation="sigmoid"):
         self.lib, self.ffi = _load()
-        if cost not in COSTS or activation not in ACTIVATIONS:
-            raise InvalidArgument("the C engine has no cost %r / activation %r: use one of %s / %s"
-                                  % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
-        self._model = self.ffi.new("pn_model *", {
-            "cost": getattr(self.lib, COSTS[cost]),
-            "activation": getattr(self.lib, ACTIVATIONS[activation])})
+        self._model = self._c_model(cost, activation)
         sizes = check_sizes(sizes)               # within PN_MAX_LAYERS and PN_MAX_SIZE
         if not _is_int(threads) or not 1 <= threads <= self.lib.PN_MAX_THREADS:
             raise InvalidArgument("threads must be a whole number from 1 to %d, got %r"
@@ -155,6 +150,15 @@ class CEngine:
         self._params, self._pbuf = self._aligned()
         self._velocities = self._vbuf = None         # made by the first momentum step
         self.set_params(weights, biases)
+
+    def _c_model(self, cost, activation):
+        """The pn_model of a cost and a hidden activation (InvalidArgument for others)."""
+        if cost not in COSTS or activation not in ACTIVATIONS:
+            raise InvalidArgument("the C engine has no cost %r / activation %r: use one of %s / %s"
+                                  % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
+        return self.ffi.new("pn_model *", {
+            "cost": getattr(self.lib, COSTS[cost]),
+            "activation": getattr(self.lib, ACTIVATIONS[activation])})
 
     def _aligned(self):
         """One flat zeroed buffer for the whole network (fast layout), and a pointer
@@ -471,12 +475,7 @@ class CNetEngine(CEngine):
 
     def __init__(self, sizes, weights, biases, threads=1, cost="quadratic", activation="sigmoid"):
         self.lib, self.ffi = _load()
-        if cost not in COSTS or activation not in ACTIVATIONS:
-            raise InvalidArgument("the C engine has no cost %r / activation %r: use one of %s / %s"
-                                  % (cost, activation, ", ".join(COSTS), ", ".join(ACTIVATIONS)))
-        self._model = self.ffi.new("pn_model *", {
-            "cost": getattr(self.lib, COSTS[cost]),
-            "activation": getattr(self.lib, ACTIVATIONS[activation])})
+        self._model = self._c_model(cost, activation)
         self.sizes = check_sizes(sizes)          # shapes that fit, within the C engine's limits
         if not _is_int(threads) or not 1 <= threads <= self.lib.PN_MAX_THREADS:
             raise InvalidArgument("threads must be a whole number from 1 to %d, got %r"

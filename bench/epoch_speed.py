@@ -66,7 +66,6 @@ of --repeat epochs, and the test hits (of 10,000) after those epochs.
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -87,6 +86,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+
+from common import ORDER_SEED, orders, params_digest  # noqa: E402
 
 SIZES = [784, 100, 10]
 BATCH = 10
@@ -150,18 +151,6 @@ def initial_params(init="large", seed=0):
     return weights, biases
 
 
-ORDER_SEED = 1
-
-
-def orders(n, repeat):
-    """repeat shuffles of range(n), as Network.fit draws them from random.Random(ORDER_SEED)."""
-    rnd = random.Random(ORDER_SEED)
-    out = []
-    for _ in range(repeat):
-        order = list(range(n))
-        rnd.shuffle(order)
-        out.append(order)
-    return out
 
 
 def hits(outs, labels):
@@ -208,9 +197,6 @@ def bench_fit(train, test, epochs, threads, cfg):
 DIGESTS = {}        # (config, "c" or "pypy", threads): sha256 of the parameters after fit
 
 
-def params_digest(net):
-    """sha256 of every weight's and bias's repr: equal digests, equal parameters."""
-    return hashlib.sha256(repr((net.weights, net.biases)).encode()).hexdigest()
 
 
 def c_rows(train, test, epochs, cfg, thread_arg):

@@ -28,37 +28,26 @@ agree to well within 1% (PyTorch adds its terms in another order); a "!" line sa
 when they do not.
 
 ``--samples N`` times each epoch on the first N training samples and scales the time to
-60,000 (default: all 60,000).  If purenet cannot build the network yet (conv layers
-not landed), its rows say why, and PyTorch starts from weights drawn here the same way
-("scaled": N(0, 1)/√n_in, biases N(0, 1)).
+60,000 (default: all 60,000).  Every thread count must end with the same parameters (its
+row says so when not).
 """
 
-import hashlib
-import math
 import platform
 import random
 import statistics
 import time
 
+from common import ORDER_SEED, orders, params_digest
+
 SIZES = [784, "conv20x5", "pool2", "conv40x5", "pool2", 100, 10]
 BATCH = 10
 LR = 0.03                # the book's η for this network with ReLU units (chapter 6)
 EPOCH = 60000            # a full MNIST epoch: every time is also given scaled to it
-ORDER_SEED = 1           # the sample orders' generator, as epoch_speed.py's
 SETTINGS = dict(cost="log-likelihood", activation="relu", init="scaled")
 C_TARGET = 0.5           # issue 21: C, 1 thread, at most 0.5x PyTorch's epoch
 THREADS_TARGET = 0.65    # issue 21: 2 threads at most 0.65x the time of 1
 
 
-def orders(n, repeat):
-    """repeat shuffles of range(n), as fit draws them from random.Random(ORDER_SEED)."""
-    rnd = random.Random(ORDER_SEED)
-    out = []
-    for _ in range(repeat):
-        order = list(range(n))
-        rnd.shuffle(order)
-        out.append(order)
-    return out
 
 
 def purenet_net(backend, threads=1):
@@ -68,27 +57,6 @@ def purenet_net(backend, threads=1):
     return net
 
 
-def digest(net):
-    """sha256 of every weight's and bias's repr: equal digests, equal parameters."""
-    return hashlib.sha256(repr((net.weights, net.biases)).encode()).hexdigest()
-
-
-def drawn_params():
-    """PyTorch's start when purenet cannot build the network: "scaled" weights drawn from
-    random.Random(0), layer by layer ([F][C][K][K] for conv, [n_out][n_in] for full)."""
-    rnd = random.Random(0)
-    shapes = [(20, 1, 5), (40, 20, 5), (100, 640, None), (10, 100, None)]
-    weights, biases = [], []
-    for n_out, n_in, k in shapes:
-        root = math.sqrt(n_in * (k * k if k else 1))
-        rows = [[rnd.gauss(0.0, 1.0) / root for _ in range(n_in * (k * k if k else 1))]
-                for _ in range(n_out)]
-        if k:               # each row is [C][K][K], row-major
-            rows = [[[row[(c * k + i) * k:(c * k + i + 1) * k] for i in range(k)]
-                     for c in range(n_in)] for row in rows]
-        weights.append(rows)
-        biases.append([rnd.gauss(0.0, 1.0) for _ in range(n_out)])
-    return weights, biases
 
 
 # --- PyTorch ---------------------------------------------------------------------------
@@ -156,14 +124,17 @@ def fit_epochs(net, train, repeat):
 
 def c_rows(train, test, repeat, thread_counts):
     """The C engine's rows: (name, times, samples, hits, note)."""
-    rows = []
+    rows, digests = [], set()
     for threads in thread_counts:
         name = "C engine via Network.fit, %d thread%s" % (threads, "s" if threads > 1 else "")
         try:
             net = purenet_net("c", threads)
-        except Exception as e:         # not built, or no conv layers yet: say which
+        except Exception as e:         # the C engine is not built here: say so
             return rows + [(name, None, 0, None, "(%s: %s)" % (type(e).__name__, e))]
         rows.append((name, fit_epochs(net, train, repeat), train.n, net.evaluate(test), ""))
+        digests.add(params_digest(net))
+    if len(digests) > 1:
+        rows[-1] = rows[-1][:4] + ("! its parameters differ from 1 thread's: NOT bit-identical",)
     return rows
 
 
@@ -180,7 +151,7 @@ def reference_row(train, samples):
     try:
         c = purenet_net("c")
         c.fit(part, 1, batch_size=BATCH, lr=LR)
-        same = digest(c) == digest(net)
+        same = params_digest(c) == params_digest(net)
         note = ("parameters after %d samples %s the C engine's (1 thread)"
                 % (part.n, "==" if same else "!= (NOT bit-identical)"))
     except Exception as e:
@@ -251,14 +222,11 @@ def run(args, train, test):
         except ImportError:
             rows.append(("PyTorch f64, 1 thread", None, 0, None, "(not installed)"))
         else:
-            try:
-                params = purenet_net("python")
-                params = (params.weights, params.biases)
-                start = "the purenet network's"
-            except Exception:
-                params, start = drawn_params(), "drawn here (purenet has no such network)"
-            times, hits = torch_row(part, test, orders(part.n, repeat), params)
-            rows.append(("PyTorch f64, 1 thread", times, part.n, hits, "start: " + start))
+            net = purenet_net("python")
+            times, hits = torch_row(part, test, orders(part.n, repeat),
+                                    (net.weights, net.biases))
+            rows.append(("PyTorch f64, 1 thread", times, part.n, hits,
+                         "start: the purenet network's"))
     if "reference" not in skip and args.reference_samples:
         rows.append(reference_row(train, args.reference_samples))
     report(rows, part, test, repeat)

@@ -219,32 +219,52 @@ def gradient_sums(layers, weights, biases, batch, act=SIGMOID, cost=QUADRATIC, k
     return nabla_b, nabla_w
 
 
+def descend(rows, grads, scale):
+    """p ← p − (η/m)·Σ∂C/∂p for every p of rows (a bias, or with the seed's update a weight)."""
+    for row, grad in zip(rows, grads):
+        for k in range(len(row)):
+            row[k] = row[k] - scale * grad[k]
+
+
+def regularized_step(rows, grads, scale, keep, shrink):
+    """w ← (1 − ηλ₂/n)·w − (ηλ₁/n)·sgn(w) − (η/m)·Σ∂C/∂w (reference.regularized_update)."""
+    for row, grad in zip(rows, grads):
+        for k in range(len(row)):
+            row[k] = keep * row[k] - shrink * sgn(row[k]) - scale * grad[k]
+
+
+def momentum_step(rows, grads, speeds, scale, mu, decay, shrink):
+    """v ← μ·v − (ηλ₂/n)·w − (ηλ₁/n)·sgn(w) − (η/m)·Σ∂C/∂w, then w ← w + v
+    (reference.momentum_update)."""
+    for row, grad, v in zip(rows, grads, speeds):
+        for k in range(len(row)):
+            v[k] = mu * v[k] - decay * row[k] - shrink * sgn(row[k]) - scale * grad[k]
+            row[k] = row[k] + v[k]
+
+
 def update(weights, biases, velocities, nabla_w, nabla_b, m, lr, n, l2, l1, mu):
-    """One step on every weight and bias, in place: reference.py's update_mini_batch (l2 =
-    l1 = mu = 0), regularized_update (mu = 0) or momentum_update, with the same expressions,
-    whatever the shape of a layer's weights (their innermost lists are taken as rows)."""
-    scale, keep = lr / m, 1.0 - lr * l2 / n               # η/m, 1 − ηλ₂/n
+    """One step on every weight and bias, in place, chosen as ReferenceEngine does:
+    reference.py's update_mini_batch (l2 = l1 = mu = 0), regularized_update (mu = 0) or
+    momentum_update, with the same expressions, whatever the shape of a layer's weights
+    (their innermost lists are its rows)."""
+    rows = [r for w in weights for r in weight_rows(w)]
+    grads = [g for nw in nabla_w for g in weight_rows(nw)]
+    scale = lr / m                                        # η/m
     decay, shrink = lr * l2 / n, lr * l1 / n              # ηλ₂/n, ηλ₁/n
-    for l in range(len(weights)):
-        rows = zip(weight_rows(weights[l]), weight_rows(nabla_w[l]),
-                   weight_rows(velocities[0][l] if mu else nabla_w[l]))
-        b, nb = biases[l], nabla_b[l]
-        for j in range(len(b)):
-            if mu:
-                vb = velocities[1][l]
-                vb[j] = mu * vb[j] - scale * nb[j]
-                b[j] = b[j] + vb[j]
-            else:
-                b[j] = b[j] - scale * nb[j]
-        for row, grad, v in rows:
-            for k in range(len(row)):
-                if mu:
-                    v[k] = mu * v[k] - decay * row[k] - shrink * sgn(row[k]) - scale * grad[k]
-                    row[k] = row[k] + v[k]
-                elif l2 or l1:
-                    row[k] = keep * row[k] - shrink * sgn(row[k]) - scale * grad[k]
-                else:
-                    row[k] = row[k] - scale * grad[k]
+    if mu:
+        vw, vb = velocities
+        for b, nb, v in zip(biases, nabla_b, vb):          # v_b ← μ·v_b − (η/m)·Σ∂C/∂b
+            for j in range(len(b)):
+                v[j] = mu * v[j] - scale * nb[j]
+                b[j] = b[j] + v[j]
+        momentum_step(rows, grads, [v for w in vw for v in weight_rows(w)], scale, mu,
+                      decay, shrink)
+        return
+    descend(biases, nabla_b, scale)
+    if l2 or l1:
+        regularized_step(rows, grads, scale, 1.0 - lr * l2 / n, shrink)
+    else:
+        descend(rows, grads, scale)
 
 
 def total_cost(layers, weights, biases, pairs, act=SIGMOID, cost=QUADRATIC, l2=0.0, l1=0.0):
